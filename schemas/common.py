@@ -1,0 +1,58 @@
+"""Shared response shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+
+Role = Literal["provider", "registry", "invoice_admin", "reader", "auditor"]
+
+
+class Health(msgspec.Struct, frozen=True, kw_only=True):
+    status: Literal["ok"]
+
+
+class Ready(msgspec.Struct, frozen=True, kw_only=True):
+    status: Literal["ready"]
+    migrations: int
+
+
+class Me(msgspec.Struct, frozen=True, kw_only=True):
+    tenant: str
+    role: Role
+    provider: str | None
+    key_name: str
+
+
+class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    at: datetime
+    actor: str
+    actor_key: UUID | None
+    role: str
+    provider_id: str | None
+    request_id: str | None
+    action: str
+    entity_kind: str
+    entity_ids: list[str]
+    payload_sha256: str | None
+    reason: str | None
+    before: Any
+    after: Any
+    hash: str
+
+
+class AuditPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[AuditEntry]
+    # Pass as `after` to get the next page; null when this page is the last.
+    next_after: int | None
+
+
+class AuditVerification(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    checked: int
+    first_broken: int | None
+    problem: str | None

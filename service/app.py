@@ -1,0 +1,88 @@
+"""The application factory: everything is built from Settings here, nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from service import __version__, db
+from service.auth import PUBLIC_PATHS, ApiKeyAuthentication
+from service.errors import EXCEPTION_HANDLERS, body_limit_middleware
+from service.http import audit, deps, system
+from service.logging import configure_logging, request_logging_middleware
+from service.settings import Settings
+
+ROUTES = [
+    system.health,
+    system.ready,
+    system.me,
+    audit.list_audit,
+    audit.verify_audit,
+]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Migrate on a connection of its own before the pool exists: DDL under a live pool would
+        # invalidate its cached statements.
+        async with db.database(settings) as dsn:
+            conn = await db.connect(dsn)
+            try:
+                await db.migrate(conn)
+            finally:
+                await conn.close()
+            app.state.pool = await db.create_pool(dsn, settings)
+            try:
+                yield
+            finally:
+                await app.state.pool.close()
+
+    app = Litestar(
+        route_handlers=ROUTES,
+        lifespan=[lifespan],
+        dependencies={"conn": Provide(deps.provide_conn)},
+        middleware=[
+            DefineMiddleware(ApiKeyAuthentication, exclude=[f"^{p}" for p in sorted(PUBLIC_PATHS)]),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OPENAPI,
+        state=State({"settings": settings}),
+        # Logging is ours (service/logging.py): structlog, masked, one format for every logger.
+        logging_config=None,
+        debug=False,
+    )
+    # Wrapped around the whole app, not per route, so that unmatched routes (404, 405) also get a
+    # request id, an access line and the body limit.
+    app.asgi_handler = request_logging_middleware(
+        body_limit_middleware(app.asgi_handler, settings.max_body_bytes)
+    )
+    return app
+
+
+OPENAPI = OpenAPIConfig(
+    title="kundval",
+    version=__version__,
+    description=(
+        "Invoicing and reconciliation for a municipal customer-choice system (kundval) in home care, "
+        "home health care and home rehabilitation. Authenticate with `Authorization: Bearer <API key>`; "
+        "errors are RFC 9457 problem details."
+    ),
+    security=[{"apiKey": []}],
+    components=Components(
+        security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")}
+    ),
+    use_handler_docstrings=False,
+    path="/schema",
+)

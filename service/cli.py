@@ -1,0 +1,227 @@
+"""The `kundval` command: serve, migrate, apikey, audit, openapi."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from service import db
+from service.domain.principal import ROLES, Principal
+from service.settings import ConfigError, Settings
+from service.store import apikeys, audit
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env(**{k: getattr(args, k, None) for k in ("host", "port")})
+        return args.run(args, settings) or 0
+    except ConfigError as err:
+        print(f"kundval: configuration error: {err}", file=sys.stderr)
+        return 2
+    except (db.MigrationError, CommandError) as err:
+        print(f"kundval: {err}", file=sys.stderr)
+        return 1
+
+
+class CommandError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kundval", description=__doc__)
+    sub = p.add_subparsers(title="commands")
+
+    serve = sub.add_parser("serve", help="run the HTTP API (migrates first)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1, or KUNDVAL_HOST)")
+    serve.add_argument("--port", type=int, help="port to bind (default 8000, or KUNDVAL_PORT)")
+    serve.set_defaults(run=_serve)
+
+    sub.add_parser("migrate", help="apply pending database migrations").set_defaults(run=_migrate)
+
+    key = sub.add_parser("apikey", help="create, list and revoke API keys").add_subparsers(title="actions")
+    create = key.add_parser("create", help="create a key and print it once")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--provider", help="the provider a `provider` key acts for (required for it)")
+    create.add_argument("--tenant", help="tenant (default: KUNDVAL_DEFAULT_TENANT, kson)")
+    create.add_argument("--name", help="who or what holds the key (shown in the audit log)")
+    create.set_defaults(run=_apikey_create)
+    listing = key.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--tenant")
+    listing.set_defaults(run=_apikey_list)
+    revoke = key.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", type=uuid.UUID)
+    revoke.add_argument("--tenant")
+    revoke.set_defaults(run=_apikey_revoke)
+
+    aud = sub.add_parser("audit", help="audit log tools").add_subparsers(title="actions")
+    verify = aud.add_parser("verify", help="walk the hash chain; name the first broken entry")
+    verify.add_argument("--tenant")
+    verify.set_defaults(run=_audit_verify)
+
+    openapi = sub.add_parser("openapi", help="write the OpenAPI description")
+    openapi.add_argument("--output", type=Path, default=OPENAPI_PATH)
+    openapi.set_defaults(run=_openapi)
+    return p
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from service.app import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    # uvicorn exits quietly when start-up (e.g. a migration) fails; say so through the exit code.
+    return 0 if server.started else 1
+
+
+def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+    """Run `work` on a migrated database (embedded or DATABASE_URL)."""
+    from service.logging import configure_logging
+
+    configure_logging(settings)
+
+    async def run() -> Any:
+        async with db.database(settings) as dsn:
+            conn = await db.connect(dsn)
+            try:
+                await db.migrate(conn)
+                return await work(conn)
+            finally:
+                await conn.close()
+
+    return asyncio.run(run())
+
+
+def _tenant(args: argparse.Namespace, settings: Settings) -> str:
+    return args.tenant or settings.default_tenant
+
+
+def _operator(tenant: str) -> Principal:
+    return Principal.cli(tenant, getpass.getuser())
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    applied = _with_db(settings, db.migrate)
+    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    return 0
+
+
+def _apikey_create(args: argparse.Namespace, settings: Settings) -> int:
+    tenant = _tenant(args, settings)
+    if (args.role == "provider") != bool(args.provider):
+        raise CommandError("--provider is required for role provider and only for it")
+
+    async def work(conn: asyncpg.Connection) -> tuple[apikeys.ApiKey, str]:
+        async with conn.transaction():
+            known = await conn.fetchval("SELECT count(*) FROM tenants WHERE id = $1", tenant)
+            if not known:
+                raise CommandError(f"unknown tenant {tenant}")
+            if args.provider and not await conn.fetchval(
+                "SELECT count(*) FROM providers WHERE tenant_id = $1 AND id = $2", tenant, args.provider
+            ):
+                raise CommandError(f"unknown provider {args.provider} in tenant {tenant}; register it first")
+            record, key = await apikeys.create(
+                conn,
+                tenant_id=tenant,
+                role=args.role,
+                name=args.name or f"{args.role}{':' + args.provider if args.provider else ''}",
+                provider_id=args.provider,
+            )
+            await audit.record(
+                conn,
+                _operator(tenant),
+                action="apikey.create",
+                entity_kind="api_key",
+                entity_ids=[str(record.id)],
+                after={"role": record.role, "provider": record.provider_id, "name": record.name},
+            )
+            return record, key
+
+    record, key = _with_db(settings, work)
+    print(f"created key {record.id} ({record.role}{', ' + record.provider_id if record.provider_id else ''})")
+    print("the key is shown only now; store it safely:", file=sys.stderr)
+    print(key)
+    return 0
+
+
+def _apikey_list(args: argparse.Namespace, settings: Settings) -> int:
+    keys = _with_db(settings, lambda conn: apikeys.list_keys(conn, _tenant(args, settings)))
+    for k in keys:
+        state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+        print(f"{k.id}  {k.role:<13} {k.provider_id or '-':<20} {state:<24} {k.name}")
+    return 0
+
+
+def _apikey_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    tenant = _tenant(args, settings)
+
+    async def work(conn: asyncpg.Connection) -> apikeys.ApiKey | None:
+        async with conn.transaction():
+            record = await apikeys.revoke(conn, tenant, args.key_id)
+            if record is not None:
+                await audit.record(
+                    conn,
+                    _operator(tenant),
+                    action="apikey.revoke",
+                    entity_kind="api_key",
+                    entity_ids=[str(record.id)],
+                )
+            return record
+
+    if _with_db(settings, work) is None:
+        raise CommandError(f"no key {args.key_id} in tenant {tenant}")
+    print(f"revoked {args.key_id}")
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    tenant = _tenant(args, settings)
+    result = _with_db(settings, lambda conn: audit.verify(conn, tenant))
+    if result.ok:
+        print(f"audit chain of {tenant} intact: {result.checked} entries verified")
+        return 0
+    print(f"audit chain of {tenant} BROKEN at entry {result.first_broken}: {result.problem}")
+    return 1
+
+
+def openapi_document() -> dict[str, Any]:
+    from service.app import create_app
+
+    app = create_app(Settings(database_url="postgresql://unused/openapi", log_format="console"))
+    return app.openapi_schema.to_schema()
+
+
+def _openapi(args: argparse.Namespace, _settings: Settings) -> int:
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(render_openapi(), encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def render_openapi() -> str:
+    return json.dumps(openapi_document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

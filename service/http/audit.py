@@ -1,0 +1,64 @@
+"""The audit log, for internal control (role auditor)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Request, get
+from litestar.params import FromQuery, QueryParameter
+
+from schemas.common import AuditEntry, AuditPage, AuditVerification
+from service.auth import allow
+from service.domain.principal import Principal
+from service.http.deps import Conn
+from service.store import audit
+
+
+@get(
+    "/v1/audit",
+    operation_id="listAuditEntries",
+    tags=["audit"],
+    guards=[allow("auditor")],
+    summary="Audit entries in chain order, filtered; page on with `after`",
+)
+async def list_audit(
+    request: Request[Principal, None, object],
+    conn: Conn,
+    actor: FromQuery[str | None] = None,
+    action: FromQuery[str | None] = None,
+    entity_kind: FromQuery[str | None] = None,
+    entity_id: FromQuery[str | None] = None,
+    since: Annotated[datetime | None, QueryParameter(description="entries at or after this instant")] = None,
+    until: Annotated[datetime | None, QueryParameter(description="entries before this instant")] = None,
+    after: Annotated[int, QueryParameter(ge=0, description="position to continue after")] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+) -> AuditPage:
+    rows = await audit.entries(
+        conn,
+        request.user.tenant_id,
+        actor=actor,
+        action=action,
+        entity_kind=entity_kind,
+        entity_id=entity_id,
+        since=since,
+        until=until,
+        after_seq=after,
+        limit=limit + 1,
+    )
+    items = [AuditEntry(**{f: getattr(r, f) for f in AuditEntry.__struct_fields__}) for r in rows[:limit]]
+    return AuditPage(items=items, next_after=items[-1].seq if len(rows) > limit else None)
+
+
+@get(
+    "/v1/audit/verification",
+    operation_id="verifyAuditChain",
+    tags=["audit"],
+    guards=[allow("auditor")],
+    summary="Walk the tenant's audit chain and name the first entry that does not hold",
+)
+async def verify_audit(request: Request[Principal, None, object], conn: Conn) -> AuditVerification:
+    result = await audit.verify(conn, request.user.tenant_id)
+    return AuditVerification(
+        ok=result.ok, checked=result.checked, first_broken=result.first_broken, problem=result.problem
+    )

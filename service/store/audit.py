@@ -1,0 +1,210 @@
+"""The audit log (domain.md 7b): append-only, hash-chained per tenant.
+
+`record` is the one way anything is audited. Entries are chained: each hash covers the entry's fields
+and the previous hash, so a changed, removed or reordered entry breaks the chain at that position, and
+audit_head (the last position and hash) exposes a truncated tail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+import structlog
+
+from service.domain.principal import Principal
+
+GENESIS = "0" * 64
+
+
+class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    seq: int
+    at: datetime
+    actor: str
+    actor_key: UUID | None
+    role: str
+    provider_id: str | None
+    request_id: str | None
+    action: str
+    entity_kind: str
+    entity_ids: list[str]
+    payload_sha256: str | None
+    reason: str | None
+    before: Any
+    after: Any
+    prev_hash: str
+    hash: str
+
+
+class VerifyResult(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    checked: int
+    first_broken: int | None = None
+    problem: str | None = None
+
+
+def payload_digest(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """What the value reads back as from jsonb, so that hashing before and after storing agrees."""
+    return None if value is None else msgspec.json.decode(msgspec.json.encode(value))
+
+
+def entry_hash(fields: dict[str, Any]) -> str:
+    body = {k: v for k, v in fields.items() if k != "hash"}
+    body["at"] = body["at"].astimezone(UTC).isoformat()
+    body["actor_key"] = str(body["actor_key"]) if body["actor_key"] else None
+    return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
+
+
+async def record(
+    conn: asyncpg.Connection,
+    who: Principal,
+    *,
+    action: str,
+    entity_kind: str,
+    entity_ids: Iterable[str] = (),
+    payload: bytes | None = None,
+    reason: str | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> int:
+    """Append one entry in the caller's transaction; return its position.
+
+    The request id comes from the logging context bound per request. Locking the tenant's head row
+    orders concurrent writers, so positions are gapless and the chain is linear.
+    """
+    head = await conn.fetchrow(
+        "SELECT seq, hash FROM audit_head WHERE tenant_id = $1 FOR UPDATE", who.tenant_id
+    )
+    if head is None:
+        await conn.execute(
+            "INSERT INTO audit_head (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
+            who.tenant_id,
+            GENESIS,
+        )
+        head = await conn.fetchrow(
+            "SELECT seq, hash FROM audit_head WHERE tenant_id = $1 FOR UPDATE", who.tenant_id
+        )
+    fields: dict[str, Any] = {
+        "tenant_id": who.tenant_id,
+        "seq": head["seq"] + 1,
+        "at": datetime.now(UTC),
+        "actor": who.name,
+        "actor_key": who.key_id,
+        "role": who.role,
+        "provider_id": who.provider_id,
+        "request_id": structlog.contextvars.get_contextvars().get("request_id"),
+        "action": action,
+        "entity_kind": entity_kind,
+        "entity_ids": list(entity_ids),
+        "payload_sha256": payload_digest(payload) if payload is not None else None,
+        "reason": reason,
+        "before": _canonical(before),
+        "after": _canonical(after),
+        "prev_hash": head["hash"],
+    }
+    fields["hash"] = entry_hash(fields)
+    columns = list(fields)
+    await conn.execute(
+        f"INSERT INTO audit_log ({', '.join(columns)}) "
+        f"VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
+        *fields.values(),
+    )
+    await conn.execute(
+        "UPDATE audit_head SET seq = $2, hash = $3 WHERE tenant_id = $1",
+        who.tenant_id,
+        fields["seq"],
+        fields["hash"],
+    )
+    return fields["seq"]
+
+
+async def head(conn: asyncpg.Connection, tenant_id: str) -> tuple[int, str]:
+    row = await conn.fetchrow("SELECT seq, hash FROM audit_head WHERE tenant_id = $1", tenant_id)
+    return (row["seq"], row["hash"]) if row else (0, GENESIS)
+
+
+async def entries(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    entity_kind: str | None = None,
+    entity_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_seq: int = 0,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    rows = await conn.fetch(
+        """SELECT * FROM audit_log
+           WHERE tenant_id = $1 AND seq > $2
+             AND ($3::text IS NULL OR actor = $3)
+             AND ($4::text IS NULL OR action = $4)
+             AND ($5::text IS NULL OR entity_kind = $5)
+             AND ($6::text IS NULL OR $6 = ANY (entity_ids))
+             AND ($7::timestamptz IS NULL OR at >= $7)
+             AND ($8::timestamptz IS NULL OR at < $8)
+           ORDER BY seq LIMIT $9""",
+        tenant_id,
+        after_seq,
+        actor,
+        action,
+        entity_kind,
+        entity_id,
+        since,
+        until,
+        limit,
+    )
+    return [AuditEntry(**dict(r)) for r in rows]
+
+
+async def verify(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
+    """Walk the tenant's chain up to its recorded head; name the first entry that does not hold.
+
+    Reading the head first makes the walk consistent under concurrent writers: every position up to
+    it is committed, so a gap is a removed entry, not one still being written.
+    """
+    head_seq, head_hash = await head(conn, tenant_id)
+    expected_seq, prev = 1, GENESIS
+    async with contextlib.AsyncExitStack() as stack:
+        if not conn.is_in_transaction():
+            await stack.enter_async_context(conn.transaction(readonly=True))
+        async for row in conn.cursor(
+            "SELECT * FROM audit_log WHERE tenant_id = $1 AND seq <= $2 ORDER BY seq",
+            tenant_id,
+            head_seq,
+            prefetch=1000,
+        ):
+            fields = dict(row)
+            seq = fields["seq"]
+            if seq != expected_seq:
+                return _broken(expected_seq, f"entry {expected_seq} is missing (next present is {seq})")
+            if fields["prev_hash"] != prev:
+                return _broken(seq, "link to the previous entry is broken")
+            if entry_hash(fields) != fields["hash"]:
+                return _broken(seq, "entry content does not match its hash")
+            prev, expected_seq = fields["hash"], seq + 1
+    last = expected_seq - 1
+    if last != head_seq:
+        return _broken(
+            last + 1, f"chain ends at {last} but its head records {head_seq}: entries were removed"
+        )
+    if prev != head_hash:
+        return _broken(last, "the last entry does not match the recorded head")
+    return VerifyResult(ok=True, checked=last)
+
+
+def _broken(seq: int, problem: str) -> VerifyResult:
+    return VerifyResult(ok=False, checked=seq - 1, first_broken=seq, problem=problem)

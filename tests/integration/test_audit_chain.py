@@ -1,0 +1,72 @@
+import asyncpg
+import pytest
+
+from service.domain.principal import Principal
+from service.store import audit
+
+ADMIN = Principal(tenant_id="kson", role="invoice_admin", name="anna")
+
+
+async def _write(conn, n):
+    for i in range(n):
+        async with conn.transaction():
+            await audit.record(
+                conn,
+                ADMIN,
+                action="test.write",
+                entity_kind="thing",
+                entity_ids=[f"T{i}"],
+                payload=f"payload {i}".encode(),
+                reason="because" if i % 2 else None,
+                after={"amount": "12.50", "n": i, "nested": {"b": [1, 2], "a": None}},
+            )
+
+
+async def test_intact_chain_verifies(conn):
+    await _write(conn, 5)
+    result = await audit.verify(conn, "kson")
+    assert result.ok and result.checked == 5
+    rows = await audit.entries(conn, "kson")
+    assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[1].prev_hash == rows[0].hash
+
+
+async def test_update_delete_truncate_are_refused(conn):
+    await _write(conn, 2)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await conn.execute("UPDATE audit_log SET reason = 'x' WHERE seq = 1")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await conn.execute("DELETE FROM audit_log WHERE seq = 2")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await conn.execute("TRUNCATE audit_log")
+    assert (await audit.verify(conn, "kson")).ok
+
+
+async def _tamper(conn, sql):
+    # Only an owner bypassing the trigger can change entries; verify must still catch it.
+    await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+    await conn.execute(sql)
+    await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+
+
+async def test_tampered_entry_is_named(conn):
+    await _write(conn, 6)
+    await _tamper(conn, "UPDATE audit_log SET reason = 'forged' WHERE seq = 3")
+    result = await audit.verify(conn, "kson")
+    assert not result.ok
+    assert result.first_broken == 3
+    assert result.checked == 2
+
+
+async def test_removed_middle_entry_is_named(conn):
+    await _write(conn, 6)
+    await _tamper(conn, "DELETE FROM audit_log WHERE seq = 4")
+    result = await audit.verify(conn, "kson")
+    assert (result.ok, result.first_broken) == (False, 4)
+
+
+async def test_truncated_tail_is_detected(conn):
+    await _write(conn, 6)
+    await _tamper(conn, "DELETE FROM audit_log WHERE seq >= 5")
+    result = await audit.verify(conn, "kson")
+    assert (result.ok, result.first_broken) == (False, 5)
