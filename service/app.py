@@ -17,6 +17,7 @@ from service.auth import PUBLIC_PATHS, ApiKeyAuthentication
 from service.errors import EXCEPTION_HANDLERS, body_limit_middleware
 from service.http import audit, deps, system
 from service.logging import configure_logging, request_logging_middleware
+from service.seed import seed_defaults
 from service.settings import Settings
 
 ROUTES = [
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             conn = await db.connect(dsn)
             try:
                 await db.migrate(conn)
+                await seed_defaults(conn, settings.default_tenant)
             finally:
                 await conn.close()
             app.state.pool = await db.create_pool(dsn, settings)

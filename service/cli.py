@@ -16,6 +16,7 @@ import asyncpg
 
 from service import db
 from service.domain.principal import ROLES, Principal
+from service.seed import seed_defaults
 from service.settings import ConfigError, Settings
 from service.store import apikeys, audit
 
@@ -106,6 +107,7 @@ def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[
             conn = await db.connect(dsn)
             try:
                 await db.migrate(conn)
+                await seed_defaults(conn, settings.default_tenant)
                 return await work(conn)
             finally:
                 await conn.close()

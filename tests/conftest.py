@@ -22,6 +22,7 @@ from litestar.testing import AsyncTestClient
 from service import db
 from service.app import create_app
 from service.embedded import EmbeddedPostgres
+from service.seed import seed_defaults
 from service.settings import Settings
 from service.store import apikeys
 
@@ -56,6 +57,7 @@ async def template_db(server_dsn: str) -> AsyncIterator[str]:
         conn = await db.connect(with_database(server_dsn, name))
         try:
             await db.migrate(conn)
+            await seed_defaults(conn, "kson")
         finally:
             await conn.close()
         yield name
