@@ -1,0 +1,75 @@
+"""The embedded PostgreSQL: data survives restarts; a second process joins; clear words when missing."""
+
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from service import embedded
+from service.embedded import EmbeddedError, EmbeddedPostgres
+
+
+@pytest.fixture
+def data_dir():
+    path = tempfile.mkdtemp(prefix="kundval-emb-")
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def _query(dsn, sql):
+    conn = await asyncpg.connect(dsn)
+    try:
+        if ";" in sql:
+            return await conn.execute(sql)
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
+
+
+async def test_data_survives_a_restart_and_a_second_process_joins(data_dir):
+    server = EmbeddedPostgres(data_dir)
+    dsn = await asyncio.to_thread(server.start)
+    try:
+        await _query(dsn, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)")
+        other = EmbeddedPostgres(data_dir)
+        assert await asyncio.to_thread(other.start) == dsn
+        assert other.owned is False
+        other.stop()  # not its server: it stays up
+        assert await _query(dsn, "SELECT x FROM kept") == 42
+    finally:
+        await asyncio.to_thread(server.stop)
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+    dsn = await asyncio.to_thread(server.start)
+    try:
+        assert await _query(dsn, "SELECT x FROM kept") == 42
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+@pytest.mark.skipif(
+    not (shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))),
+    reason="needs the machine's own PostgreSQL binaries",
+)
+async def test_machine_binaries_are_used_without_pgserver(data_dir, monkeypatch):
+    # What happens on CPython 3.13+, where pgserver has no wheel.
+    monkeypatch.setattr(embedded.importlib.util, "find_spec", lambda name: None)
+    assert "pgserver" not in str(embedded.find_bin_dir())
+    server = EmbeddedPostgres(data_dir)
+    dsn = await asyncio.to_thread(server.start)
+    try:
+        assert await _query(dsn, "SELECT 1") == 1
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+def test_missing_postgresql_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(embedded.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(embedded.shutil, "which", lambda name: None)
+    monkeypatch.setattr(embedded.Path, "glob", lambda self, pattern: iter(()))
+    with pytest.raises(EmbeddedError, match="pip install pgserver") as info:
+        embedded.find_bin_dir()
+    assert "apt-get install postgresql" in str(info.value)
+    assert "DATABASE_URL" in str(info.value)
