@@ -1,0 +1,281 @@
+"""A synthetic month of kundval data, seeded and reproducible, in the shapes of domain.md.
+
+    generate(customers=1500, providers=5, period="2024-03", seed=1) -> Month
+
+The month has provider choices and mid-month switches (with an execution lag), executions, pauses
+(some open-ended), decisions with per-day/week/month lines, about two bistånd visits per customer-day,
+delegated HSL (listed and other codes), alarms, nurse and rehab visits for enrolled customers,
+declined, cancelled and manual registrations, a few overlaps, duplicates and long visits, and claims
+of every type. Records are plain tuples in the column order of their tables (sql/migrations/0002),
+ready for COPY.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from service.domain.identity import luhn_valid
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+ZONES = ("tatort", "landsbygd", "skargard")
+SERVICE = ("stadning", "tvatt", "inkop", "matdistribution")
+OMSORG = ("morgonhjalp", "kvallshjalp", "dusch", "maltid", "tillsyn")
+LISTED = ("ogondroppar", "lakemedel", "kompressionsstrumpor")
+OTHER_DELEGATED = ("omlaggning", "insulin", "traningsprogram")
+CARE_STAFF = ("vardbitrade", "underskoterska")
+
+
+@dataclass
+class Month:
+    period: str
+    providers: list[tuple] = field(default_factory=list)  # (id, orgnr, name)
+    customers: list[tuple] = field(default_factory=list)  # (pnr, ref)
+    zones: list[tuple] = field(default_factory=list)  # (pnr, valid_from, zone)
+    choices: list[tuple] = field(default_factory=list)  # (pnr, valid_from, valid_to, provider)
+    decisions: list[tuple] = field(default_factory=list)  # (id, pnr, decided_on)
+    decision_lines: list[tuple] = field(default_factory=list)
+    # (id, decision_id, code, category, minutes, occasions, per, valid_from, valid_to)
+    executions: list[tuple] = field(default_factory=list)  # (provider, ext, decision, from, to)
+    pauses: list[tuple] = field(default_factory=list)  # (provider, ext, pnr, reason, from, to)
+    enrolments: list[tuple] = field(default_factory=list)  # (provider, ext, pnr, area, from, to, remiss)
+    delegations: list[tuple] = field(default_factory=list)  # (provider, ext, pnr, code, from, to)
+    visits: list[dict] = field(default_factory=list)  # in the API's visit shape, plus "provider"
+    claims: list[dict] = field(default_factory=list)  # in the API's claim shape, plus "provider"
+
+
+def _pnr(rng: random.Random, serial: int) -> str:
+    born = date(1925, 1, 1) + timedelta(days=rng.randrange(365 * 30))
+    head = f"{born:%Y%m%d}{serial % 1000:03d}"
+    for check in range(10):
+        if luhn_valid(head[2:] + str(check)):
+            return head + str(check)
+    raise AssertionError("a Luhn digit always exists")
+
+
+def _orgnr(serial: int) -> str:
+    head = f"55{serial:07d}"
+    return next(head + str(c) for c in range(10) if luhn_valid(head + str(c)))
+
+
+def _at(day: date, minute_of_day: int) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=STOCKHOLM) + timedelta(minutes=minute_of_day)
+
+
+def generate(
+    customers: int = 1500,
+    providers: int = 5,
+    period: str = "2024-03",
+    seed: int = 1,
+    bistand_per_day: float = 2.0,
+) -> Month:
+    rng = random.Random(seed)
+    year, month_no = map(int, period.split("-"))
+    first = date(year, month_no, 1)
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    m = Month(period=period)
+    provider_ids = [f"p{i:03d}" for i in range(providers)]
+    m.providers = [(p, _orgnr(i + 1), f"Utförare {i}") for i, p in enumerate(provider_ids)]
+    pnrs: set[str] = set()
+    staff_serial = 0
+    for c in range(customers):
+        pnr = _pnr(rng, c)
+        while pnr in pnrs:
+            pnr = _pnr(rng, c + rng.randrange(10_000))
+        pnrs.add(pnr)
+        m.customers.append((pnr, f"C{c:09d}"))
+        zone = rng.choices(ZONES, weights=(70, 25, 5))[0]
+        m.zones.append((pnr, date(2020, 1, 1), zone))
+        if rng.random() < 0.02:
+            m.zones.append((pnr, first + timedelta(days=rng.randrange(1, len(days))), rng.choice(ZONES)))
+        provider = rng.choice(provider_ids)
+        m.choices.append((pnr, date(2023, 1, 1), None, provider))
+        serving = {provider: (first, last)}
+        switch_day = None
+        if rng.random() < 0.03:  # switches provider mid-month; the new one starts 0-3 days later
+            switch_day = first + timedelta(days=rng.randrange(5, len(days) - 5))
+            new = rng.choice([p for p in provider_ids if p != provider] or provider_ids)
+            m.choices.append((pnr, switch_day, None, new))
+            serving = {provider: (first, switch_day - timedelta(days=1)), new: (switch_day, last)}
+        decision = f"D{c}"
+        m.decisions.append((decision, pnr, date(2023, 1, 1)))
+        lines = [(rng.choice(OMSORG), "omsorg", rng.choice((15, 20, 30, 45)), 1 + rng.randrange(3), "day")]
+        lines.append((rng.choice(SERVICE), "service", rng.choice((60, 90, 120)), 1, "week"))
+        if rng.random() < 0.3:
+            lines.append((rng.choice(OMSORG), "omsorg", 60, 2, "month"))
+        for n, (code, category, minutes, occasions, per) in enumerate(lines, 1):
+            m.decision_lines.append(
+                (f"{decision}-{n}", decision, code, category, minutes, occasions, per, date(2023, 1, 1), None)
+            )
+        for p, (start, _end) in serving.items():
+            began = date(2023, 1, 1) if start == first else start + timedelta(days=rng.randrange(4))
+            m.executions.append((p, f"{decision}-X", decision, began, None))
+        paused: set[date] = set()
+        if rng.random() < 0.05:
+            p_from = first + timedelta(days=rng.randrange(len(days)))
+            open_ended = rng.random() < 0.3
+            p_to = None if open_ended else min(last, p_from + timedelta(days=rng.randrange(1, 10)))
+            m.pauses.append(
+                (provider, f"PA{c}", pnr, rng.choice(("sjukhus", "korttidsboende")), p_from, p_to)
+            )
+            paused = {d for d in days if d >= p_from and (p_to is None or d <= p_to)}
+        if rng.random() < 0.3:
+            remiss = f"REM-{c}" if rng.random() < 0.9 else None
+            m.enrolments.append((provider, f"E{c}", pnr, "hemsjukvard", date(2023, 6, 1), None, remiss))
+        if rng.random() < 0.1:
+            m.enrolments.append((provider, f"ER{c}", pnr, "hemrehab", first, None, None))
+        if rng.random() < 0.2:
+            m.delegations.append((provider, f"G{c}", pnr, rng.choice(LISTED), date(2023, 6, 1), None))
+        enrolled = {e[3] for e in m.enrolments if e[2] == pnr}
+        for p, (start, end) in serving.items():
+            staff_serial += 1
+            # Each staff member serves four customers, an hour apart: overlaps come only from the
+            # occasional long visit.
+            staff, slot = f"S{staff_serial // 4}", staff_serial % 4
+            for day in days:
+                if not start <= day <= end or day in paused:
+                    continue
+                count = int(bistand_per_day) + (rng.random() < bistand_per_day % 1)
+                for k in range(count):
+                    begin = 7 * 60 + k * 9 * 60 + slot * 60 + rng.randrange(10)
+                    status = rng.choices(("performed", "declined", "cancelled"), weights=(97, 2, 1))[0]
+                    m.visits.append(
+                        _visit(
+                            m,
+                            p,
+                            pnr,
+                            staff,
+                            "bistand",
+                            day,
+                            begin,
+                            rng.choice((15, 20, 25, 30, 45)),
+                            [lines[0][0]],
+                            status,
+                            rng,
+                        )
+                    )
+                    if rng.random() < 0.0005:  # the same visit sent again under another id
+                        m.visits.append({**m.visits[-1], "id": f"V{len(m.visits)}"})
+                if rng.random() < 0.25:
+                    code = rng.choice(LISTED + OTHER_DELEGATED)
+                    m.visits.append(
+                        _visit(m, p, pnr, staff, "hsl_delegated", day, 12 * 60, 10, [code], "performed", rng)
+                    )
+                if rng.random() < 0.03:
+                    m.visits.append(
+                        _visit(
+                            m,
+                            p,
+                            pnr,
+                            f"L{p}",
+                            "larm",
+                            day,
+                            2 * 60 + rng.randrange(180),
+                            30,
+                            ["larmutryckning"],
+                            "performed",
+                            rng,
+                        )
+                    )
+                if "hemsjukvard" in enrolled and rng.random() < 0.1:
+                    m.visits.append(
+                        _visit(
+                            m,
+                            p,
+                            pnr,
+                            f"N{p}",
+                            "hsl",
+                            day,
+                            10 * 60,
+                            30,
+                            ["sjukskoterskebesok"],
+                            "performed",
+                            rng,
+                            category="sjukskoterska",
+                        )
+                    )
+                if "hemrehab" in enrolled and rng.random() < 0.05:
+                    m.visits.append(
+                        _visit(
+                            m,
+                            p,
+                            pnr,
+                            f"R{p}",
+                            "rehab",
+                            day,
+                            14 * 60,
+                            45,
+                            ["rehabbesok"],
+                            "performed",
+                            rng,
+                            category="fysioterapeut",
+                        )
+                    )
+        if rng.random() < 0.05:
+            m.claims.append(
+                {
+                    "provider": provider,
+                    "id": f"K{c}",
+                    "type": "sip",
+                    "date": str(first + timedelta(days=6)),
+                    "customer": pnr,
+                    "role": rng.choice(("kallat", "lett", "deltagit")),
+                }
+            )
+        if "hemsjukvard" in enrolled and rng.random() < 0.1:
+            m.claims.append(
+                {
+                    "provider": provider,
+                    "id": f"KL{c}",
+                    "type": "lakemedelsgenomgang",
+                    "date": str(first + timedelta(days=10)),
+                    "customer": pnr,
+                }
+            )
+    for p in provider_ids:
+        for week in range(5):
+            m.claims.append(
+                {
+                    "provider": p,
+                    "id": f"T{p}-{week}",
+                    "type": "teamkonferens",
+                    "date": str(first + timedelta(days=7 * week)),
+                    "customer": None,
+                }
+            )
+    return m
+
+
+def _visit(
+    m: Month,
+    provider: str,
+    pnr: str,
+    staff: str,
+    report_type: str,
+    day: date,
+    minute: int,
+    minutes: int,
+    codes: list[str],
+    status: str,
+    rng: random.Random,
+    category: str | None = None,
+) -> dict:
+    if rng.random() < 0.0005:
+        minutes = 9 * 60  # a long visit
+    start = _at(day, minute)
+    return {
+        "provider": provider,
+        "id": f"V{len(m.visits)}",
+        "customer": pnr,
+        "staff": staff,
+        "staff_category": category or rng.choice(CARE_STAFF),
+        "report_type": report_type,
+        "start": start.isoformat(),
+        "end": (start.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(STOCKHOLM).isoformat(),
+        "codes": codes,
+        "method": "manual" if rng.random() < 0.01 else "tag",
+        "status": status,
+    }
