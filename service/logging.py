@@ -19,7 +19,7 @@ from service.settings import Settings
 
 log = structlog.get_logger("kundval.access")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:_-]{1,128}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _redact_value(value: Any) -> Any:
