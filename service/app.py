@@ -15,7 +15,18 @@ from litestar.openapi.spec import Components, SecurityScheme
 from service import __version__, db
 from service.auth import PUBLIC_PATHS, ApiKeyAuthentication
 from service.errors import EXCEPTION_HANDLERS, body_limit_middleware
-from service.http import audit, deps, system
+from service.http import (
+    audit,
+    claims,
+    deps,
+    reconcile,
+    records,
+    registry,
+    settlements,
+    system,
+    tariffs,
+    visits,
+)
 from service.logging import configure_logging, request_logging_middleware
 from service.seed import seed_defaults
 from service.settings import Settings
@@ -26,6 +37,13 @@ ROUTES = [
     system.me,
     audit.list_audit,
     audit.verify_audit,
+    *registry.ROUTES,
+    *records.ROUTES,
+    *visits.ROUTES,
+    *claims.ROUTES,
+    *tariffs.ROUTES,
+    *reconcile.ROUTES,
+    *settlements.ROUTES,
 ]
 
 

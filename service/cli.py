@@ -1,4 +1,4 @@
-"""The `kundval` command: serve, migrate, apikey, audit, openapi."""
+"""The `kundval` command: serve, migrate, apikey, audit, tariff, scenario, openapi."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from service import db
 from service.domain.principal import ROLES, Principal
@@ -74,6 +75,22 @@ def _parser() -> argparse.ArgumentParser:
     verify = aud.add_parser("verify", help="walk the hash chain; name the first broken entry")
     verify.add_argument("--tenant")
     verify.set_defaults(run=_audit_verify)
+
+    tariff = sub.add_parser("tariff", help="tariff versions").add_subparsers(title="actions")
+    load = tariff.add_parser("load", help="load a tariff file (pending until an invoice_admin activates it)")
+    load.add_argument("file", type=Path)
+    load.add_argument("--tenant")
+    load.set_defaults(run=_tariff_load)
+
+    scenario = sub.add_parser("scenario", help="scenario months").add_subparsers(title="actions")
+    play = scenario.add_parser(
+        "run",
+        help="load a scenario into a fresh database through the HTTP API, reconcile it, print the result",
+    )
+    play.add_argument("input", type=Path, help="a scenario file (the format of examples/2024-03-input.json)")
+    play.add_argument("--tariff", help="price every day of the period under this tariff version (a what-if)")
+    play.add_argument("--output", type=Path, help="write the result here instead of to standard output")
+    play.set_defaults(run=_scenario_run)
 
     openapi = sub.add_parser("openapi", help="write the OpenAPI description")
     openapi.add_argument("--output", type=Path, default=OPENAPI_PATH)
@@ -205,6 +222,57 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"audit chain of {tenant} BROKEN at entry {result.first_broken}: {result.problem}")
     return 1
+
+
+def _tariff_load(args: argparse.Namespace, settings: Settings) -> int:
+    from service.errors import Problem
+    from service.store import tariffs
+
+    tenant = _tenant(args, settings)
+    try:
+        source = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise CommandError(f"cannot read {args.file}: {err}") from None
+
+    async def work(conn: asyncpg.Connection) -> tuple[tariffs.TariffRow, bool]:
+        async with conn.transaction():
+            return await tariffs.load(conn, _operator(tenant), source)
+
+    try:
+        row, created = _with_db(settings, work)
+    except Problem as err:
+        fields = "; ".join(f"{e['field']}: {e['message']}" for e in err.extra.get("errors", []))
+        raise CommandError(f"{args.file}: {fields or err.detail}") from None
+    if not created:
+        print(f"tariff {row.id} is already loaded with this content ({row.status})")
+        return 0
+    print(
+        f"loaded tariff {row.id} ({row.valid_from} to {row.valid_to or 'open-ended'}), pending: an invoice_admin "
+        f"activates it with POST /v1/tariffs/{row.id}/activation"
+    )
+    return 0
+
+
+def _scenario_run(args: argparse.Namespace, settings: Settings) -> int:
+    from service import scenario
+    from service.logging import configure_logging
+
+    configure_logging(msgspec.structs.replace(settings, log_level="warning"))
+    try:
+        data = args.input.read_bytes()
+    except OSError as err:
+        raise CommandError(f"cannot read {args.input}: {err}") from None
+    try:
+        loaded = scenario.read_scenario(data, str(args.input))
+        result = asyncio.run(scenario.run(loaded, settings, tariff=args.tariff))
+    except scenario.ScenarioError as err:
+        raise CommandError(str(err)) from None
+    text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def openapi_document() -> dict[str, Any]:

@@ -72,6 +72,7 @@ class Unavailable(Problem):
 
 
 _PATH = re.compile(r"\s*-\s*at\s*`\$(?P<path>[^`]*)`\s*$")
+_NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]+)`")
 
 
 def field_error(message: str, *, row: int | None = None, prefix: str = "") -> dict[str, Any]:
@@ -82,6 +83,9 @@ def field_error(message: str, *, row: int | None = None, prefix: str = "") -> di
     match = _PATH.search(message)
     path = match.group("path") if match else ""
     text = message[: match.start()] if match else message
+    # "Object missing required field `x`" / "Object contains unknown field `x`": the field is x.
+    if named := _NAMED_FIELD.search(text):
+        path = f"{path}.{named.group(1)}"
     if row is None and (lead := re.match(r"^\[(\d+)\]", path)):
         row, path = int(lead.group(1)), path[lead.end() :]
     field = (prefix + path).lstrip(".") or None

@@ -74,6 +74,7 @@ async def record(
     entity_kind: str,
     entity_ids: Iterable[str] = (),
     payload: bytes | None = None,
+    payload_sha256: str | None = None,
     reason: str | None = None,
     before: Any = None,
     after: Any = None,
@@ -107,7 +108,8 @@ async def record(
         "action": action,
         "entity_kind": entity_kind,
         "entity_ids": list(entity_ids),
-        "payload_sha256": payload_digest(payload) if payload is not None else None,
+        # A streamed body is hashed as it is read; callers that have it whole pass `payload`.
+        "payload_sha256": payload_digest(payload) if payload is not None else payload_sha256,
         "reason": reason,
         "before": _canonical(before),
         "after": _canonical(after),

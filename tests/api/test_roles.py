@@ -17,6 +17,124 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 }
 SAMPLES: dict[str, str] = {}
 
+# Ingestion (issue 3): the registry writes registry data, providers write their own records.
+PROVIDERS = {"provider", "provider_b"}
+REGISTRY = {"registry"}
+REGISTRY_READERS = {"registry", "invoice_admin", "reader", "auditor"}
+CASE_READERS = {"registry", "invoice_admin", "auditor"}
+RECORD_READERS = PROVIDERS | {"invoice_admin", "auditor"}
+MATRIX.update(
+    {
+        ("POST", "/v1/providers"): REGISTRY,
+        ("GET", "/v1/providers"): REGISTRY_READERS,
+        ("GET", "/v1/providers/{provider_id:str}"): REGISTRY_READERS,
+        ("PUT", "/v1/providers/{provider_id:str}"): REGISTRY,
+        ("POST", "/v1/insatser"): REGISTRY,
+        ("GET", "/v1/insatser"): ALL,
+        ("PUT", "/v1/insatser/{code:str}"): REGISTRY,
+        ("POST", "/v1/customers"): REGISTRY,
+        ("GET", "/v1/customers"): ALL,
+        ("POST", "/v1/customers/lookup"): CASE_READERS | PROVIDERS,
+        ("GET", "/v1/customers/{ref:str}"): ALL,
+        ("PUT", "/v1/customers/{ref:str}"): REGISTRY,
+        ("POST", "/v1/customers/{ref:str}/zones"): REGISTRY,
+        ("PUT", "/v1/customers/{ref:str}/zones"): REGISTRY,
+        ("POST", "/v1/customers/{ref:str}/choices"): REGISTRY,
+        ("PUT", "/v1/customers/{ref:str}/choices"): REGISTRY,
+        ("PATCH", "/v1/customers/{ref:str}/choices/{start:date}"): REGISTRY,
+        ("POST", "/v1/decisions"): REGISTRY,
+        ("GET", "/v1/decisions"): CASE_READERS,
+        ("GET", "/v1/decisions/{decision_id:str}"): CASE_READERS,
+        ("PATCH", "/v1/decisions/{decision_id:str}"): REGISTRY,
+        ("POST", "/v1/decisions/{decision_id:str}/lines"): REGISTRY,
+        ("PUT", "/v1/decisions/{decision_id:str}/lines/{line_id:str}"): REGISTRY,
+        ("PATCH", "/v1/decisions/{decision_id:str}/lines/{line_id:str}"): REGISTRY,
+        ("POST", "/v1/visits"): PROVIDERS,
+        ("GET", "/v1/visits"): RECORD_READERS,
+        ("GET", "/v1/visits/{external_id:str}"): PROVIDERS,
+        ("POST", "/v1/visits/{external_id:str}/corrections"): PROVIDERS,
+        ("POST", "/v1/claims"): PROVIDERS,
+        ("GET", "/v1/claims"): RECORD_READERS,
+        ("GET", "/v1/claims/{external_id:str}"): PROVIDERS,
+        ("POST", "/v1/claims/{external_id:str}/withdrawal"): PROVIDERS,
+    }
+)
+for _kind in ("executions", "pauses", "enrolments", "delegations"):
+    MATRIX.update(
+        {
+            ("POST", f"/v1/{_kind}"): PROVIDERS,
+            ("GET", f"/v1/{_kind}"): RECORD_READERS,
+            ("GET", f"/v1/{_kind}/{{external_id:str}}"): PROVIDERS,
+            ("PUT", f"/v1/{_kind}/{{external_id:str}}"): PROVIDERS,
+            ("PATCH", f"/v1/{_kind}/{{external_id:str}}"): PROVIDERS,
+        }
+    )
+SAMPLES.update(
+    {
+        "provider_id": "prov-a",
+        "code": "morgonhjalp",
+        "ref": "CNOSUCHREF0",
+        "start": "2024-01-01",
+        "decision_id": "D1",
+        "line_id": "D1-1",
+        "external_id": "X1",
+    }
+)
+
+# Tariffs and reconciliation (issue 4): invoice_admin runs and decides; providers read their own.
+ADMIN = {"invoice_admin"}
+MATRIX.update(
+    {
+        ("POST", "/v1/tariffs"): ADMIN,
+        ("GET", "/v1/tariffs"): {"invoice_admin", "auditor", "reader"} | PROVIDERS,
+        ("GET", "/v1/tariffs/{tariff_id:str}"): {"invoice_admin", "auditor", "reader"} | PROVIDERS,
+        ("POST", "/v1/tariffs/{tariff_id:str}/activation"): ADMIN,
+        ("POST", "/v1/runs"): ADMIN,
+        ("GET", "/v1/runs"): {"invoice_admin", "auditor"},
+        ("GET", "/v1/runs/{run_id:uuid}"): {"invoice_admin", "auditor"},
+        ("GET", "/v1/runs/{run_id:uuid}/result"): {"invoice_admin", "auditor"} | PROVIDERS,
+        # The sample provider is prov-a: the other provider's key is refused.
+        ("GET", "/v1/periods/{period:str}/providers/{provider_id:str}/lines"): {
+            "invoice_admin",
+            "auditor",
+            "reader",
+            "provider",
+        },
+        ("GET", "/v1/periods/{period:str}/providers/{provider_id:str}/held"): {
+            "invoice_admin",
+            "auditor",
+            "provider",
+        },
+        ("GET", "/v1/lines/{invoice_line_id:uuid}"): {"invoice_admin", "auditor", "reader"} | PROVIDERS,
+        ("GET", "/v1/discrepancies"): {"invoice_admin", "auditor"} | PROVIDERS,
+        ("GET", "/v1/discrepancies/{discrepancy_id:uuid}"): {"invoice_admin", "auditor"} | PROVIDERS,
+        ("POST", "/v1/discrepancies/{discrepancy_id:uuid}/decisions"): ADMIN,
+    }
+)
+SAMPLES.update(
+    {
+        "tariff_id": "kson-2024",
+        "period": "2024-03",
+        "run_id": "00000000-0000-4000-8000-000000000001",
+        "invoice_line_id": "00000000-0000-4000-8000-000000000002",
+        "discrepancy_id": "00000000-0000-4000-8000-000000000003",
+    }
+)
+
+# Settlement (issue 5): invoice_admin prepares and attests; finance systems read and poll.
+SETTLEMENT_READERS = {"invoice_admin", "auditor", "reader"} | PROVIDERS
+MATRIX.update(
+    {
+        ("POST", "/v1/settlements"): ADMIN,
+        ("POST", "/v1/settlements/{settlement_id:uuid}/attestation"): ADMIN,
+        ("GET", "/v1/settlements"): SETTLEMENT_READERS,
+        ("GET", "/v1/settlements/{settlement_id:uuid}"): SETTLEMENT_READERS,
+        ("GET", "/v1/settlements/{settlement_id:uuid}/export.csv"): SETTLEMENT_READERS,
+        ("GET", "/v1/feed"): {"reader", "invoice_admin", "auditor"},
+    }
+)
+SAMPLES["settlement_id"] = "00000000-0000-4000-8000-000000000004"
+
 
 def _routes(app):
     for route in app.routes:

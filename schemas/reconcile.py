@@ -1,0 +1,351 @@
+"""Reconciliation runs, their lines and discrepancies, and decisions on discrepancies.
+
+The result document follows the result format of examples/README.md. Amounts are decimal strings
+with two decimals; quantities are strings with four decimals (whole counts for visits and
+occasions), shown from exact values. `customer` is a personnummer only for roles that may see it
+(domain.md 2); otherwise, and for a protected identity in lists, it is the customer's reference.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+Period = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2024-03"])]
+ProviderId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", examples=["exempel-omsorg"])]
+TariffId = Annotated[
+    str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64, examples=["kson-2021"])
+]
+Kind = Literal["blocking", "hard", "info"]
+Status = Literal["open", "approved", "rejected"]
+RunKind = Literal["real", "whatif"]
+LineKind = Literal["line", "held", "reduction"]
+Money = Annotated[Decimal, msgspec.Meta(description="SEK with two decimals", examples=["705.00"])]
+Customer = Annotated[
+    str | None,
+    msgspec.Meta(description="personnummer where the caller may see it, else the customer's reference"),
+]
+
+
+class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    pass
+
+
+class _Out(msgspec.Struct, kw_only=True, frozen=True):
+    pass
+
+
+# Runs ----------------------------------------------------------------------------------------
+
+
+class RunIn(_In):
+    period: Period
+    provider: Annotated[
+        ProviderId | None, msgspec.Meta(description="one provider; absent: every provider")
+    ] = None
+    tariff: Annotated[
+        TariffId | None,
+        msgspec.Meta(
+            description="what-if: price every day of the period under this version; kept apart from the "
+            "period's real run"
+        ),
+    ] = None
+
+
+class RunProvider(_Out):
+    provider: str
+    total: Money
+    held: Annotated[Money, msgspec.Meta(description="amount of the held lines, if approved")]
+    open_blocking: Annotated[int, msgspec.Meta(description="blocking discrepancies without a decision")]
+
+
+class Run(_Out):
+    id: UUID
+    period: str
+    provider: str | None
+    kind: RunKind
+    tariff: Annotated[str | None, msgspec.Meta(description="the forced version of a what-if")]
+    tariffs: list[str]
+    started_by: str
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: int
+    input_seq: Annotated[int, msgspec.Meta(description="highest change stamp among the inputs read")]
+    input_marks: dict[str, int]
+    decision_seq: Annotated[int, msgspec.Meta(description="highest discrepancy decision applied")]
+    grand_total: Money
+    providers: list[RunProvider]
+    discrepancy_counts: dict[str, int]
+    warnings: list[str]
+
+
+class RunPage(_Out):
+    items: list[Run]
+    next_after: Annotated[str | None, msgspec.Meta(description="pass as `after` for the next page")]
+
+
+# The result document (examples/README.md) ------------------------------------------------------
+
+
+class ResultLine(_Out, omit_defaults=True):
+    id: UUID
+    component: str
+    basis: str
+    tariff: str
+    customer: Customer
+    zone: str | None
+    unit: str
+    quantity: str
+    unit_price: Money | None
+    amount: Money
+    sources: list[str]
+    minutes: str | None = None
+    days: list[str] | None = None
+    enrolled_days: str | None = None
+    days_in_month: str | None = None
+
+
+class ResultHeld(_Out, omit_defaults=True):
+    id: UUID
+    component: str
+    basis: str
+    tariff: str
+    customer: Customer
+    zone: str | None
+    unit: str
+    quantity: str
+    unit_price: Money | None
+    sources: list[str]
+    held_by: Annotated[str, msgspec.Meta(description="key of the blocking discrepancy holding the line")]
+    amount_if_approved: Money
+    minutes: str | None = None
+    days: list[str] | None = None
+    enrolled_days: str | None = None
+    days_in_month: str | None = None
+
+
+class ResultReduction(_Out, omit_defaults=True):
+    id: UUID
+    component: str
+    tariff: str
+    rule: Literal["cap", "amount_cap"]
+    amount: Money
+    discrepancy: str
+    sources: list[str]
+    total_before: Money
+    total_after: Money
+    basis_minutes: str | None = None
+    cap_minutes: str | None = None
+    actual_minutes: str | None = None
+
+
+class ResultProvider(_Out):
+    provider: str
+    name: str
+    lines: list[ResultLine]
+    reductions: list[ResultReduction]
+    held: list[ResultHeld]
+    totals: Annotated[dict[str, Money], msgspec.Meta(description="per component of the run's tariffs")]
+    total: Money
+    metrics: dict[str, Any]
+
+
+class ResultDiscrepancy(_Out):
+    id: Annotated[UUID, msgspec.Meta(description="opaque id: address the discrepancy by it")]
+    key: str
+    code: str
+    kind: Kind
+    provider: str
+    record: str
+    customer: Customer
+    date: str
+    status: Status
+    detail: str
+
+
+class ResultDocument(_Out):
+    tenant: str
+    period: str
+    run: UUID
+    kind: RunKind
+    tariffs: list[str]
+    providers: list[ResultProvider]
+    grand_total: Money
+    discrepancies: list[ResultDiscrepancy]
+    discrepancy_counts: dict[str, int]
+    warnings: list[str]
+
+
+# Lines per provider-period, held lines, one line with its trail --------------------------------
+
+
+class ProviderLines(_Out):
+    period: str
+    provider: str
+    name: str
+    run: UUID
+    kind: RunKind
+    tariffs: list[str]
+    lines: list[ResultLine]
+    reductions: list[ResultReduction]
+    totals: Annotated[dict[str, Money], msgspec.Meta(description="per component")]
+    totals_by_area: Annotated[
+        dict[str, Money], msgspec.Meta(description="per area (hemtjanst, hemsjukvard...)")
+    ]
+    total: Money
+
+
+class ProviderHeld(_Out):
+    period: str
+    provider: str
+    run: UUID
+    held: list[ResultHeld]
+    total_if_approved: Money
+
+
+class TrailDecisionLine(_Out):
+    decision: str
+    id: str
+    code: str
+    category: str
+    minutes: Decimal
+    occasions: Decimal
+    per: str
+    from_: date = msgspec.field(name="from")
+    to: date | None
+
+
+class TrailPeriodRecord(_Out):
+    """A delegation or enrolment: `code` for a delegation, `area` and `remiss` for an enrolment."""
+
+    id: str
+    from_: date = msgspec.field(name="from")
+    to: date | None
+    code: str | None = None
+    area: str | None = None
+    remiss: str | None = None
+
+
+class TrailVisit(_Out):
+    id: str
+    staff: str
+    staff_category: str
+    report_type: str
+    start: datetime
+    end: datetime
+    minutes: str
+    codes: list[str]
+    method: str
+    status: str
+
+
+class TrailClaim(_Out):
+    id: str
+    type: str
+    date: date
+    role: str | None
+    requested_amount: Money | None
+
+
+class TrailApproval(_Out):
+    key: str
+    discrepancy: UUID | None
+    decision: str
+    reason: str
+    amount: Money | None
+    decided_by: str
+    decided_at: datetime
+
+
+class Trail(_Out):
+    days: list[str]
+    decision_lines: list[TrailDecisionLine]
+    delegations: list[TrailPeriodRecord]
+    enrolments: list[TrailPeriodRecord]
+    visits: list[TrailVisit]
+    claims: list[TrailClaim]
+    approvals: list[TrailApproval]
+
+
+class LineDetail(_Out):
+    id: UUID
+    run: UUID
+    run_kind: RunKind
+    period: str
+    provider: str
+    kind: LineKind
+    component: str
+    area: str
+    basis: str
+    tariff: str
+    rule: str
+    customer: Customer
+    customer_ref: str | None
+    zone: str | None
+    unit: str | None
+    quantity: str | None
+    quantity_exact: Annotated[str | None, msgspec.Meta(description="the exact quantity as a fraction")]
+    unit_price: Money | None
+    amount: Annotated[Money, msgspec.Meta(description="for a held line: the amount if approved")]
+    held_by: str | None
+    discrepancy: str | None
+    sources: list[str]
+    detail: dict[str, Any]
+    trail: Trail
+
+
+# Discrepancies and decisions ------------------------------------------------------------------
+
+
+class DecisionIn(_In):
+    decision: Literal["approve", "reject"]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    amount: Annotated[
+        str | None,
+        msgspec.Meta(description='EXTRAORDINARY approvals only: the amount paid, e.g. "2000.00"'),
+    ] = None
+
+
+class Decision(_Out):
+    seq: int
+    decision: Literal["approve", "reject"]
+    reason: str
+    amount: Money | None
+    version: Annotated[str, msgspec.Meta(description="the record version it was made on")]
+    decided_by: str
+    decided_at: datetime
+    in_force: Annotated[
+        bool,
+        msgspec.Meta(description="false once the record has changed since: the discrepancy is open again"),
+    ]
+
+
+class Discrepancy(_Out):
+    id: UUID
+    key: str
+    code: str
+    kind: Kind
+    provider: str
+    record: str
+    customer: Customer
+    customer_ref: str | None
+    date: str
+    status: Annotated[Status, msgspec.Meta(description="as decided now (applies to lines from the next run)")]
+    run_status: Annotated[Status, msgspec.Meta(description="as the run priced it")]
+    detail: str
+    run: UUID
+    decision: Decision | None
+
+
+class DiscrepancyPage(_Out):
+    items: list[Discrepancy]
+    next_after: Annotated[str | None, msgspec.Meta(description="pass as `after` for the next page")]
+
+
+class DiscrepancyDetail(_Out):
+    discrepancy: Discrepancy
+    history: list[Decision]

@@ -1,0 +1,178 @@
+"""Discrepancies (domain.md section 6): codes, kinds, stable keys, status and plain explanations.
+
+The checks themselves live where their data is: visit checks as SQL predicates
+(sql/reconcile/visits.sql), the others in the pricing of their basis (service/reconcile/pricing.py).
+Every finding is made here, so a code's kind, key and wording have one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Literal
+
+Kind = Literal["blocking", "hard", "info"]
+Status = Literal["open", "approved", "rejected"]
+
+KINDS: dict[str, Kind] = {
+    "UNKNOWN_CUSTOMER": "hard",
+    "NOT_CHOSEN_PROVIDER": "blocking",  # hard on an enrolment (kind_of)
+    "NO_ENROLMENT": "blocking",
+    "NO_REMISS": "blocking",
+    "DURING_PAUSE": "blocking",  # info on a bistand visit (kind_of)
+    "STAFF_CATEGORY": "blocking",
+    "OVERLAP": "blocking",
+    "DUPLICATE": "hard",
+    "MANUAL_REGISTRATION": "blocking",
+    "LONG_VISIT": "blocking",
+    "GRANTED_WITHOUT_VISITS": "blocking",
+    "LMG_ALREADY_PAID": "hard",
+    "TEAM_COUNT_CAP": "hard",
+    "SIP_DUPLICATE": "hard",
+    "TEAM_AMOUNT_CAP": "info",
+    "DELEGATED_CAP": "info",
+    "EXTRAORDINARY": "blocking",
+    "LOW_PERFORMED_SHARE": "info",
+    "DECLINED_VISITS": "info",
+    "NOT_IN_TARIFF": "hard",
+    "LATE_DATA": "info",
+}
+CODES = tuple(KINDS)
+
+# A claim limit's code is named by what it counts within (the tariff's `limit.per`).
+LIMIT_CODES = {
+    "customer_provider_date": "SIP_DUPLICATE",
+    "customer_calendar_year": "LMG_ALREADY_PAID",
+    "provider_period": "TEAM_COUNT_CAP",
+}
+# Reductions: a share cap on performed time and an amount cap on claims.
+SHARE_CAP_CODE = "DELEGATED_CAP"
+AMOUNT_CAP_CODE = "TEAM_AMOUNT_CAP"
+
+LONG_VISIT_SECONDS = 8 * 3600
+# KSON's target for the share of granted time performed (LOW_PERFORMED_SHARE).
+PERFORMED_SHARE_TARGET = Fraction(85, 100)
+
+
+def kind_of(code: str, *, report_type: str | None = None, on_enrolment: bool = False) -> Kind:
+    if code == "DURING_PAUSE" and report_type == "bistand":
+        return "info"  # bistand during a pause is paid and shown (granted time stops anyway)
+    if code == "NOT_CHOSEN_PROVIDER" and on_enrolment:
+        return "hard"
+    return KINDS[code]
+
+
+def record_key(code: str, provider: str, record_id: str) -> str:
+    return f"{code}:{provider}:{record_id}"
+
+
+def customer_month_key(code: str, provider: str, pnr: str, period: str) -> str:
+    return f"{code}:{provider}:{pnr}:{period}"
+
+
+def provider_month_key(code: str, provider: str, period: str) -> str:
+    return f"{code}:{provider}:{period}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The latest decision on a key: in force only for the version it was made on."""
+
+    seq: int
+    key: str
+    decision: Literal["approve", "reject"]
+    amount: Decimal | None  # the approved amount of an EXTRAORDINARY
+    version: str
+
+
+def status(kind: Kind, decision: Decision | None, version: str) -> Status:
+    """Hard and info discrepancies are always open; a blocking one is decided by the decision made
+    on this version of its record (a correction reopens it)."""
+    if kind != "blocking" or decision is None or decision.version != version:
+        return "open"
+    return "approved" if decision.decision == "approve" else "rejected"
+
+
+@dataclass
+class Finding:
+    key: str
+    code: str
+    kind: Kind
+    provider: str
+    record: str  # "provider:record-id", "provider:pnr:YYYY-MM" or "provider:YYYY-MM"
+    pnr: str | None
+    day: str  # the record's date, or the month
+    version: str
+    detail: str
+    provider_detail: str  # the same from the provider's own view: never names another provider
+    status: Status = "open"
+    decision_seq: int | None = None
+
+    def decide(self, decision: Decision | None) -> Finding:
+        self.status = status(self.kind, decision, self.version)
+        self.decision_seq = decision.seq if decision is not None and self.status != "open" else None
+        return self
+
+    @property
+    def lets_through(self) -> bool:
+        """Whether the record may be paid as far as this finding goes."""
+        return self.kind == "info" or self.status == "approved"
+
+
+def on_record(
+    code: str,
+    provider: str,
+    record_id: str,
+    *,
+    pnr: str | None,
+    day: str,
+    version: str,
+    detail: str,
+    provider_detail: str | None = None,
+    kind: Kind | None = None,
+) -> Finding:
+    return Finding(
+        key=record_key(code, provider, record_id),
+        code=code,
+        kind=kind or KINDS[code],
+        provider=provider,
+        record=f"{provider}:{record_id}",
+        pnr=pnr,
+        day=day,
+        version=version,
+        detail=detail,
+        provider_detail=provider_detail or detail,
+    )
+
+
+def on_customer_month(
+    code: str, provider: str, pnr: str, period: str, *, version: str, detail: str
+) -> Finding:
+    return Finding(
+        key=customer_month_key(code, provider, pnr, period),
+        code=code,
+        kind=KINDS[code],
+        provider=provider,
+        record=f"{provider}:{pnr}:{period}",
+        pnr=pnr,
+        day=period,
+        version=version,
+        detail=detail,
+        provider_detail=detail,
+    )
+
+
+def on_provider_month(code: str, provider: str, period: str, *, version: str, detail: str) -> Finding:
+    return Finding(
+        key=provider_month_key(code, provider, period),
+        code=code,
+        kind=KINDS[code],
+        provider=provider,
+        record=f"{provider}:{period}",
+        pnr=None,
+        day=period,
+        version=version,
+        detail=detail,
+        provider_detail=detail,
+    )

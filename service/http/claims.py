@@ -1,0 +1,125 @@
+"""Claim routes: one endpoint for every claim type (a tagged union on `type`), reads, withdrawal."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Response, get, post
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, QueryParameter, SkipValidation
+
+from schemas import records as r
+from service.http.deps import Conn
+from service.http.records import PROVIDER, RECORD_READERS, ProviderFilter
+from service.http.registry import (
+    CHANGE_RESPONSES,
+    CREATE_RESPONSES,
+    NOT_FOUND,
+    After,
+    IdempotencyKey,
+    Limit,
+    Req,
+    parse,
+    replay,
+    single_post,
+)
+from service.store import claims as store
+
+EXAMPLES = [
+    Example(
+        summary="SIP",
+        value={"id": "K06", "type": "sip", "date": "2024-03-07", "customer": "193805149493", "role": "lett"},
+    ),
+    Example(
+        summary="Teamkonferens (no customer)",
+        value={"id": "K01", "type": "teamkonferens", "date": "2024-03-04"},
+    ),
+    Example(
+        summary="Extraordinär insats",
+        value={
+            "id": "K11",
+            "type": "extraordinar_insats",
+            "date": "2024-03-22",
+            "customer": "194211029188",
+            "requested_amount": "2500.00",
+            "motivation": "Dubbelbemanning vid förflyttning efter fall, två veckor",
+        },
+    ),
+]
+
+
+@post(
+    "/v1/claims",
+    operation_id="createClaim",
+    tags=["claims"],
+    guards=[PROVIDER],
+    summary="Send a claim (sip, lakemedelsgenomgang, teamkonferens, extraordinar_insats)",
+    description="Validated per `type`. The same claim again answers 200 with the stored one; other "
+    "content under the same id is a 409 (withdraw it and send a new one).",
+    responses={200: replay(r.Claim), **CREATE_RESPONSES},
+)
+async def create_claim(
+    request: Req,
+    conn: Conn,
+    data: Annotated[SkipValidation[r.ClaimIn], Body(examples=EXAMPLES)],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[r.Claim]:
+    return await single_post(
+        request,
+        conn,
+        idempotency_key,
+        lambda body: store.create(conn, request.user, parse(r.ClaimIn, data), body),
+    )
+
+
+@get(
+    "/v1/claims",
+    operation_id="listClaims",
+    tags=["claims"],
+    guards=[RECORD_READERS],
+    summary="Claims with their status, by provider and id; page on with `after`",
+)
+async def list_claims(
+    request: Req,
+    conn: Conn,
+    provider: ProviderFilter = None,
+    status: Annotated[
+        Literal["active", "withdrawn"] | None, QueryParameter(description="only claims in this status")
+    ] = None,
+    after: After = "",
+    limit: Limit = 100,
+) -> r.ClaimPage:
+    return await store.list_claims(conn, request.user, provider, status, after, limit)
+
+
+@get(
+    "/v1/claims/{external_id:str}",
+    operation_id="getClaim",
+    tags=["claims"],
+    guards=[PROVIDER],
+    summary="One of the provider's claims",
+    responses={404: NOT_FOUND},
+)
+async def get_claim(request: Req, conn: Conn, external_id: FromPath[str]) -> r.Claim:
+    return await store.get(conn, request.user, external_id)
+
+
+@post(
+    "/v1/claims/{external_id:str}/withdrawal",
+    operation_id="withdrawClaim",
+    tags=["claims"],
+    guards=[PROVIDER],
+    status_code=200,
+    summary="Withdraw a claim (again: no change); refused (409) once its period is settled",
+    responses=CHANGE_RESPONSES,
+)
+async def withdraw_claim(
+    request: Req, conn: Conn, external_id: FromPath[str], idempotency_key: IdempotencyKey = None
+) -> Response[r.Claim]:
+    async def produce(body: bytes) -> tuple[r.Claim, bool]:
+        return await store.withdraw(conn, request.user, external_id, body), False
+
+    return await single_post(request, conn, idempotency_key, produce)
+
+
+ROUTES = [create_claim, list_claims, get_claim, withdraw_claim]

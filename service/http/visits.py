@@ -1,0 +1,204 @@
+"""Visit routes: bulk posting (JSON array or streamed NDJSON), corrections, reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from litestar import get as get_route
+from litestar import post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, Reference, RequestBody, Schema
+from litestar.params import FromPath, QueryParameter
+
+from schemas import records as r
+from service.errors import Problem
+from service.http.deps import Conn
+from service.http.records import PROVIDER, RECORD_READERS, ProviderFilter
+from service.http.registry import (
+    CHANGE_RESPONSES,
+    INVALID,
+    NOT_FOUND,
+    After,
+    Limit,
+    Payload,
+    Req,
+    parse,
+    problem,
+)
+from service.store import visits as store
+
+NDJSON = "application/x-ndjson"
+
+V01 = {
+    "id": "V01",
+    "customer": "193805149493",
+    "staff": "S1",
+    "staff_category": "underskoterska",
+    "report_type": "bistand",
+    "start": "2024-03-01T07:30:00+01:00",
+    "end": "2024-03-01T08:00:00+01:00",
+    "codes": ["morgonhjalp"],
+    "method": "tag",
+    "status": "performed",
+}
+V02 = {
+    **V01,
+    "id": "V02",
+    "report_type": "hsl_delegated",
+    "start": "2024-03-01T08:00:00+01:00",
+    "end": "2024-03-01T08:10:00+01:00",
+    "codes": ["lakemedel"],
+}
+
+
+class UnsupportedMediaType(Problem):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+@dataclass
+class _VisitsOperation(Operation):
+    """The body is read by the handler itself (to stream NDJSON), so its schema is declared here."""
+
+    def __post_init__(self) -> None:
+        visit = Reference(ref="#/components/schemas/VisitIn")
+        self.request_body = RequestBody(
+            required=True,
+            description=f"Up to {store.MAX_ROWS} visits: a JSON array, or NDJSON (one visit per line).",
+            content={
+                "application/json": OpenAPIMediaType(
+                    schema=Schema(type="array", items=visit, max_items=store.MAX_ROWS),
+                    examples={
+                        "two": Example(summary="Two registrations of one physical visit", value=[V01, V02])
+                    },
+                ),
+                NDJSON: OpenAPIMediaType(schema=visit),
+            },
+        )
+
+
+BATCH_INVALID = problem(
+    "Bad rows: every problem with its row index and field; nothing of the batch was stored",
+    {
+        "type": "urn:kundval:problem:validation",
+        "title": "The request is not valid",
+        "status": 422,
+        "detail": "nothing of this batch was stored: row 3 end: must be after start",
+        "errors": [
+            {"row": 3, "field": "end", "message": "must be after start"},
+            {"row": 7, "field": "codes[0]", "message": "unknown insats code"},
+        ],
+    },
+)
+BATCH_CONFLICT = problem(
+    "Some ids are stored with other content; nothing of the batch was stored",
+    {
+        "type": "urn:kundval:problem:conflict",
+        "title": "Conflict with the current state",
+        "status": 409,
+        "detail": "nothing of this batch was stored: these ids are stored with other content; ...: V07",
+        "conflicts": [{"id": "V07"}],
+    },
+)
+
+
+@post(
+    "/v1/visits",
+    operation_id="postVisits",
+    tags=["visits"],
+    guards=[PROVIDER],
+    status_code=200,
+    operation_class=_VisitsOperation,
+    summary="Post up to 10 000 visits: all or nothing, idempotent per external id",
+    description="Send `application/json` (an array) or `application/x-ndjson` (streamed; one visit "
+    "a line). Replaying a batch stores nothing new; the counts say how many rows were new and how "
+    "many already stored with the same content. An id stored with other content makes the batch a "
+    "409: correct a visit with `POST /v1/visits/{id}/corrections`.",
+    responses={
+        200: ResponseSpec(
+            r.VisitBatchResult,
+            description="Stored",
+            generate_examples=False,
+            examples=[
+                Example(summary="A new batch", value={"inserted": 2, "unchanged": 0}),
+                Example(summary="The same batch again", value={"inserted": 0, "unchanged": 2}),
+            ],
+        ),
+        400: problem("The body is not valid JSON"),
+        409: BATCH_CONFLICT,
+        413: problem(f"More than {store.MAX_ROWS} visits, or a body over the size limit"),
+        415: problem("Neither application/json nor application/x-ndjson"),
+        422: BATCH_INVALID,
+    },
+)
+async def post_visits(request: Req, conn: Conn) -> r.VisitBatchResult:
+    media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    batch = store.Batch(
+        request.user.provider_id or "",
+        await store.insats_report_types(conn, request.user.tenant_id),
+        datetime.now(UTC),
+    )
+    if media_type == NDJSON:
+        await batch.add_ndjson(request.stream())
+    elif media_type == "application/json":
+        batch.add_array(await request.body())
+    else:
+        raise UnsupportedMediaType(f"send application/json or {NDJSON}, not {media_type}")
+    batch.done()
+    return await store.merge(conn, request.user, batch)
+
+
+@post(
+    "/v1/visits/{external_id:str}/corrections",
+    operation_id="correctVisit",
+    tags=["visits"],
+    guards=[PROVIDER],
+    status_code=200,
+    summary="Correct a stored visit: the old version is kept with who and when",
+    responses=CHANGE_RESPONSES,
+)
+async def correct_visit(
+    request: Req, conn: Conn, external_id: FromPath[str], data: Payload[r.VisitCorrection]
+) -> r.Visit:
+    return await store.correct(
+        conn, request.user, external_id, parse(r.VisitCorrection, data), await request.body()
+    )
+
+
+@get_route(
+    "/v1/visits",
+    operation_id="listVisits",
+    tags=["visits"],
+    guards=[RECORD_READERS],
+    summary="Visits by provider and id (numbers masked), optionally of one month; page on with `after`",
+    responses={422: INVALID},
+)
+async def list_visits(
+    request: Req,
+    conn: Conn,
+    provider: ProviderFilter = None,
+    period: Annotated[
+        str | None,
+        QueryParameter(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM: by local start day"),
+    ] = None,
+    after: After = "",
+    limit: Limit = 100,
+) -> r.VisitPage:
+    month = date.fromisoformat(f"{period}-01") if period else None
+    return await store.list_visits(conn, request.user, provider, month, after, limit)
+
+
+@get_route(
+    "/v1/visits/{external_id:str}",
+    operation_id="getVisit",
+    tags=["visits"],
+    guards=[PROVIDER],
+    summary="One of the provider's visits with its earlier versions",
+    responses={404: NOT_FOUND},
+)
+async def get_visit(request: Req, conn: Conn, external_id: FromPath[str]) -> r.VisitDetail:
+    return await store.get(conn, request.user, external_id)
+
+
+ROUTES = [post_visits, correct_visit, list_visits, get_visit]

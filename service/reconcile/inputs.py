@@ -1,0 +1,399 @@
+"""What a run reads: the SQL of sql/reconcile/ run in the run's snapshot, returned as plain rows.
+
+Everything here is set-based: the per-day work (billable days, zones, tariff versions, the visit
+checks) happens in PostgreSQL; unflagged visits arrive already summed per line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from service.domain.discrepancies import LONG_VISIT_SECONDS
+from service.domain.periods import DayRange, Period
+from service.domain.versions import TariffSpan
+
+SQL_DIR = Path(__file__).resolve().parent.parent.parent / "sql" / "reconcile"
+_NAME = re.compile(r"^-- name: (\w+)\s*$", re.M)
+
+
+@cache
+def queries() -> dict[str, str]:
+    """Every `-- name: x` block of sql/reconcile/*.sql, by name."""
+    found: dict[str, str] = {}
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        parts = _NAME.split(path.read_text(encoding="utf-8"))
+        for name, body in zip(parts[1::2], parts[2::2], strict=True):
+            found[name] = body.strip().rstrip(";")
+    return found
+
+
+@dataclass(frozen=True)
+class GrantedRow:
+    provider: str
+    pnr: str
+    decision_id: str
+    line_id: str
+    category: str
+    minutes: Decimal
+    occasions: Decimal
+    per: str
+    zone: str
+    tariff_id: str
+    days: tuple[DayRange, ...]
+
+
+@dataclass(frozen=True)
+class MarkupRow:
+    provider: str
+    pnr: str
+    decision_id: str
+    line_id: str
+    minutes: Decimal
+    occasions: Decimal
+    per: str
+    zone: str
+    days: tuple[DayRange, ...]
+    delegation_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VisitLineRow:
+    """Unflagged visits of one line, summed."""
+
+    provider: str
+    component: str
+    tariff_id: str
+    pnr: str
+    zone: str | None
+    seconds: Decimal
+    visits: int
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PerformedRow:
+    provider: str
+    pnr: str
+    tariff_id: str | None
+    report_type: str
+    seconds: Decimal
+    visits: int
+
+
+@dataclass(frozen=True)
+class FlaggedVisit:
+    provider: str
+    id: str
+    pnr: str
+    staff: str
+    staff_category: str
+    report_type: str
+    day: date
+    seconds: Decimal
+    version: str
+    tariff_id: str | None
+    zone: str | None
+    components: tuple[str, ...]
+    unknown_customer: bool
+    not_chosen: bool
+    missing_enrolment: tuple[str, ...]
+    pauses: tuple[str, ...]
+    wrong_staff: bool
+    overlaps: tuple[str, ...]
+    duplicate_of: str | None
+    manual: bool
+    long_visit: bool
+
+
+@dataclass(frozen=True)
+class DeclinedRow:
+    provider: str
+    pnr: str
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ListedRow:
+    provider: str
+    enrolment_id: str
+    pnr: str
+    area: str
+    remiss: str | None
+    valid_from: date
+    version: str
+    zone: str
+    tariff_id: str
+    days: tuple[DayRange, ...]
+
+
+@dataclass(frozen=True)
+class UnlistedRow:
+    provider: str
+    enrolment_id: str
+    pnr: str
+    area: str
+    valid_from: date
+    version: str
+    days: tuple[DayRange, ...]
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    provider: str
+    id: str
+    type: str
+    day: date
+    pnr: str | None
+    requested_amount: Decimal | None
+    motivation: str | None
+    version: str
+    known_customer: bool
+    chosen: bool
+    enrolled_areas: frozenset[str]
+
+
+@dataclass
+class Inputs:
+    period: Period
+    provider: str | None  # the run's scope; None = every provider
+    spans: list[TariffSpan]
+    granted: list[GrantedRow]
+    markup: dict[tuple[str, str], list[MarkupRow]]  # (tariff id, component id) -> rows
+    visit_lines: list[VisitLineRow]
+    performed: list[PerformedRow]
+    flagged: list[FlaggedVisit]
+    declined: list[DeclinedRow]
+    listed: list[ListedRow]
+    unlisted: list[UnlistedRow]
+    claims: list[ClaimRow]
+    paused: frozenset[str]
+    marks: dict[str, int]
+
+
+def _days(multirange: list[asyncpg.Range]) -> tuple[DayRange, ...]:
+    return tuple((r.lower, r.upper) for r in multirange)
+
+
+# The jsonb parameters below are passed as Python values: the connection's jsonb codec encodes them.
+
+
+def _spans_json(spans: list[TariffSpan]) -> list[dict[str, Any]]:
+    return [{"id": s.tariff.id, "valid_from": s.valid_from, "valid_to": s.valid_to} for s in spans]
+
+
+def _paying_json(spans: list[TariffSpan]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for span in spans:
+        for c in span.tariff.components:
+            if c.basis in ("performed_time", "visit_count"):
+                rows.append(
+                    {
+                        "tariff_id": span.tariff.id,
+                        "component": c.id,
+                        "report_type": c.report_type,
+                        "exclude_codes": sorted(c.exclude_codes) if c.exclude_codes else None,
+                        "requires_enrolment": c.requires_enrolment,
+                    }
+                )
+    return rows
+
+
+def _staff_json(spans: list[TariffSpan]) -> list[dict[str, Any]]:
+    return [
+        {"tariff_id": span.tariff.id, "report_type": report_type, "categories": sorted(categories)}
+        for span in spans
+        for report_type, categories in msgspec.structs.asdict(span.tariff.staff).items()
+    ]
+
+
+async def load(
+    conn: asyncpg.Connection, tenant: str, period: Period, provider: str | None, spans: list[TariffSpan]
+) -> Inputs:
+    """Run the engine's SQL in the caller's (repeatable read) transaction."""
+    q = queries()
+    first, end = period.first, period.end
+    window = (tenant, first, end)
+    await conn.execute(q["choices"], tenant, period.year_start, end)
+    await conn.execute(q["zones"], *window)
+    await conn.execute(q["pauses"], *window)
+    await conn.execute(q["enrolments"], tenant, period.year_start, end)
+    await conn.execute(q["context_indexes"])
+    spans_json = _spans_json(spans)
+
+    await conn.execute(q["granted"], *window, provider, spans_json)
+    granted = [
+        GrantedRow(
+            r["provider_id"],
+            r["pnr"],
+            r["decision_id"],
+            r["line_id"],
+            r["category"],
+            r["minutes"],
+            r["occasions"],
+            r["per"],
+            r["zone"],
+            r["tariff_id"],
+            _days(r["days"]),
+        )
+        for r in await conn.fetch(q["granted_rows"])
+    ]
+    markup: dict[tuple[str, str], list[MarkupRow]] = {}
+    for span in spans:
+        for c in span.tariff.components:
+            if c.basis != "granted_time_markup":
+                continue
+            rows = await conn.fetch(
+                q["markup"], tenant, span.tariff.id, c.category, sorted(c.delegation_codes or ())
+            )
+            markup[(span.tariff.id, c.id)] = [
+                MarkupRow(
+                    r["provider_id"],
+                    r["pnr"],
+                    r["decision_id"],
+                    r["line_id"],
+                    r["minutes"],
+                    r["occasions"],
+                    r["per"],
+                    r["zone"],
+                    _days(r["days"]),
+                    tuple(r["delegation_ids"]),
+                )
+                for r in rows
+            ]
+
+    await conn.execute(
+        q["visits"],
+        *window,
+        provider,
+        spans_json,
+        _paying_json(spans),
+        _staff_json(spans),
+        LONG_VISIT_SECONDS,
+    )
+    visit_lines = [
+        VisitLineRow(
+            r["provider_id"],
+            r["component"],
+            r["tariff_id"],
+            r["pnr"],
+            r["zone"],
+            r["seconds"],
+            r["visits"],
+            tuple(r["ids"]),
+        )
+        for r in await conn.fetch(q["visit_lines"])
+    ]
+    performed = [
+        PerformedRow(r["provider_id"], r["pnr"], r["tariff_id"], r["report_type"], r["seconds"], r["visits"])
+        for r in await conn.fetch(q["performed"])
+    ]
+    flagged = [
+        FlaggedVisit(
+            provider=r["provider_id"],
+            id=r["external_id"],
+            pnr=r["pnr"],
+            staff=r["staff_id"],
+            staff_category=r["staff_category"],
+            report_type=r["report_type"],
+            day=r["service_date"],
+            seconds=r["seconds"],
+            version=str(r["changed_seq"]),
+            tariff_id=r["tariff_id"],
+            zone=r["zone"],
+            components=tuple(r["components"]),
+            unknown_customer=r["unknown_customer"],
+            not_chosen=r["not_chosen"],
+            missing_enrolment=tuple(sorted(r["missing_enrolment"])),
+            pauses=tuple(r["pauses"] or ()),
+            wrong_staff=r["wrong_staff"],
+            overlaps=tuple(r["overlapping"] or ()),
+            duplicate_of=r["duplicate_of"],
+            manual=r["manual"],
+            long_visit=r["long_visit"],
+        )
+        for r in await conn.fetch(q["flagged"])
+    ]
+    declined = [
+        DeclinedRow(r["provider_id"], r["pnr"], tuple(r["ids"]))
+        for r in await conn.fetch(q["declined"], *window, provider)
+    ]
+
+    listing_areas = sorted(
+        {
+            c.enrolment
+            for s in spans
+            for c in s.tariff.components
+            if c.basis == "enrolled_month" and c.enrolment
+        }
+    )
+    await conn.execute(q["listing"], first, end, provider, listing_areas)
+    listed = [
+        ListedRow(
+            r["provider_id"],
+            r["external_id"],
+            r["pnr"],
+            r["area"],
+            r["remiss"],
+            r["valid_from"],
+            str(r["changed_seq"]),
+            r["zone"],
+            r["tariff_id"],
+            _days(r["days"]),
+        )
+        for r in await conn.fetch(q["listed_days"], spans_json)
+    ]
+    unlisted = [
+        UnlistedRow(
+            r["provider_id"],
+            r["external_id"],
+            r["pnr"],
+            r["area"],
+            r["valid_from"],
+            str(r["changed_seq"]),
+            _days(r["days"]),
+        )
+        for r in await conn.fetch(q["unlisted_days"])
+    ]
+    claims = [
+        ClaimRow(
+            provider=r["provider_id"],
+            id=r["external_id"],
+            type=r["type"],
+            day=r["claim_date"],
+            pnr=r["pnr"],
+            requested_amount=r["requested_amount"],
+            motivation=r["motivation"],
+            version=str(r["changed_seq"]),
+            known_customer=r["known_customer"],
+            chosen=r["chosen"],
+            enrolled_areas=frozenset(r["enrolled_areas"]),
+        )
+        for r in await conn.fetch(q["claims"], tenant, period.year_start, end)
+    ]
+    paused = frozenset(r["pnr"] for r in await conn.fetch(q["paused_customers"]))
+    marks = {r["input"]: r["seq"] for r in await conn.fetch(q["high_water"], tenant)}
+    return Inputs(
+        period=period,
+        provider=provider,
+        spans=spans,
+        granted=granted,
+        markup=markup,
+        visit_lines=visit_lines,
+        performed=performed,
+        flagged=flagged,
+        declined=declined,
+        listed=listed,
+        unlisted=unlisted,
+        claims=claims,
+        paused=paused,
+        marks=marks,
+    )

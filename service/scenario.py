@@ -1,0 +1,207 @@
+"""`kundval scenario run INPUT.json [--tariff ID]`: a scenario month, end to end, over HTTP.
+
+A fresh database (an embedded PostgreSQL in a temporary directory, or a throwaway database on
+DATABASE_URL's server) and the service itself, started in-process under uvicorn on a free loopback
+port. Everything then goes through the public HTTP API with an ordinary HTTP client (httpx), as the
+registry, the providers and the invoice administrator would: the records (service/scenario_load.py),
+a run, the scenario's review decisions through the decision endpoint (each discrepancy looked up by
+its key in the run's list, filtered by provider and code), a second run, and its result document.
+
+With a forced tariff both runs are what-ifs: every day of the period is priced under that version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import msgspec
+
+from service import db
+from service.embedded import EmbeddedPostgres
+from service.scenario_load import ScenarioLoadError, load_scenario
+from service.settings import Settings
+from service.store import apikeys
+
+
+class ScenarioError(RuntimeError):
+    """The scenario cannot be run; the message says which part and why."""
+
+
+def read_scenario(data: bytes, source: str) -> dict[str, Any]:
+    try:
+        scenario = msgspec.json.decode(data)
+    except msgspec.DecodeError as err:
+        raise ScenarioError(f"{source} is not valid JSON: {err}") from None
+    if not isinstance(scenario, dict):
+        raise ScenarioError(f"{source}: a scenario is a JSON object")
+    for field in ("tenant", "period"):
+        if not isinstance(scenario.get(field), str):
+            raise ScenarioError(f"{source}: `{field}` is required (a string)")
+    return scenario
+
+
+@contextlib.asynccontextmanager
+async def _fresh_database(settings: Settings) -> AsyncIterator[str]:
+    """A database of our own for one scenario, removed afterwards."""
+    if settings.database_url:
+        name = f"kundval_scenario_{uuid.uuid4().hex[:12]}"
+        admin = await asyncpg.connect(settings.database_url)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            try:
+                yield urlunsplit(urlsplit(settings.database_url)._replace(path=f"/{name}"))
+            finally:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+        return
+    folder = tempfile.mkdtemp(prefix="kundval-scenario-")
+    server = EmbeddedPostgres(folder)
+    try:
+        dsn = await asyncio.to_thread(server.start)
+        try:
+            yield dsn
+        finally:
+            await asyncio.to_thread(server.stop)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _prepare(dsn: str, tenant: str) -> dict[str, str]:
+    """Migrate, create the tenant, and make the registry's and the invoice administrator's keys
+    (keys are made on the command line, never over the API)."""
+    conn = await db.connect(dsn)
+    try:
+        await db.migrate(conn)
+        await conn.execute(
+            "INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING",
+            tenant,
+        )
+        keys = {}
+        for role in ("registry", "invoice_admin"):
+            _, key = await apikeys.create(conn, tenant_id=tenant, role=role, name=f"scenario:{role}")
+            keys[role] = f"Bearer {key}"
+        return keys
+    finally:
+        await conn.close()
+
+
+async def _provider_keys(dsn: str, tenant: str, providers: list[str]) -> dict[str, str]:
+    conn = await db.connect(dsn)
+    try:
+        keys = {}
+        for provider in providers:
+            _, key = await apikeys.create(
+                conn, tenant_id=tenant, role="provider", name=f"scenario:{provider}", provider_id=provider
+            )
+            keys[provider] = f"Bearer {key}"
+        return keys
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def _serving(dsn: str, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The service under uvicorn on a free loopback port, and a client talking HTTP to it."""
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = Settings(database_url=dsn, default_tenant=tenant, log_level="warning", log_format="json")
+    app = create_app(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", host="127.0.0.1", port=port)
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                raise ScenarioError("the service did not start (see the log above)")
+            await asyncio.sleep(0.02)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def _call(client: httpx.AsyncClient, key: str, method: str, url: str, **kwargs: Any) -> Any:
+    response = await client.request(method, url, headers={"Authorization": key}, **kwargs)
+    if response.status_code >= 400:
+        raise ScenarioError(f"{method} {url} answered {response.status_code}: {response.text}")
+    return response.json()
+
+
+async def _find(client: httpx.AsyncClient, key: str, run_id: str, wanted: str) -> dict[str, Any] | None:
+    """The discrepancy with this key in the run, through the list filtered by its provider and code."""
+    code, provider = wanted.split(":", 2)[:2]
+    params: dict[str, str] = {"run": run_id, "provider": provider, "code": code, "limit": "1000"}
+    while True:
+        page = await _call(client, key, "GET", "/v1/discrepancies", params=params)
+        for item in page["items"]:
+            if item["key"] == wanted:
+                return item
+        if page["next_after"] is None:
+            return None
+        params["after"] = page["next_after"]
+
+
+async def _review(
+    client: httpx.AsyncClient, key: str, run_id: str, decisions: list[dict[str, Any]]
+) -> list[str]:
+    """Apply the scenario's review decisions; a key the run did not find is a warning."""
+    warnings = []
+    for index, item in enumerate(decisions):
+        wanted = item.get("key")
+        if not isinstance(wanted, str) or wanted.count(":") < 2:
+            raise ScenarioError(f"review_decisions[{index}]: `key` must be a discrepancy key")
+        found = await _find(client, key, run_id, wanted)
+        if found is None:
+            warnings.append(f"review decision on {wanted}: no such discrepancy in the run; not applied")
+            continue
+        body = {k: item[k] for k in ("decision", "reason", "amount") if item.get(k) is not None}
+        await _call(client, key, "POST", f"/v1/discrepancies/{found['id']}/decisions", json=body)
+    return warnings
+
+
+async def run(scenario: dict[str, Any], settings: Settings, tariff: str | None = None) -> dict[str, Any]:
+    """The scenario's result document (examples/README.md format)."""
+    tenant = scenario["tenant"]
+    async with _fresh_database(settings) as dsn:
+        keys = await _prepare(dsn, tenant)
+        async with _serving(dsn, tenant) as client:
+            for provider in scenario.get("providers", []):
+                await _call(client, keys["registry"], "POST", "/v1/providers", json=provider)
+            provider_ids = [p["id"] for p in scenario.get("providers", [])]
+            keys |= await _provider_keys(dsn, tenant, provider_ids)
+            try:
+                await load_scenario(client, scenario, keys)
+            except ScenarioLoadError as err:
+                raise ScenarioError(str(err)) from None
+            admin = keys["invoice_admin"]
+            request = {"period": scenario["period"], **({"tariff": tariff} if tariff else {})}
+            first = await _call(client, admin, "POST", "/v1/runs", json=request)
+            warnings = await _review(client, admin, first["id"], scenario.get("review_decisions", []))
+            second = await _call(client, admin, "POST", "/v1/runs", json=request)
+            result = await _call(client, admin, "GET", f"/v1/runs/{second['id']}/result")
+    expected = scenario.get("tariffs")
+    if tariff is None and expected is not None and expected != result["tariffs"]:
+        warnings.append(
+            f"the scenario names tariffs {expected}; the period was priced under {result['tariffs']}"
+        )
+    result["warnings"] = [*result["warnings"], *warnings]
+    return result

@@ -1,0 +1,76 @@
+"""Load a scenario (the format of `examples/2024-03-input.json`) through the HTTP API.
+
+    await load_scenario(client, scenario, keys)
+
+`client` is an httpx-compatible async client pointed at the service; `keys` maps "registry" and
+each of the scenario's provider ids to an `Authorization` header value. Providers must exist before
+their keys can, so a caller may register them first: posting the same provider again is an
+identical replay. Records go in the order the service needs (registry first; enrolments before
+pauses, which require the customer to be the provider's) and, within a kind, in the scenario's
+order, which is arrival order. Executions are nested in the scenario's decisions without ids; each
+gets `<decision id>-X<n>`, n counting that decision's executions from 1.
+
+Review decisions (`review_decisions`) are not records; the engine's scenario command applies them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import msgspec
+
+from service.store.visits import MAX_ROWS
+
+
+class ScenarioLoadError(RuntimeError):
+    """A request of the load was refused; the message names it and quotes the problem."""
+
+
+class AsyncClient(Protocol):
+    async def request(self, method: str, url: str, **kwargs: Any) -> Any: ...
+
+
+async def _send(client: AsyncClient, key: str, method: str, url: str, body: Any, what: str) -> Any:
+    content = msgspec.json.encode(body)
+    response = await client.request(
+        method, url, content=content, headers={"Authorization": key, "Content-Type": "application/json"}
+    )
+    if response.status_code >= 400:
+        raise ScenarioLoadError(f"{what}: {method} {url} answered {response.status_code}: {response.text}")
+    return response.json()
+
+
+def _by_provider(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        grouped.setdefault(record["provider"], []).append(record)
+    return grouped
+
+
+async def load_scenario(client: AsyncClient, scenario: dict[str, Any], keys: dict[str, str]) -> None:
+    registry = keys["registry"]
+    for provider in scenario.get("providers", []):
+        await _send(client, registry, "POST", "/v1/providers", provider, f"provider {provider['id']}")
+    for customer in scenario.get("customers", []):
+        await _send(client, registry, "POST", "/v1/customers", customer, "a customer")
+    for decision in scenario.get("decisions", []):
+        body = {k: v for k, v in decision.items() if k != "executions"}
+        await _send(client, registry, "POST", "/v1/decisions", body, f"decision {decision['id']}")
+    for decision in scenario.get("decisions", []):
+        for n, execution in enumerate(decision.get("executions", []), start=1):
+            body = {**execution, "id": f"{decision['id']}-X{n}", "decision": decision["id"]}
+            await _send(
+                client, keys[execution["provider"]], "POST", "/v1/executions", body, f"execution {body['id']}"
+            )
+    for kind in ("enrolments", "pauses", "delegations"):
+        for record in scenario.get(kind, []):
+            await _send(
+                client, keys[record["provider"]], "POST", f"/v1/{kind}", record, f"{kind} {record['id']}"
+            )
+    for provider, visits in _by_provider(scenario.get("visits", [])).items():
+        for start in range(0, len(visits), MAX_ROWS):
+            batch = visits[start : start + MAX_ROWS]
+            await _send(client, keys[provider], "POST", "/v1/visits", batch, f"visits of {provider}")
+    for claim in scenario.get("claims", []):
+        await _send(client, keys[claim["provider"]], "POST", "/v1/claims", claim, f"claim {claim['id']}")

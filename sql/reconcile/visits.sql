@@ -1,0 +1,127 @@
+-- Performed visits of the period with the evidence of every visit check (domain.md 6 and 6b).
+-- Each column after `components` is one check: its predicate, or the records that make it fail.
+-- `flagged` is true when any check fails; only flagged visits go to Python (which turns the columns
+-- into discrepancies and applies decisions), the others are summed here.
+--
+-- $1 tenant, $2 first day, $3 day after the last, $4 provider or null,
+-- $5 tariff spans [{"id", "valid_from", "valid_to"}],
+-- $6 the components that pay visits: [{"tariff_id", "component", "report_type", "exclude_codes",
+--    "requires_enrolment"}] (performed_time and visit_count),
+-- $7 the tariffs' staff rules: [{"tariff_id", "report_type", "categories"}],
+-- $8 the longest visit in seconds that is not LONG_VISIT.
+
+-- name: visits
+CREATE TEMP TABLE kv_visits ON COMMIT DROP AS
+WITH spans AS (
+    SELECT id AS tariff_id, daterange(valid_from, valid_to + 1) AS during
+    FROM jsonb_to_recordset($5::jsonb) AS t (id text, valid_from date, valid_to date)
+),
+paying AS (
+    SELECT * FROM jsonb_to_recordset($6::jsonb)
+        AS c (tariff_id text, component text, report_type text, exclude_codes text[], requires_enrolment text)
+),
+staff AS (
+    SELECT * FROM jsonb_to_recordset($7::jsonb) AS s (tariff_id text, report_type text, categories text[])
+),
+performed AS (
+    SELECT v.provider_id, v.external_id, v.pnr, v.staff_id, v.staff_category, v.report_type,
+           v.started_at, v.ended_at, v.service_date, v.codes, v.method, v.changed_seq,
+           extract(epoch FROM v.ended_at - v.started_at) AS seconds,
+           -- DUPLICATE: within one provider, the first received of a group with the same customer,
+           -- staff, report type and start is the original.
+           first_value(v.external_id) OVER (
+               PARTITION BY v.provider_id, v.pnr, v.staff_id, v.report_type, v.started_at
+               ORDER BY v.received_seq) AS original
+    FROM visits v
+    WHERE v.tenant_id = $1 AND v.service_date >= $2::date AND v.service_date < $3::date
+      AND ($4::text IS NULL OR v.provider_id = $4) AND v.status = 'performed'
+),
+checked AS MATERIALIZED (
+    SELECT p.provider_id, p.external_id, p.pnr, p.staff_id, p.staff_category, p.report_type,
+           p.service_date, p.seconds, p.changed_seq, sp.tariff_id, z.zone, pay.components,
+           -- UNKNOWN_CUSTOMER
+           cu.pnr IS NULL AS unknown_customer,
+           -- NOT_CHOSEN_PROVIDER (also when nobody is chosen); UNKNOWN_CUSTOMER takes its place
+           cu.pnr IS NOT NULL AND ch.provider_id IS DISTINCT FROM p.provider_id AS not_chosen,
+           -- NO_ENROLMENT: areas a paying component requires that no enrolment of this provider covers
+           CASE WHEN cardinality(pay.areas) = 0 THEN '{}'::text[] ELSE
+               ARRAY(SELECT unnest(pay.areas) EXCEPT SELECT e.area FROM kv_enrol e
+                     WHERE e.provider_id = p.provider_id AND e.pnr = p.pnr AND e.during @> p.service_date)
+           END AS missing_enrolment,
+           -- DURING_PAUSE: the pauses covering the day, whoever registered them
+           (SELECT array_agg(pa.external_id ORDER BY pa.external_id) FROM kv_pause pa
+             WHERE pa.pnr = p.pnr AND pa.during @> p.service_date) AS pauses,
+           -- STAFF_CATEGORY: the tariff's staff rule for the report type
+           st.categories IS NOT NULL AND NOT p.staff_category = ANY (st.categories) AS wrong_staff,
+           -- OVERLAP: the same staff id at another customer at the same time (touching ends do not).
+           -- Partners start less than 8 hours before the visit, or are longer than that: two index
+           -- scans (visits_staff, visits_staff_long) instead of the staff's whole history.
+           ARRAY(SELECT o.external_id FROM visits o
+                  WHERE o.tenant_id = $1 AND o.provider_id = p.provider_id AND o.staff_id = p.staff_id
+                    AND o.started_at > p.started_at - interval '8 hours' AND o.started_at < p.ended_at
+                    AND o.ended_at > p.started_at AND o.pnr <> p.pnr AND o.status = 'performed'
+                 UNION
+                 SELECT o.external_id FROM visits o
+                  WHERE o.tenant_id = $1 AND o.provider_id = p.provider_id AND o.staff_id = p.staff_id
+                    AND o.ended_at - o.started_at > interval '8 hours' AND o.started_at < p.ended_at
+                    AND o.ended_at > p.started_at AND o.pnr <> p.pnr AND o.status = 'performed'
+                 ORDER BY 1) AS overlapping,
+           -- DUPLICATE
+           nullif(p.original, p.external_id) AS duplicate_of,
+           -- MANUAL_REGISTRATION: only where a performed_time or visit_count component pays the visit
+           p.method = 'manual' AND cardinality(pay.components) > 0 AS manual,
+           -- LONG_VISIT
+           p.seconds > $8 AS long_visit
+    FROM performed p
+    LEFT JOIN spans sp ON sp.during @> p.service_date
+    LEFT JOIN customers cu ON cu.tenant_id = $1 AND cu.pnr = p.pnr
+    LEFT JOIN kv_zone z ON z.pnr = p.pnr AND z.during @> p.service_date
+    LEFT JOIN kv_choice ch ON ch.pnr = p.pnr AND ch.during @> p.service_date
+    LEFT JOIN staff st ON st.tariff_id = sp.tariff_id AND st.report_type = p.report_type
+    -- The components that would pay the visit: its report type, unless all its codes are excluded.
+    CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(c.component ORDER BY c.component), '{}') AS components,
+               coalesce(array_agg(DISTINCT c.requires_enrolment)
+                            FILTER (WHERE c.requires_enrolment IS NOT NULL), '{}') AS areas
+        FROM paying c
+        WHERE c.tariff_id = sp.tariff_id AND c.report_type = p.report_type
+          AND NOT (c.exclude_codes IS NOT NULL AND p.codes <@ c.exclude_codes)
+    ) pay
+)
+SELECT *,
+       unknown_customer OR not_chosen OR cardinality(missing_enrolment) > 0 OR pauses IS NOT NULL
+           OR wrong_staff OR cardinality(overlapping) > 0 OR duplicate_of IS NOT NULL OR manual OR long_visit
+           AS flagged
+FROM checked;
+
+-- name: visit_lines
+-- Unflagged visits summed per line: provider, component, tariff, customer and zone.
+SELECT v.provider_id, c.component, v.tariff_id, v.pnr, v.zone, sum(v.seconds) AS seconds,
+       count(*) AS visits, array_agg(v.external_id ORDER BY v.external_id) AS ids
+FROM kv_visits v
+CROSS JOIN LATERAL unnest(v.components) AS c (component)
+WHERE NOT v.flagged
+GROUP BY v.provider_id, c.component, v.tariff_id, v.pnr, v.zone;
+
+-- name: performed
+-- Unflagged performed seconds per provider, customer, tariff and report type: the bases of the
+-- share cap, of LOW_PERFORMED_SHARE and of GRANTED_WITHOUT_VISITS.
+SELECT provider_id, pnr, tariff_id, report_type, sum(seconds) AS seconds, count(*) AS visits
+FROM kv_visits
+WHERE NOT flagged
+GROUP BY provider_id, pnr, tariff_id, report_type;
+
+-- name: flagged
+SELECT provider_id, external_id, pnr, staff_id, staff_category, report_type, service_date, seconds,
+       changed_seq, tariff_id, zone, components, unknown_customer, not_chosen, missing_enrolment, pauses,
+       wrong_staff, overlapping, duplicate_of, manual, long_visit
+FROM kv_visits
+WHERE flagged;
+
+-- name: declined
+-- DECLINED_VISITS: customer-months with declined visits.
+SELECT provider_id, pnr, array_agg(external_id ORDER BY external_id) AS ids
+FROM visits
+WHERE tenant_id = $1 AND service_date >= $2::date AND service_date < $3::date
+  AND ($4::text IS NULL OR provider_id = $4) AND status = 'declined'
+GROUP BY provider_id, pnr;
