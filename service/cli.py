@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -117,6 +118,10 @@ def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[
     """Run `work` on a migrated database (embedded or DATABASE_URL)."""
     from service.logging import configure_logging
 
+    # A command's output is what its user wants; its log says only what went wrong, unless a level
+    # was asked for.
+    if "KUNDVAL_LOG_LEVEL" not in os.environ:
+        settings = msgspec.structs.replace(settings, log_level="warning")
     configure_logging(settings)
 
     async def run() -> Any:
