@@ -40,11 +40,9 @@ def test_serve_runs_the_readme_walkthrough_and_stops_the_database(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUNDVAL_") and k != "DATABASE_URL"}
     env["KUNDVAL_DATA_DIR"] = str(data_dir)
+    log = tmp_path / "serve.log"  # a file, not a pipe: a full pipe would stall the server
     process = subprocess.Popen(
-        [str(KUNDVAL), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        [str(KUNDVAL), "serve", "--port", str(port)], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
     try:
         deadline = time.monotonic() + 60
