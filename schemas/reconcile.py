@@ -22,8 +22,8 @@ TariffId = Annotated[
 ]
 Kind = Literal["blocking", "hard", "info"]
 Status = Literal["open", "approved", "rejected"]
-RunKind = Literal["real", "whatif"]
-LineKind = Literal["line", "held", "reduction"]
+RunKind = Literal["real", "whatif", "recompute"]
+LineKind = Literal["line", "held", "reduction", "adjustment"]
 Money = Annotated[Decimal, msgspec.Meta(description="SEK with two decimals", examples=["705.00"])]
 Customer = Annotated[
     str | None,
@@ -143,12 +143,42 @@ class ResultReduction(_Out, omit_defaults=True):
     actual_minutes: str | None = None
 
 
+class ResultAdjustment(_Out, omit_defaults=True):
+    """The difference between a settled period recomputed and what was paid for it (domain.md 7)."""
+
+    id: UUID
+    component: str
+    tariff: str
+    adjusts: Annotated[
+        Literal["line", "reduction"], msgspec.Meta(description="what kind of line it corrects")
+    ]
+    rule: str
+    customer: Customer
+    zone: str | None
+    unit: str | None
+    quantity: Annotated[str | None, msgspec.Meta(description="the difference in quantity (negative: less)")]
+    unit_price: Money | None
+    amount: Annotated[Money, msgspec.Meta(description="recomputed minus paid (negative: a credit)")]
+    original_period: str
+    discrepancy: Annotated[str, msgspec.Meta(description="the LATE_DATA discrepancy naming the change")]
+    paid_amount: Annotated[Money, msgspec.Meta(description="paid so far: settled lines and adjustments")]
+    recomputed_amount: Money
+    original_lines: Annotated[list[UUID], msgspec.Meta(description="the settled lines it corrects")]
+    earlier_adjustments: Annotated[list[UUID], msgspec.Meta(description="settled adjustments of the same")]
+    recomputed_lines: Annotated[list[UUID], msgspec.Meta(description="lines of the recompute run")]
+    recompute_run: UUID
+    sources: list[str]
+
+
 class ResultProvider(_Out):
     provider: str
     name: str
     lines: list[ResultLine]
     reductions: list[ResultReduction]
     held: list[ResultHeld]
+    adjustments: Annotated[
+        list[ResultAdjustment], msgspec.Meta(description="corrections of settled periods booked here")
+    ]
     totals: Annotated[dict[str, Money], msgspec.Meta(description="per component of the run's tariffs")]
     total: Money
     metrics: dict[str, Any]
@@ -192,6 +222,7 @@ class ProviderLines(_Out):
     tariffs: list[str]
     lines: list[ResultLine]
     reductions: list[ResultReduction]
+    adjustments: list[ResultAdjustment]
     totals: Annotated[dict[str, Money], msgspec.Meta(description="per component")]
     totals_by_area: Annotated[
         dict[str, Money], msgspec.Meta(description="per area (hemtjanst, hemsjukvard...)")

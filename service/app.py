@@ -18,6 +18,7 @@ from service.errors import EXCEPTION_HANDLERS, body_limit_middleware
 from service.http import (
     audit,
     claims,
+    decisions,
     deps,
     reconcile,
     records,
@@ -44,6 +45,7 @@ ROUTES = [
     *tariffs.ROUTES,
     *reconcile.ROUTES,
     *settlements.ROUTES,
+    *decisions.ROUTES,
 ]
 
 

@@ -12,7 +12,7 @@ from schemas.common import AuditEntry, AuditPage, AuditVerification
 from service.auth import allow
 from service.domain.principal import Principal
 from service.http.deps import Conn
-from service.store import audit
+from service.store import audit, settlements
 
 
 @get(
@@ -56,9 +56,16 @@ async def list_audit(
     tags=["audit"],
     guards=[allow("auditor")],
     summary="Walk the tenant's audit chain and name the first entry that does not hold",
+    description="Also checks the chain's head each settlement recorded when it was attested: a removed "
+    "tail is detected even if the chain's own head record was rolled back with it.",
 )
 async def verify_audit(request: Request[Principal, None, object], conn: Conn) -> AuditVerification:
     result = await audit.verify(conn, request.user.tenant_id)
+    if result.ok and (
+        broken := await settlements.verify_anchors(conn, request.user.tenant_id, result.checked)
+    ):
+        first, problem = broken
+        return AuditVerification(ok=False, checked=first - 1, first_broken=first, problem=problem)
     return AuditVerification(
         ok=result.ok, checked=result.checked, first_broken=result.first_broken, problem=result.problem
     )

@@ -127,7 +127,7 @@ async def list_runs(
     request: Req,
     conn: Conn,
     period: FromQuery[str | None] = None,
-    kind: Annotated[str | None, QueryParameter(pattern="^(real|whatif)$")] = None,
+    kind: Annotated[str | None, QueryParameter(pattern="^(real|whatif|recompute)$")] = None,
     after: Annotated[str | None, QueryParameter(description="`next_after` of the previous page")] = None,
     limit: Limit = 100,
 ) -> s.RunPage:
@@ -233,6 +233,7 @@ async def list_provider_lines(
         tariffs=found.tariffs,
         lines=[document.result_line(x, viewer) for x in lines if x.kind == "line"],
         reductions=[document.result_reduction(x, viewer) for x in lines if x.kind == "reduction"],
+        adjustments=[document.result_adjustment(x, viewer) for x in lines if x.kind == "adjustment"],
         totals=sums,
         totals_by_area=document.totals_by_area(lines),
         total=sum(sums.values(), document.ZERO),
@@ -285,6 +286,8 @@ async def get_line(request: Req, conn: Conn, invoice_line_id: FromPath[UUID]) ->
         if line.kind == "held"
         else document.result_reduction(line, viewer)
         if line.kind == "reduction"
+        else document.result_adjustment(line, viewer)
+        if line.kind == "adjustment"
         else document.result_line(line, viewer)
     )
     result = s.LineDetail(

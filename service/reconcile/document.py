@@ -146,6 +146,34 @@ def result_reduction(line: StoredLine, viewer: Viewer) -> s.ResultReduction:
     )
 
 
+def result_adjustment(line: StoredLine, viewer: Viewer) -> s.ResultAdjustment:
+    """An adjustment line (service/reconcile/adjustments.py) with the lines it links."""
+    assert line.discrepancy is not None
+    detail = line.detail
+    return s.ResultAdjustment(
+        id=line.id,
+        component=line.component,
+        tariff=line.tariff_id,
+        adjusts=detail["adjusts"],
+        rule=line.rule,
+        customer=viewer.customer(line.pnr),
+        zone=line.zone,
+        unit=line.unit,
+        quantity=_quantity(line) if line.quantity is not None else None,
+        unit_price=line.unit_price,
+        amount=line.amount,
+        original_period=detail["original_period"],
+        discrepancy=line.discrepancy,
+        paid_amount=Decimal(detail["paid_amount"]),
+        recomputed_amount=Decimal(detail["recomputed_amount"]),
+        original_lines=detail["original_lines"],
+        earlier_adjustments=detail["earlier_adjustments"],
+        recomputed_lines=detail["recomputed_lines"],
+        recompute_run=detail["recompute_run"],
+        sources=_sources(line, viewer),
+    )
+
+
 def result_discrepancy(f: StoredFinding, viewer: Viewer) -> s.ResultDiscrepancy:
     """As the run found it (status as the run applied it)."""
     return s.ResultDiscrepancy(
@@ -239,6 +267,7 @@ def build(
                 lines=[result_line(x, viewer) for x in own if x.kind == "line"],
                 reductions=[result_reduction(x, viewer) for x in own if x.kind == "reduction"],
                 held=[result_held(x, viewer) for x in own if x.kind == "held"],
+                adjustments=[result_adjustment(x, viewer) for x in own if x.kind == "adjustment"],
                 totals=sums,
                 total=sum(sums.values(), ZERO),
                 metrics=metrics.get(provider, {}),

@@ -14,7 +14,7 @@ import asyncpg
 from service.domain.periods import Period
 from service.domain.principal import Principal
 from service.errors import NotFound
-from service.reconcile import inputs, pricing
+from service.reconcile import adjustments, inputs, pricing
 from service.store import discrepancies, runs, tariffs
 
 
@@ -33,10 +33,15 @@ async def run(
             else:
                 spans = await tariffs.spans(conn, tenant, period.year_start, period.end)
             decisions, decision_seq = await discrepancies.in_force(conn, tenant)
+            # Settled periods that changed are recomputed first; their differences are booked here.
+            late = [] if forced else await adjustments.plan(conn, tenant, period, [p for p, _ in scope])
             read = await inputs.load(conn, tenant, period, provider, spans)
         outcome = pricing.price(read, decisions)
+        booked = await adjustments.book(
+            conn, who, late, outcome, decisions=decisions, decision_seq=decision_seq
+        )
         async with conn.transaction():
-            return await runs.save(
+            row = await runs.save(
                 conn,
                 who,
                 period=str(period),
@@ -49,3 +54,5 @@ async def run(
                 started_at=started,
                 finished_at=datetime.now(UTC),
             )
+            await adjustments.link(conn, tenant, row.id, booked)
+            return row

@@ -219,10 +219,16 @@ def _amount(code: str, data: s.DecisionIn) -> Decimal | None:
 
 
 async def decide(
-    conn: asyncpg.Connection, who: Principal, discrepancy_id: UUID, data: s.DecisionIn
+    conn: asyncpg.Connection,
+    who: Principal,
+    discrepancy_id: UUID,
+    data: s.DecisionIn,
+    *,
+    bulk: dict[str, Any] | None = None,
 ) -> StoredFinding:
     """Approve or reject a blocking discrepancy, bound to the record version its latest run saw;
-    applies from the next run. Every decision is its own audit entry."""
+    applies from the next run. Every decision is its own audit entry (one made in bulk names the
+    filter it was made by: service/store/decisions.py)."""
     reason = data.reason.strip()
     if not reason:
         raise Invalid("a decision needs a reason", [{"field": "reason", "message": "must not be blank"}])
@@ -270,6 +276,7 @@ async def decide(
             "decision": data.decision,
             "amount": amount,
             "version": found.version,
+            **({"bulk": bulk} if bulk is not None else {}),
         },
     )
     return await latest(conn, who.tenant_id, discrepancy_id)

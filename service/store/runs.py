@@ -130,6 +130,7 @@ async def save(
     period: str,
     provider: str | None,
     forced: str | None,
+    kind: str | None = None,
     providers: list[str],
     outcome: Outcome,
     marks: dict[str, int],
@@ -137,7 +138,9 @@ async def save(
     started_at: datetime,
     finished_at: datetime,
 ) -> RunRow:
-    """Store a run, its lines and findings, in the caller's transaction; audited."""
+    """Store a run, its lines and findings, in the caller's transaction; audited. `kind` defaults to
+    'whatif' with a forced tariff, else 'real' ('recompute': service/reconcile/adjustments.py)."""
+    kind = kind or ("whatif" if forced else "real")
     run_id = uuid.uuid4()
     tenant = who.tenant_id
     summary = _summary(outcome, providers)
@@ -152,7 +155,7 @@ async def save(
         run_id,
         period,
         provider,
-        "whatif" if forced else "real",
+        kind,
         forced,
         outcome.tariffs,
         who.name,
@@ -254,6 +257,7 @@ async def save(
         after={
             "period": period,
             "provider": provider,
+            "kind": kind,
             "forced_tariff": forced,
             "tariffs": outcome.tariffs,
             "grand_total": grand_total,

@@ -440,3 +440,26 @@ async def feed(conn: asyncpg.Connection, tenant: str, after: int, limit: int) ->
 def verify(settled: SettlementRow) -> bool:
     """The stored document still hashes to the stored SHA-256."""
     return settled.document is not None and digest(settled.document) == settled.sha256
+
+
+async def verify_anchors(conn: asyncpg.Connection, tenant: str, checked: int) -> tuple[int, str] | None:
+    """Each settlement recorded the audit chain's head when it was attested; that entry must still be
+    in the chain, unchanged. A removed tail whose head record was rolled back with it passes the
+    chain walk (it ends where audit_head says) but not this. Returns (first broken position, why)."""
+    row = await conn.fetchrow(
+        """SELECT s.id, s.audit_seq, a.hash FROM settlements s
+           LEFT JOIN audit_log a ON a.tenant_id = s.tenant_id AND a.seq = s.audit_seq
+           WHERE s.tenant_id = $1 AND s.status = 'settled' AND s.audit_seq > 0
+             AND a.hash IS DISTINCT FROM s.audit_hash
+           ORDER BY s.audit_seq LIMIT 1""",
+        tenant,
+    )
+    if row is None:
+        return None
+    if row["hash"] is None:
+        return (
+            checked + 1,
+            f"the chain ends at {checked} but settlement {row['id']} recorded its head at "
+            f"{row['audit_seq']}: entries were removed",
+        )
+    return row["audit_seq"], f"entry {row['audit_seq']} is not the head settlement {row['id']} recorded"

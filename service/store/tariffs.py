@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 
 from schemas import tariffs as s
+from service.domain.periods import Period
 from service.domain.principal import Principal
 from service.domain.tariff import Tariff, TariffError, load_tariff
 from service.domain.versions import Overlap, Placement, TariffSpan, Version, place
@@ -126,11 +127,47 @@ async def _placement(conn: asyncpg.Connection, tenant: str, tariff: Tariff) -> P
         "SELECT id, valid_from, valid_to FROM tariffs WHERE tenant_id = $1 AND status = 'active'", tenant
     )
     try:
-        return place(
+        placement = place(
             Version(tariff.id, tariff.valid_from, tariff.valid_to), [Version(**dict(r)) for r in rows]
         )
     except Overlap as err:
         raise Conflict(str(err)) from None
+    await _refuse_settled_change(conn, tenant, tariff.id, placement)
+    return placement
+
+
+async def _refuse_settled_change(
+    conn: asyncpg.Connection, tenant: str, tariff_id: str, placement: Placement
+) -> None:
+    """domain.md 7: a version a settlement used is never replaced, and is ended only after the last
+    period settled under it (settled amounts are never repriced)."""
+    if placement.supersedes is not None:
+        settled = await _settled_under(conn, tenant, placement.supersedes)
+        if settled is not None:
+            raise Conflict(
+                f"{tariff_id} would replace {placement.supersedes}, which settlements used (up to "
+                f"{settled}): a version in use is never replaced; load one starting after "
+                f"{Period.parse(settled).last.isoformat()}",
+                settled_through=settled,
+            )
+    if placement.ends is not None:
+        old, last_day = placement.ends
+        settled = await _settled_under(conn, tenant, old)
+        if settled is not None and last_day < Period.parse(settled).last:
+            raise Conflict(
+                f"{tariff_id} would end {old} on {last_day.isoformat()}, but {settled} was settled under "
+                f"it: a new version must start after {Period.parse(settled).last.isoformat()}",
+                settled_through=settled,
+            )
+
+
+async def _settled_under(conn: asyncpg.Connection, tenant: str, tariff_id: str) -> str | None:
+    """The latest period settled with lines of this version."""
+    return await conn.fetchval(
+        "SELECT max(period) FROM settlements WHERE tenant_id = $1 AND status = 'settled' AND $2 = ANY (tariffs)",
+        tenant,
+        tariff_id,
+    )
 
 
 async def load(conn: asyncpg.Connection, who: Principal, source: str) -> tuple[TariffRow, bool]:

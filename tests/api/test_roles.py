@@ -134,6 +134,7 @@ MATRIX.update(
     }
 )
 SAMPLES["settlement_id"] = "00000000-0000-4000-8000-000000000004"
+MATRIX[("POST", "/v1/discrepancies/decisions")] = ADMIN
 
 
 def _routes(app):

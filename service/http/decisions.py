@@ -1,0 +1,34 @@
+"""Decisions at scale: one decision and reason for every discrepancy a filter matches."""
+
+from __future__ import annotations
+
+from litestar import Request, post
+from litestar.params import JSONBody
+
+from schemas import decisions as s
+from service.auth import allow
+from service.domain.principal import Principal
+from service.http.deps import Conn
+from service.store import decisions
+
+
+@post(
+    "/v1/discrepancies/decisions",
+    operation_id="decideDiscrepancies",
+    tags=["reconciliation"],
+    guards=[allow("invoice_admin")],
+    status_code=200,
+    summary="Approve or reject, with one reason, every blocking discrepancy a filter matches",
+    description="The filter is a period, a provider and a code (optionally kind and status; status "
+    "defaults to `open`, give `approved` or `rejected` to revise decisions). Each matched blocking "
+    "discrepancy gets its own decision and its own audit entry, exactly as with "
+    "`POST /v1/discrepancies/{id}/decisions`; all are decided or none. Hard and info discrepancies "
+    "take no decision: a filter asking for them is a 409, matched ones are listed in `skipped`.",
+)
+async def decide_discrepancies(
+    request: Request[Principal, None, object], conn: Conn, data: JSONBody[s.BulkDecisionIn]
+) -> s.BulkDecisionResult:
+    return await decisions.decide_many(conn, request.user, data)
+
+
+ROUTES = [decide_discrepancies]
