@@ -21,9 +21,10 @@ from service.domain.periods import Period
 from service.domain.principal import Principal
 from service.domain.tariff import Component
 from service.errors import Invalid, NotFound
+from service.http import views
 from service.http.deps import Conn
 from service.reconcile import document, engine
-from service.store import audit, discrepancies, runs, tariffs
+from service.store import discrepancies, runs, tariffs
 
 Req = Request[Principal, None, State]
 Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
@@ -43,21 +44,6 @@ def _own(who: Principal, provider: str | None) -> str | None:
     if provider is not None and provider != who.provider_id:
         raise PermissionDeniedException("a provider key sees only its own provider")
     return who.provider_id
-
-
-async def _viewer(conn: Conn, who: Principal, pnrs: set[str], *, single: bool = False) -> document.Viewer:
-    return document.Viewer(
-        role=who.role,
-        provider=who.provider_id,
-        customers=await runs.customers(conn, who.tenant_id, pnrs),
-        single=single,
-    )
-
-
-async def _audit_read(conn: Conn, who: Principal, viewer: document.Viewer, action: str) -> None:
-    """Every read that showed a personnummer is logged with the customers it showed (domain.md 7b)."""
-    if viewer.shown:
-        await audit.record(conn, who, action=action, entity_kind="customer", entity_ids=sorted(viewer.shown))
 
 
 def _run_view(row: runs.RunRow) -> s.Run:
@@ -175,11 +161,11 @@ async def get_run_result(request: Req, conn: Conn, run_id: FromPath[UUID]) -> s.
     findings = await discrepancies.find(
         conn, who.tenant_id, run_id=run_id, provider=_own(who, None), limit=1_000_000
     )
-    viewer = await _viewer(conn, who, {x.pnr for x in lines if x.pnr} | {f.pnr for f in findings if f.pnr})
+    viewer = await views.viewer(conn, who, [*(x.pnr for x in lines), *(f.pnr for f in findings)])
     result = document.build(
         who.tenant_id, run, scope, lines, findings, await _components(conn, who.tenant_id, run), viewer
     )
-    await _audit_read(conn, who, viewer, "run_result.read")
+    await views.audit_shown(conn, who, viewer, "run_result.read")
     return result
 
 
@@ -222,7 +208,7 @@ async def list_provider_lines(
     who = request.user
     found, name = await _provider_run(conn, who, period, provider_id, run)
     lines = [x for x in await runs.lines(conn, who.tenant_id, found.id, provider_id) if x.kind != "held"]
-    viewer = await _viewer(conn, who, {x.pnr for x in lines if x.pnr})
+    viewer = await views.viewer(conn, who, (x.pnr for x in lines))
     sums = document.totals(lines, await _components(conn, who.tenant_id, found))
     result = s.ProviderLines(
         period=found.period,
@@ -238,7 +224,7 @@ async def list_provider_lines(
         totals_by_area=document.totals_by_area(lines),
         total=sum(sums.values(), document.ZERO),
     )
-    await _audit_read(conn, who, viewer, "lines.read")
+    await views.audit_shown(conn, who, viewer, "lines.read")
     return result
 
 
@@ -255,7 +241,7 @@ async def list_held_lines(
     who = request.user
     found, _ = await _provider_run(conn, who, period, provider_id, run)
     held = [x for x in await runs.lines(conn, who.tenant_id, found.id, provider_id) if x.kind == "held"]
-    viewer = await _viewer(conn, who, {x.pnr for x in held if x.pnr})
+    viewer = await views.viewer(conn, who, (x.pnr for x in held))
     result = s.ProviderHeld(
         period=found.period,
         provider=provider_id,
@@ -263,7 +249,7 @@ async def list_held_lines(
         held=[document.result_held(x, viewer) for x in held],
         total_if_approved=sum((x.amount for x in held), document.ZERO),
     )
-    await _audit_read(conn, who, viewer, "held_lines.read")
+    await views.audit_shown(conn, who, viewer, "held_lines.read")
     return result
 
 
@@ -280,7 +266,7 @@ async def get_line(request: Req, conn: Conn, invoice_line_id: FromPath[UUID]) ->
     if who.role == "provider" and line.provider_id != who.provider_id:
         raise NotFound(f"no line {invoice_line_id}")
     run = await runs.get(conn, who.tenant_id, line.run_id)
-    viewer = await _viewer(conn, who, {line.pnr} if line.pnr else set(), single=True)
+    viewer = await views.viewer(conn, who, [line.pnr], single=True)
     shown = (
         document.result_held(line, viewer)
         if line.kind == "held"
@@ -316,7 +302,7 @@ async def get_line(request: Req, conn: Conn, invoice_line_id: FromPath[UUID]) ->
         detail=line.detail,
         trail=await runs.trail(conn, who.tenant_id, line),
     )
-    await _audit_read(conn, who, viewer, "line.read")
+    await views.audit_shown(conn, who, viewer, "line.read")
     return result
 
 
@@ -367,14 +353,14 @@ async def list_discrepancies(
         after=after,
         limit=limit + 1,
     )
-    viewer = await _viewer(conn, who, {f.pnr for f in rows if f.pnr})
+    viewer = await views.viewer(conn, who, (f.pnr for f in rows))
     items = [document.discrepancy(f, viewer) for f in rows[:limit]]
-    await _audit_read(conn, who, viewer, "discrepancies.read")
+    await views.audit_shown(conn, who, viewer, "discrepancies.read")
     return s.DiscrepancyPage(items=items, next_after=str(items[-1].id) if len(rows) > limit else None)
 
 
 async def _detail(conn: Conn, who: Principal, found: discrepancies.StoredFinding) -> s.DiscrepancyDetail:
-    viewer = await _viewer(conn, who, {found.pnr} if found.pnr else set(), single=True)
+    viewer = await views.viewer(conn, who, [found.pnr], single=True)
     shown = document.discrepancy(found, viewer)
     history = [
         s.Decision(
@@ -389,7 +375,7 @@ async def _detail(conn: Conn, who: Principal, found: discrepancies.StoredFinding
         )
         for h in await discrepancies.history(conn, who.tenant_id, found.key)
     ]
-    await _audit_read(conn, who, viewer, "discrepancy.read")
+    await views.audit_shown(conn, who, viewer, "discrepancy.read")
     return s.DiscrepancyDetail(discrepancy=shown, history=history)
 
 

@@ -14,9 +14,9 @@ from service.auth import allow
 from service.domain.export import decimal_comma, to_csv
 from service.domain.principal import Principal
 from service.errors import NotFound
+from service.http import views
 from service.http.deps import Conn
 from service.reconcile.document import Viewer
-from service.store import audit, runs
 from service.store import settlements as store
 
 READERS = allow("invoice_admin", "auditor", "reader", "provider")
@@ -28,13 +28,6 @@ def _visible(request: Request[Principal, None, object], row: store.SettlementRow
     if who.role == "provider" and row.provider_id != who.provider_id:
         raise NotFound(f"no settlement {row.id}")
     return row
-
-
-async def _viewer(conn: Conn, who: Principal, lines: list[store.LineRow]) -> Viewer:
-    pnrs = {x.pnr for x in lines if x.pnr}
-    return Viewer(
-        role=who.role, provider=who.provider_id, customers=await runs.customers(conn, who.tenant_id, pnrs)
-    )
 
 
 def _out(row: store.SettlementRow, lines: list[store.LineRow] | None, viewer: Viewer | None) -> s.Settlement:
@@ -146,12 +139,9 @@ async def get_settlement(
     who = request.user
     row = _visible(request, await store.get(conn, who.tenant_id, settlement_id))
     lines = await store.lines(conn, who.tenant_id, settlement_id)
-    viewer = await _viewer(conn, who, lines)
+    viewer = await views.viewer(conn, who, (x.pnr for x in lines))
     out = _out(row, lines, viewer)
-    if viewer.shown:
-        await audit.record(
-            conn, who, action="settlement.read", entity_kind="customer", entity_ids=sorted(viewer.shown)
-        )
+    await views.audit_shown(conn, who, viewer, "settlement.read")
     return out
 
 
@@ -169,7 +159,7 @@ async def export_csv(
     who = request.user
     row = _visible(request, await store.get(conn, who.tenant_id, settlement_id))
     lines = await store.lines(conn, who.tenant_id, settlement_id)
-    viewer = await _viewer(conn, who, lines)
+    viewer = await views.viewer(conn, who, (x.pnr for x in lines))
     body = to_csv(
         (
             row.period,
@@ -189,10 +179,7 @@ async def export_csv(
         )
         for x in lines
     )
-    if viewer.shown:
-        await audit.record(
-            conn, who, action="settlement.export", entity_kind="customer", entity_ids=sorted(viewer.shown)
-        )
+    await views.audit_shown(conn, who, viewer, "settlement.export")
     return Response(
         body,
         media_type="text/csv; charset=utf-8",

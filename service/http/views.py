@@ -1,0 +1,30 @@
+"""Who sees which customer: the viewer for a request, and the audit entry for what it was shown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import asyncpg
+
+from service.domain.principal import Principal
+from service.reconcile.document import Viewer
+from service.store import audit, runs
+
+
+async def viewer(
+    conn: asyncpg.Connection, who: Principal, pnrs: Iterable[str | None], *, single: bool = False
+) -> Viewer:
+    """The caller's view of these customers (number, reference or nothing: domain.md 2)."""
+    known = {p for p in pnrs if p}
+    return Viewer(
+        role=who.role,
+        provider=who.provider_id,
+        customers=await runs.customers(conn, who.tenant_id, known),
+        single=single,
+    )
+
+
+async def audit_shown(conn: asyncpg.Connection, who: Principal, seen: Viewer, action: str) -> None:
+    """Every read that showed a personnummer is logged with the customers it showed (domain.md 7b)."""
+    if seen.shown:
+        await audit.record(conn, who, action=action, entity_kind="customer", entity_ids=sorted(seen.shown))
