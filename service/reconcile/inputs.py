@@ -36,7 +36,10 @@ def queries() -> dict[str, str]:
     return found
 
 
-@dataclass(frozen=True)
+# The rows have slots: a city's month reads a few hundred thousand of them (a third less memory).
+
+
+@dataclass(frozen=True, slots=True)
 class GrantedRow:
     provider: str
     pnr: str
@@ -51,7 +54,7 @@ class GrantedRow:
     days: tuple[DayRange, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MarkupRow:
     provider: str
     pnr: str
@@ -65,7 +68,7 @@ class MarkupRow:
     delegation_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VisitLineRow:
     """Unflagged visits of one line, summed."""
 
@@ -79,7 +82,7 @@ class VisitLineRow:
     ids: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PerformedRow:
     provider: str
     pnr: str
@@ -89,7 +92,7 @@ class PerformedRow:
     visits: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FlaggedVisit:
     provider: str
     id: str
@@ -114,14 +117,14 @@ class FlaggedVisit:
     long_visit: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeclinedRow:
     provider: str
     pnr: str
     ids: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListedRow:
     provider: str
     enrolment_id: str
@@ -135,7 +138,7 @@ class ListedRow:
     days: tuple[DayRange, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnlistedRow:
     provider: str
     enrolment_id: str
@@ -146,7 +149,7 @@ class UnlistedRow:
     days: tuple[DayRange, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClaimRow:
     provider: str
     id: str
@@ -222,6 +225,7 @@ async def load(
     q = queries()
     first, end = period.first, period.end
     window = (tenant, first, end)
+    await conn.execute(q["settings"])
     await conn.execute(q["choices"], tenant, period.year_start, end)
     await conn.execute(q["zones"], *window)
     await conn.execute(q["pauses"], *window)
@@ -279,6 +283,7 @@ async def load(
         _staff_json(spans),
         LONG_VISIT_SECONDS,
     )
+    await conn.execute(q["visits_statistics"])
     visit_lines = [
         VisitLineRow(
             r["provider_id"],

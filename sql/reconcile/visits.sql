@@ -11,6 +11,10 @@
 -- $8 the longest visit in seconds that is not LONG_VISIT.
 
 -- name: visits
+-- One pass over the period's performed visits in the order of the index visits_month_staff
+-- (provider, staff, start): the window below sees each staff member's visits in time order, which
+-- decides DUPLICATE and narrows OVERLAP to a few candidates checked one by one; every other check is
+-- a hash join or a lookup that runs only for the visits it concerns. The period is a calendar month.
 CREATE TEMP TABLE kv_visits ON COMMIT DROP AS
 WITH spans AS (
     SELECT id AS tariff_id, daterange(valid_from, valid_to + 1) AS during
@@ -23,22 +27,52 @@ paying AS (
 staff AS (
     SELECT * FROM jsonb_to_recordset($7::jsonb) AS s (tariff_id text, report_type text, categories text[])
 ),
+paused AS (
+    SELECT pnr, range_agg(during) AS days FROM kv_pause GROUP BY pnr
+),
+-- Visits a visit of the period may overlap that the window does not see, as time spans per staff:
+-- those longer than 8 hours reaching into the period, and those starting less than 8 hours before
+-- or after it.
+outside AS (
+    SELECT provider_id, staff_id, range_agg(tstzrange(started_at, ended_at)) AS spans
+    FROM visits
+    WHERE tenant_id = $1 AND status = 'performed' AND ($4::text IS NULL OR provider_id = $4)
+      AND (ended_at - started_at > interval '8 hours'
+               AND started_at < $3::date::timestamp AT TIME ZONE 'Europe/Stockholm' + interval '8 hours'
+               AND ended_at > $2::date::timestamp AT TIME ZONE 'Europe/Stockholm'
+           OR service_date = $2::date - 1
+               AND ended_at > $2::date::timestamp AT TIME ZONE 'Europe/Stockholm'
+           OR service_date = $3::date
+               AND started_at < $3::date::timestamp AT TIME ZONE 'Europe/Stockholm' + interval '8 hours')
+    GROUP BY provider_id, staff_id
+),
 performed AS (
     SELECT v.provider_id, v.external_id, v.pnr, v.staff_id, v.staff_category, v.report_type,
            v.started_at, v.ended_at, v.service_date, v.codes, v.method, v.changed_seq,
            extract(epoch FROM v.ended_at - v.started_at) AS seconds,
-           -- DUPLICATE: within one provider, the first received of a group with the same customer,
-           -- staff, report type and start is the original.
-           first_value(v.external_id) OVER (
-               PARTITION BY v.provider_id, v.pnr, v.staff_id, v.report_type, v.started_at
-               ORDER BY v.received_seq) AS original
+           -- DUPLICATE: the visits of a group (same customer, staff, report type and start) follow
+           -- each other here in arrival order, so a visit is a copy when the one before it is of
+           -- its group.
+           lag(v.started_at) OVER w = v.started_at AND lag(v.pnr) OVER w = v.pnr
+               AND lag(v.report_type) OVER w = v.report_type AS copy,
+           -- OVERLAP candidates: an earlier visit of the staff that ends after this one starts, or a
+           -- later one that starts before this one ends, passing over the neighbour on either side
+           -- when it is at the same customer (the second report of one physical visit). Every
+           -- overlap within the period is among them.
+           max(v.ended_at) OVER w > v.started_at
+               OR lag(v.pnr) OVER w <> v.pnr AND lag(v.ended_at) OVER w > v.started_at
+               OR lead(v.pnr) OVER w <> v.pnr AND lead(v.started_at) OVER w < v.ended_at
+               OR lead(v.started_at, 2) OVER w < v.ended_at AS meets
     FROM visits v
-    WHERE v.tenant_id = $1 AND v.service_date >= $2::date AND v.service_date < $3::date
+    -- The period's month, in the terms of the index visits_month_staff (sql/migrations/0006).
+    WHERE v.tenant_id = $1 AND date_trunc('month', v.service_date::timestamp) = $2::date
       AND ($4::text IS NULL OR v.provider_id = $4) AND v.status = 'performed'
+    WINDOW w AS (PARTITION BY v.provider_id, v.staff_id ORDER BY v.started_at, v.pnr, v.report_type, v.received_seq
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND 2 PRECEDING)
 ),
-checked AS MATERIALIZED (
+checked AS (
     SELECT p.provider_id, p.external_id, p.pnr, p.staff_id, p.staff_category, p.report_type,
-           p.service_date, p.seconds, p.changed_seq, sp.tariff_id, z.zone, pay.components,
+           p.service_date, p.seconds, p.changed_seq, pay.tariff_id, z.zone, pay.components,
            -- UNKNOWN_CUSTOMER
            cu.pnr IS NULL AS unknown_customer,
            -- NOT_CHOSEN_PROVIDER (also when nobody is chosen); UNKNOWN_CUSTOMER takes its place
@@ -49,50 +83,76 @@ checked AS MATERIALIZED (
                      WHERE e.provider_id = p.provider_id AND e.pnr = p.pnr AND e.during @> p.service_date)
            END AS missing_enrolment,
            -- DURING_PAUSE: the pauses covering the day, whoever registered them
-           (SELECT array_agg(pa.external_id ORDER BY pa.external_id) FROM kv_pause pa
-             WHERE pa.pnr = p.pnr AND pa.during @> p.service_date) AS pauses,
+           CASE WHEN pd.days @> p.service_date THEN
+               (SELECT array_agg(pa.external_id ORDER BY pa.external_id) FROM kv_pause pa
+                 WHERE pa.pnr = p.pnr AND pa.during @> p.service_date)
+           END AS pauses,
            -- STAFF_CATEGORY: the tariff's staff rule for the report type
-           st.categories IS NOT NULL AND NOT p.staff_category = ANY (st.categories) AS wrong_staff,
-           -- OVERLAP: the same staff id at another customer at the same time (touching ends do not).
+           pay.categories IS NOT NULL AND NOT p.staff_category = ANY (pay.categories) AS wrong_staff,
+           -- OVERLAP: the same staff id at another customer at the same time (touching ends do not),
+           -- looked up for the candidates, long visits and visits meeting one outside the period.
            -- Partners start less than 8 hours before the visit, or are longer than that: two index
            -- scans (visits_staff, visits_staff_long) instead of the staff's whole history.
-           ARRAY(SELECT o.external_id FROM visits o
-                  WHERE o.tenant_id = $1 AND o.provider_id = p.provider_id AND o.staff_id = p.staff_id
-                    AND o.started_at > p.started_at - interval '8 hours' AND o.started_at < p.ended_at
-                    AND o.ended_at > p.started_at AND o.pnr <> p.pnr AND o.status = 'performed'
-                 UNION
-                 SELECT o.external_id FROM visits o
-                  WHERE o.tenant_id = $1 AND o.provider_id = p.provider_id AND o.staff_id = p.staff_id
-                    AND o.ended_at - o.started_at > interval '8 hours' AND o.started_at < p.ended_at
-                    AND o.ended_at > p.started_at AND o.pnr <> p.pnr AND o.status = 'performed'
-                 ORDER BY 1) AS overlapping,
-           -- DUPLICATE
-           nullif(p.original, p.external_id) AS duplicate_of,
+           CASE WHEN p.meets OR p.ended_at - p.started_at > interval '8 hours'
+                     OR os.spans && tstzrange(p.started_at, p.ended_at) THEN
+               ARRAY(SELECT o.external_id FROM visits o
+                      WHERE o.tenant_id = $1 AND o.provider_id = p.provider_id AND o.staff_id = p.staff_id
+                        AND o.started_at > p.started_at - interval '8 hours' AND o.started_at < p.ended_at
+                        AND o.ended_at > p.started_at AND o.pnr <> p.pnr AND o.status = 'performed'
+                     UNION
+                     SELECT o.external_id FROM visits o
+                      WHERE o.tenant_id = $1 AND o.provider_id = p.provider_id AND o.staff_id = p.staff_id
+                        AND o.ended_at - o.started_at > interval '8 hours' AND o.started_at < p.ended_at
+                        AND o.ended_at > p.started_at AND o.pnr <> p.pnr AND o.status = 'performed'
+                     ORDER BY 1)
+           ELSE '{}' END AS overlapping,
+           -- DUPLICATE: the first received of the group is the original
+           CASE WHEN p.copy THEN
+               (SELECT o.external_id FROM visits o
+                 WHERE o.tenant_id = $1 AND o.provider_id = p.provider_id AND o.staff_id = p.staff_id
+                   AND o.started_at = p.started_at AND o.pnr = p.pnr AND o.report_type = p.report_type
+                   AND o.status = 'performed'
+                 ORDER BY o.received_seq LIMIT 1)
+           END AS duplicate_of,
            -- MANUAL_REGISTRATION: only where a performed_time or visit_count component pays the visit
            p.method = 'manual' AND cardinality(pay.components) > 0 AS manual,
            -- LONG_VISIT
            p.seconds > $8 AS long_visit
     FROM performed p
-    LEFT JOIN spans sp ON sp.during @> p.service_date
     LEFT JOIN customers cu ON cu.tenant_id = $1 AND cu.pnr = p.pnr
     LEFT JOIN kv_zone z ON z.pnr = p.pnr AND z.during @> p.service_date
     LEFT JOIN kv_choice ch ON ch.pnr = p.pnr AND ch.during @> p.service_date
-    LEFT JOIN staff st ON st.tariff_id = sp.tariff_id AND st.report_type = p.report_type
-    -- The components that would pay the visit: its report type, unless all its codes are excluded.
+    LEFT JOIN paused pd ON pd.pnr = p.pnr
+    LEFT JOIN outside os ON os.provider_id = p.provider_id AND os.staff_id = p.staff_id
+    -- The tariff version of the day, its staff rule for the report type, and the components that
+    -- would pay the visit (its report type, unless all its codes are excluded): worked out once per
+    -- distinct (day, report type, codes).
     CROSS JOIN LATERAL (
-        SELECT coalesce(array_agg(c.component ORDER BY c.component), '{}') AS components,
+        SELECT sp.tariff_id, st.categories,
+               coalesce(array_agg(c.component ORDER BY c.component)
+                            FILTER (WHERE c.component IS NOT NULL), '{}') AS components,
                coalesce(array_agg(DISTINCT c.requires_enrolment)
                             FILTER (WHERE c.requires_enrolment IS NOT NULL), '{}') AS areas
-        FROM paying c
-        WHERE c.tariff_id = sp.tariff_id AND c.report_type = p.report_type
+        FROM (SELECT) AS one
+        LEFT JOIN spans sp ON sp.during @> p.service_date
+        LEFT JOIN staff st ON st.tariff_id = sp.tariff_id AND st.report_type = p.report_type
+        LEFT JOIN paying c ON c.tariff_id = sp.tariff_id AND c.report_type = p.report_type
           AND NOT (c.exclude_codes IS NOT NULL AND p.codes <@ c.exclude_codes)
+        GROUP BY sp.tariff_id, st.categories
     ) pay
+    -- Not pulled up into the query below, so that each check runs once per visit.
+    OFFSET 0
 )
 SELECT *,
        unknown_customer OR not_chosen OR cardinality(missing_enrolment) > 0 OR pauses IS NOT NULL
            OR wrong_staff OR cardinality(overlapping) > 0 OR duplicate_of IS NOT NULL OR manual OR long_visit
            AS flagged
 FROM checked;
+
+-- name: visits_statistics
+-- The aggregates below plan on the table's real size and groups (autovacuum never analyzes a
+-- temporary table); only their columns are analyzed.
+ANALYZE kv_visits (provider_id, pnr, tariff_id, zone, report_type, components, flagged);
 
 -- name: visit_lines
 -- Unflagged visits summed per line: provider, component, tariff, customer and zone.

@@ -4,10 +4,14 @@
 
 The month has provider choices and mid-month switches (with an execution lag), executions, pauses
 (some open-ended), decisions with per-day/week/month lines, about two bistånd visits per customer-day,
-delegated HSL (listed and other codes), alarms, nurse and rehab visits for enrolled customers,
-declined, cancelled and manual registrations, a few overlaps, duplicates and long visits, and claims
-of every type. Records are plain tuples in the column order of their tables (sql/migrations/0002),
-ready for COPY.
+delegated HSL (listed and other codes, registered as a second report of a bistånd visit), alarms,
+nurse and rehab visits for enrolled customers, declined, cancelled and manual registrations, a few
+overlaps (from long visits), duplicates, long visits and visits for customers the registry does not
+know, and claims of every type. Registry and provider records are plain tuples in the column order
+of their tables (sql/migrations/0002), ready for COPY; visits and claims are in the API's shapes.
+
+Staff work in rounds: a care worker serves four customers an hour apart, a nurse, a therapist or an
+alarm responder eight, so overlaps between customers come only from the occasional long visit.
 """
 
 from __future__ import annotations
@@ -102,10 +106,17 @@ def generate(
             serving = {provider: (first, switch_day - timedelta(days=1)), new: (switch_day, last)}
         decision = f"D{c}"
         m.decisions.append((decision, pnr, date(2023, 1, 1)))
-        lines = [(rng.choice(OMSORG), "omsorg", rng.choice((15, 20, 30, 45)), 1 + rng.randrange(3), "day")]
+        lines = [(rng.choice(OMSORG), "omsorg", rng.choice((15, 20, 25, 30)), 1 + rng.randrange(2), "day")]
         lines.append((rng.choice(SERVICE), "service", rng.choice((60, 90, 120)), 1, "week"))
         if rng.random() < 0.3:
             lines.append((rng.choice(OMSORG), "omsorg", 60, 2, "month"))
+        # Visits last what the decision grants a day, times how much of it this customer gets
+        # (performed share around the 85 % target) and some noise per visit.
+        daily = sum(
+            minutes * occasions / {"day": 1, "week": 7, "month": 365 / 12}[per]
+            for *_, minutes, occasions, per in lines
+        )
+        share = rng.uniform(0.82, 1.05)
         for n, (code, category, minutes, occasions, per) in enumerate(lines, 1):
             m.decision_lines.append(
                 (f"{decision}-{n}", decision, code, category, minutes, occasions, per, date(2023, 1, 1), None)
@@ -132,15 +143,17 @@ def generate(
         enrolled = {e[3] for e in m.enrolments if e[2] == pnr}
         for p, (start, end) in serving.items():
             staff_serial += 1
-            # Each staff member serves four customers, an hour apart: overlaps come only from the
-            # occasional long visit.
             staff, slot = f"S{staff_serial // 4}", staff_serial % 4
+            team, round_slot = f"{p}-{staff_serial // 8}", staff_serial % 8
             for day in days:
                 if not start <= day <= end or day in paused:
                     continue
                 count = int(bistand_per_day) + (rng.random() < bistand_per_day % 1)
+                first_start = None
                 for k in range(count):
-                    begin = 7 * 60 + k * 9 * 60 + slot * 60 + rng.randrange(10)
+                    # Rounds 4.5 hours apart from 07:00: a staff member's visits never meet.
+                    begin = 7 * 60 + k * 270 + slot * 60 + rng.randrange(10)
+                    first_start = begin if first_start is None else first_start
                     status = rng.choices(("performed", "declined", "cancelled"), weights=(97, 2, 1))[0]
                     m.visits.append(
                         _visit(
@@ -151,7 +164,7 @@ def generate(
                             "bistand",
                             day,
                             begin,
-                            rng.choice((15, 20, 25, 30, 45)),
+                            min(45, max(5, round(daily * share * rng.uniform(0.8, 1.2) / count))),
                             [lines[0][0]],
                             status,
                             rng,
@@ -160,9 +173,11 @@ def generate(
                     if rng.random() < 0.0005:  # the same visit sent again under another id
                         m.visits.append({**m.visits[-1], "id": f"V{len(m.visits)}"})
                 if rng.random() < 0.25:
+                    # The second report of a bistånd visit: same staff, customer and start.
                     code = rng.choice(LISTED + OTHER_DELEGATED)
+                    at = first_start if first_start is not None else 7 * 60 + slot * 60
                     m.visits.append(
-                        _visit(m, p, pnr, staff, "hsl_delegated", day, 12 * 60, 10, [code], "performed", rng)
+                        _visit(m, p, pnr, staff, "hsl_delegated", day, at, 10, [code], "performed", rng)
                     )
                 if rng.random() < 0.03:
                     m.visits.append(
@@ -170,10 +185,10 @@ def generate(
                             m,
                             p,
                             pnr,
-                            f"L{p}",
+                            f"L{team}",
                             "larm",
                             day,
-                            2 * 60 + rng.randrange(180),
+                            round_slot * 60 + rng.randrange(20),
                             30,
                             ["larmutryckning"],
                             "performed",
@@ -186,10 +201,10 @@ def generate(
                             m,
                             p,
                             pnr,
-                            f"N{p}",
+                            f"N{team}",
                             "hsl",
                             day,
-                            10 * 60,
+                            8 * 60 + round_slot * 60,
                             30,
                             ["sjukskoterskebesok"],
                             "performed",
@@ -203,10 +218,10 @@ def generate(
                             m,
                             p,
                             pnr,
-                            f"R{p}",
+                            f"R{team}",
                             "rehab",
                             day,
-                            14 * 60,
+                            8 * 60 + round_slot * 60,
                             45,
                             ["rehabbesok"],
                             "performed",
@@ -235,6 +250,39 @@ def generate(
                     "customer": pnr,
                 }
             )
+        if rng.random() < 0.002:
+            m.claims.append(
+                {
+                    "provider": provider,
+                    "id": f"KX{c}",
+                    "type": "extraordinar_insats",
+                    "date": str(first + timedelta(days=rng.randrange(len(days)))),
+                    "customer": pnr,
+                    "requested_amount": "2500.00",
+                    "motivation": "dubbelbemanning under en vecka",
+                }
+            )
+    # Visits for people the registry does not know (yet): UNKNOWN_CUSTOMER.
+    for n in range(max(1, customers // 1000)):
+        stranger = _pnr(rng, customers + n)
+        while stranger in pnrs:
+            stranger = _pnr(rng, customers + n + rng.randrange(10_000))
+        day = rng.choice(days)
+        m.visits.append(
+            _visit(
+                m,
+                rng.choice(provider_ids),
+                stranger,
+                f"U{n}",
+                "bistand",
+                day,
+                18 * 60,
+                30,
+                ["tillsyn"],
+                "performed",
+                rng,
+            )
+        )
     for p in provider_ids:
         for week in range(5):
             m.claims.append(
