@@ -609,7 +609,10 @@ class Pricer:
         """Round each draft once and resolve holds: an open holding discrepancy holds the line, a
         rejected one drops it, an approved one pays it with the approval in its trail."""
         lines = []
-        for draft in self.drafts.values():
+        # Each draft is let go once priced, so that drafts and lines never all live at once.
+        drafts, self.drafts = self.drafts, {}
+        for key in list(drafts):
+            draft = drafts.pop(key)
             kind, held_by = "line", None
             if draft.hold is not None and (holder := self.findings.get(draft.hold)) is not None:
                 if holder.status == "rejected":

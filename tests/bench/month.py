@@ -3,6 +3,9 @@
     python tests/bench/month.py                                  # Norrtälje, then Stockholm scale
     python tests/bench/month.py --scale norrtalje                # under a minute
     python tests/bench/month.py --scale stockholm --reuse        # load once, re-time the run after
+    python tests/bench/month.py --reuse --repeat 3 --verbose     # best of three; slowest statements
+    python tests/bench/month.py --scale stockholm --reuse --explain
+    py-spy record -o run.svg -- python tests/bench/month.py --measure DSN   # profile one run
 
 For each scale, on a database of DATABASE_URL's server (default: the local PostgreSQL on
 127.0.0.1:5432) named kundval_bench_<scale>:
@@ -313,6 +316,7 @@ SCAN = """SELECT provider_id, pnr, sum(ended_at - started_at) AS duration FROM v
 
 
 async def measure(dsn: str, repeat: int) -> dict[str, Any]:
+    """The scan, then `repeat` reconciliation runs of the month; the figures of the fastest."""
     import service.app  # noqa: F401  (the service's modules, so that the RSS is the service's)
     from service.reconcile import engine, inputs, pricing
     from service.settings import Settings
@@ -437,7 +441,7 @@ def report(scale: str, spec: Scale, loaded: dict[str, Any], m: dict[str, Any], v
         f"{m['discrepancies']:,} | **{m['wall_s']:.2f}** | {m['db_s']:.2f} | {m['wall_s'] - m['db_s']:.2f} | "
         f"{m['peak_rss_mb']:.0f} | {m['scan_s']:.3f} | **{ratio:.1f}** |".replace(",", " ")
     )
-    print(f"    phases (wall s, of which DB s, peak RSS MB at its end): {m['phases']}")
+    print(f"    phases (wall s, of which DB s, process peak RSS MB so far): {m['phases']}")
     print(f"    grand total {m['grand_total']} kr; discrepancies {m['counts']}")
     print(f"    load: {loaded}; RSS before the run {m['rss_before_mb']:.0f} MB")
     if verbose:
@@ -500,7 +504,12 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs to time; the fastest is reported")
     parser.add_argument("--explain", action="store_true", help="print the plans of the run's queries")
     parser.add_argument("--verbose", action="store_true", help="print the slowest statements")
-    parser.add_argument("--measure", metavar="DSN", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--measure",
+        metavar="DSN",
+        help="time a run on a loaded database in this process and print the figures as JSON "
+        "(what the benchmark runs in a process of its own; for a profiler)",
+    )
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(await measure(args.measure, args.repeat)))

@@ -1,9 +1,10 @@
 """A synthetic month of kundval data, seeded and reproducible, in the shapes of domain.md.
 
-    generate(customers=1500, providers=5, period="2024-03", seed=1) -> Month
+    generate(customers=1500, providers=5, period="2024-03", seed=1, bistand_per_day=2.0) -> Month
 
 The month has provider choices and mid-month switches (with an execution lag), executions, pauses
-(some open-ended), decisions with per-day/week/month lines, about two bistånd visits per customer-day,
+(some open-ended), decisions with per-day/week/month lines, `bistand_per_day` bistånd visits per
+customer-day (as long as the decision grants, times a performed share around the 85 % target),
 delegated HSL (listed and other codes, registered as a second report of a bistånd visit), alarms,
 nurse and rehab visits for enrolled customers, declined, cancelled and manual registrations, a few
 overlaps (from long visits), duplicates, long visits and visits for customers the registry does not
