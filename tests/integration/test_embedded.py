@@ -12,6 +12,10 @@ from service import embedded
 from service.embedded import EmbeddedError, EmbeddedPostgres
 
 
+# The machine's own PostgreSQL, as find_bin_dir looks for it when pgserver is absent.
+SYSTEM_BINARIES = bool(shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb")))
+
+
 @pytest.fixture
 def data_dir():
     path = tempfile.mkdtemp(prefix="kundval-emb-")
@@ -53,7 +57,7 @@ async def test_machine_binaries_are_used_without_pgserver(data_dir, monkeypatch)
     # What happens on CPython 3.13+, where pgserver has no wheel: the machine's own binaries serve,
     # or, where there are none, the start fails saying what to install.
     monkeypatch.setattr(embedded.importlib.util, "find_spec", lambda name: None)
-    if not (shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))):
+    if not SYSTEM_BINARIES:
         with pytest.raises(EmbeddedError, match="apt-get install postgresql"):
             embedded.find_bin_dir()
         return
