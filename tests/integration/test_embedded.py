@@ -11,7 +11,6 @@ import pytest
 from service import embedded
 from service.embedded import EmbeddedError, EmbeddedPostgres
 
-
 # The machine's own PostgreSQL, as find_bin_dir looks for it when pgserver is absent.
 SYSTEM_BINARIES = bool(shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb")))
 
