@@ -19,7 +19,6 @@ from schemas import reconcile as s
 from service.auth import allow
 from service.domain.periods import Period
 from service.domain.principal import Principal
-from service.domain.tariff import Component
 from service.errors import Invalid, NotFound
 from service.http import views
 from service.http.deps import Conn
@@ -71,13 +70,6 @@ def _run_view(row: runs.RunRow) -> s.Run:
         discrepancy_counts=row.summary["discrepancy_counts"],
         warnings=row.warnings,
     )
-
-
-async def _components(conn: Conn, tenant: str, run: runs.RunRow) -> list[Component]:
-    found: list[Component] = []
-    for tariff_id in run.tariffs:
-        found.extend(tariffs.model((await tariffs.get(conn, tenant, tariff_id)).source).components)
-    return found
 
 
 # Runs ----------------------------------------------------------------------------------------
@@ -162,9 +154,8 @@ async def get_run_result(request: Req, conn: Conn, run_id: FromPath[UUID]) -> s.
         conn, who.tenant_id, run_id=run_id, provider=_own(who, None), limit=1_000_000
     )
     viewer = await views.viewer(conn, who, [*(x.pnr for x in lines), *(f.pnr for f in findings)])
-    result = document.build(
-        who.tenant_id, run, scope, lines, findings, await _components(conn, who.tenant_id, run), viewer
-    )
+    components = list((await tariffs.components(conn, who.tenant_id, run.tariffs)).values())
+    result = document.build(who.tenant_id, run, scope, lines, findings, components, viewer)
     await views.audit_shown(conn, who, viewer, "run_result.read")
     return result
 
@@ -209,7 +200,8 @@ async def list_provider_lines(
     found, name = await _provider_run(conn, who, period, provider_id, run)
     lines = [x for x in await runs.lines(conn, who.tenant_id, found.id, provider_id) if x.kind != "held"]
     viewer = await views.viewer(conn, who, (x.pnr for x in lines))
-    sums = document.totals(lines, await _components(conn, who.tenant_id, found))
+    components = list((await tariffs.components(conn, who.tenant_id, found.tariffs)).values())
+    sums = document.totals(lines, components)
     result = s.ProviderLines(
         period=found.period,
         provider=provider_id,

@@ -323,8 +323,8 @@ async def book(
         recomputed = [
             x for x in await runs.lines(conn, who.tenant_id, recompute.id, item.provider) if x.kind in PAID
         ]
-        components = await _components(
-            conn, who.tenant_id, {x.tariff_id for x in recomputed} | {p.group[2] for p in item.paid}
+        components = await tariffs.components(
+            conn, who.tenant_id, sorted({x.tariff_id for x in recomputed} | {p.group[2] for p in item.paid})
         )
         lines = _differences(item, recompute.id, recomputed, components)
         if lines:
@@ -356,16 +356,6 @@ async def link(conn: asyncpg.Connection, tenant: str, run_id: UUID, booked: list
            VALUES ($1, $2, $3, $4, $5, $6)""",
         [(tenant, run_id, b.provider, b.period, b.recompute_run, b.adjustments) for b in booked],
     )
-
-
-async def _components(
-    conn: asyncpg.Connection, tenant: str, tariff_ids: set[str]
-) -> dict[tuple[str, str], Component]:
-    out = {}
-    for tariff_id in sorted(tariff_ids):
-        model = tariffs.model((await tariffs.get(conn, tenant, tariff_id)).source)
-        out.update({(tariff_id, c.id): c for c in model.components})
-    return out
 
 
 def _differences(

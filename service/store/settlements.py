@@ -81,16 +81,6 @@ def digest(doc: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(doc)).hexdigest()
 
 
-async def _components(
-    conn: asyncpg.Connection, tenant: str, tariff_ids: list[str]
-) -> dict[tuple[str, str], Component]:
-    out = {}
-    for tariff_id in tariff_ids:
-        model = tariffs.model((await tariffs.get(conn, tenant, tariff_id)).source)
-        out.update({(tariff_id, c.id): c for c in model.components})
-    return out
-
-
 async def _not_current(conn: asyncpg.Connection, tenant: str, run: runs.RunRow, provider: str) -> list[str]:
     """Why the run's lines are no longer those of the current inputs and decisions (empty: they are)."""
     reasons = []
@@ -144,7 +134,7 @@ async def prepare(conn: asyncpg.Connection, who: Principal, provider: str, perio
             undecided=undecided,
         )
     lines = [x for x in await runs.lines(conn, tenant, run.id, provider) if x.kind in PAID_KINDS]
-    components = await _components(conn, tenant, run.tariffs)
+    components = await tariffs.components(conn, tenant, run.tariffs)
     totals = document.totals(lines, list(components.values()))
     accounts: dict[str, Decimal] = {}
     for line in lines:
@@ -210,7 +200,7 @@ async def attest(conn: asyncpg.Connection, who: Principal, settlement_id: UUID) 
     head_seq, head_hash = await audit.head(conn, tenant)
     attested_at = datetime.now(UTC)
     all_lines = await runs.lines(conn, tenant, run.id, prepared.provider_id)
-    components = await _components(conn, tenant, run.tariffs)
+    components = await tariffs.components(conn, tenant, run.tariffs)
     paid = [x for x in all_lines if x.kind in PAID_KINDS]
     doc = {
         "tenant": tenant,

@@ -7,6 +7,7 @@ known id is refused. Where versions meet is decided by service/domain/versions.p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
@@ -18,7 +19,7 @@ import msgspec
 from schemas import tariffs as s
 from service.domain.periods import Period
 from service.domain.principal import Principal
-from service.domain.tariff import Tariff, TariffError, load_tariff
+from service.domain.tariff import Component, Tariff, TariffError, load_tariff
 from service.domain.versions import Overlap, Placement, TariffSpan, Version, place
 from service.errors import Conflict, Invalid, NotFound
 from service.store import audit
@@ -48,6 +49,18 @@ class TariffRow(msgspec.Struct, frozen=True, kw_only=True):
 def model(source: str) -> Tariff:
     """The decoded tariff of a stored source (decoded once per process)."""
     return load_tariff(source.encode(), "<stored tariff>")
+
+
+async def components(
+    conn: asyncpg.Connection, tenant: str, tariff_ids: Iterable[str]
+) -> dict[tuple[str, str], Component]:
+    """(tariff id, component id) -> component, for these versions in the order given."""
+    out: dict[tuple[str, str], Component] = {}
+    for tariff_id in tariff_ids:
+        out.update(
+            {(tariff_id, c.id): c for c in model((await get(conn, tenant, tariff_id)).source).components}
+        )
+    return out
 
 
 def decode(source: str, name: str = "tariff") -> Tariff:
