@@ -14,7 +14,6 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from service import __version__, db
 from service.auth import PUBLIC_PATHS, ApiKeyAuthentication
-from service.errors import EXCEPTION_HANDLERS, body_limit_middleware
 from service.http import (
     audit,
     claims,
@@ -28,6 +27,7 @@ from service.http import (
     tariffs,
     visits,
 )
+from service.http.problems import EXCEPTION_HANDLERS, body_limit_middleware
 from service.logging import configure_logging, request_logging_middleware
 from service.seed import seed_defaults
 from service.settings import Settings

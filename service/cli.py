@@ -230,7 +230,7 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tariff_load(args: argparse.Namespace, settings: Settings) -> int:
-    from service.errors import Problem
+    from service.domain.errors import Problem
     from service.store import tariffs
 
     tenant = _tenant(args, settings)

@@ -17,9 +17,9 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from schemas import reconcile as s
 from service.auth import allow
+from service.domain.errors import Invalid, NotFound
 from service.domain.periods import Period
 from service.domain.principal import Principal
-from service.errors import Invalid, NotFound
 from service.http import views
 from service.http.deps import Conn
 from service.reconcile import document, engine

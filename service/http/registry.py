@@ -20,8 +20,8 @@ from litestar.params import Body, BodyKwarg, FromPath, HeaderParameter, QueryPar
 
 from schemas import registry as s
 from service.auth import ANY_ROLE, allow
+from service.domain.errors import Invalid, field_error
 from service.domain.principal import Principal
-from service.errors import Invalid, field_error
 from service.http.deps import Conn
 from service.store import idempotency
 from service.store import registry as store

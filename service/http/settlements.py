@@ -11,12 +11,12 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from schemas import settlements as s
 from schemas.reconcile import Period, ProviderId
 from service.auth import allow
+from service.domain.errors import NotFound
 from service.domain.export import decimal_comma, to_csv
 from service.domain.principal import Principal
-from service.errors import NotFound
+from service.domain.visibility import Viewer
 from service.http import views
 from service.http.deps import Conn
-from service.reconcile.document import Viewer
 from service.store import settlements as store
 
 READERS = allow("invoice_admin", "auditor", "reader", "provider")

@@ -9,8 +9,8 @@ from litestar.datastructures import State
 from schemas.common import Health, Me, Ready
 from service import db
 from service.auth import ANY_ROLE
+from service.domain.errors import Unavailable
 from service.domain.principal import Principal
-from service.errors import Unavailable
 
 
 @get("/health", operation_id="getHealth", tags=["system"], summary="The process is alive")

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import asyncpg
 
 from service.domain.principal import Principal
-from service.reconcile.document import Viewer
+from service.domain.visibility import Viewer
 from service.store import audit, runs
 
 

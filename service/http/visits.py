@@ -13,7 +13,7 @@ from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, Referenc
 from litestar.params import FromPath, QueryParameter
 
 from schemas import records as r
-from service.errors import Problem
+from service.domain.errors import Problem
 from service.http.deps import Conn
 from service.http.records import PROVIDER, RECORD_READERS, ProviderFilter
 from service.http.registry import (

@@ -11,60 +11,19 @@ explanation as phrased from its own view.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
 from schemas import reconcile as s
-from service.domain.identity import mask
 from service.domain.lines import show, show_quantity
 from service.domain.periods import show_ranges
 from service.domain.tariff import Component
+from service.domain.visibility import Viewer
 from service.store.discrepancies import StoredFinding
 from service.store.runs import RunRow, StoredLine
 
-PERSONAL_DATA_ROLES = frozenset({"invoice_admin", "auditor", "registry", "provider"})
-PROTECTED_IDENTITY_ROLES = frozenset({"invoice_admin", "auditor"})
 ZERO = Decimal("0.00")
-
-
-@dataclass
-class Viewer:
-    role: str
-    provider: str | None  # a provider key's own provider
-    customers: dict[str, tuple[str, bool]]  # pnr -> (reference, protected identity)
-    single: bool = False  # a single-record view
-    shown: set[str] = field(default_factory=set)  # customers whose number was shown (for the audit log)
-
-    @property
-    def as_provider(self) -> bool:
-        return self.role == "provider"
-
-    def sees(self, provider: str) -> bool:
-        return not self.as_provider or provider == self.provider
-
-    def customer(self, pnr: str | None) -> str | None:
-        if pnr is None:
-            return None
-        ref, protected = self.customers.get(pnr, (None, False))
-        clear = self.role in PERSONAL_DATA_ROLES and (
-            not protected or (self.single and self.role in PROTECTED_IDENTITY_ROLES)
-        )
-        if clear:
-            self.shown.add(ref or mask(pnr))
-            return pnr
-        return ref
-
-    def ref(self, pnr: str | None) -> str | None:
-        return self.customers.get(pnr, (None, False))[0] if pnr else None
-
-    def text(self, text: str, pnr: str | None) -> str:
-        """`text` (a key, record or source) with the customer's number replaced where it is not shown."""
-        if pnr is None or pnr not in text:
-            return text
-        label = self.customer(pnr)
-        return text.replace(pnr, label or "unknown-customer")
 
 
 def _sources(line: StoredLine, viewer: Viewer) -> list[str]:

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from service.domain.errors import NotFound
 from service.domain.periods import Period
 from service.domain.principal import Principal
-from service.errors import NotFound
 from service.reconcile import adjustments, inputs, pricing
 from service.store import discrepancies, runs, tariffs
 

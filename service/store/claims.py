@@ -15,11 +15,12 @@ import asyncpg
 import msgspec
 
 from schemas import records as r
+from service.domain.errors import Conflict, NotFound
 from service.domain.money import InvalidMoney, parse_money
 from service.domain.principal import Principal
-from service.errors import Conflict, NotFound
+from service.domain.visibility import shown_pnr
 from service.store import audit
-from service.store.registry import Checks, page, shown_pnr
+from service.store.registry import Checks, page
 
 _CANONICAL = msgspec.json.Encoder()
 

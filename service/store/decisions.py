@@ -14,8 +14,8 @@ import msgspec
 from schemas import decisions as s
 from schemas.reconcile import DecisionIn
 from service.domain.discrepancies import KINDS
+from service.domain.errors import Conflict, Invalid
 from service.domain.principal import Principal
-from service.errors import Conflict, Invalid
 from service.store import discrepancies
 
 # More than this in one request is refused: split the filter (e.g. by code) instead.

@@ -18,9 +18,9 @@ import msgspec
 
 from schemas import reconcile as s
 from service.domain.discrepancies import Decision, Finding
+from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.money import InvalidMoney, parse_money
 from service.domain.principal import Principal
-from service.errors import Conflict, Invalid, NotFound
 from service.store import audit
 
 

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
-from service.errors import Invalid
+from service.domain.errors import Invalid
 
 MAX_KEY_LENGTH = 200
 

@@ -17,10 +17,11 @@ import asyncpg
 import msgspec
 
 from schemas import records as r
+from service.domain.errors import Conflict, NotFound
 from service.domain.principal import Principal
-from service.errors import Conflict, NotFound
+from service.domain.visibility import shown_pnr
 from service.store import audit
-from service.store.registry import Checks, catalogue, is_providers_customer, page, shown_pnr
+from service.store.registry import Checks, catalogue, is_providers_customer, page
 
 Validate = Callable[[asyncpg.Connection, Principal, Any, Checks, dict[str, Any]], Awaitable[None]]
 

@@ -20,24 +20,11 @@ from typing import Any
 import asyncpg
 
 from schemas import registry as s
-from service.domain.identity import InvalidIdentity, mask, parse_organisationsnummer, parse_personnummer
+from service.domain.errors import Conflict, Invalid, NotFound
+from service.domain.identity import InvalidIdentity, parse_organisationsnummer, parse_personnummer
 from service.domain.principal import Principal
-from service.errors import Conflict, Invalid, NotFound
+from service.domain.visibility import shown_pnr
 from service.store import audit
-
-# Roles that may see personnummer at all, and those that may see a protected identity's (domain.md 2-3).
-PERSONAL_DATA_ROLES = frozenset({"invoice_admin", "auditor", "registry", "provider"})
-PROTECTED_IDENTITY_ROLES = frozenset({"invoice_admin", "auditor"})
-
-
-def shown_pnr(pnr: str | None, protected: bool, role: str, *, single: bool) -> str | None:
-    """The personnummer as this role may see it: in full in a single view, masked in lists, and not
-    at all for `reader` or (outside invoice_admin's and auditor's single views) a protected identity."""
-    if pnr is None or role not in PERSONAL_DATA_ROLES:
-        return None
-    if protected and not (single and role in PROTECTED_IDENTITY_ROLES):
-        return None
-    return pnr if single else mask(pnr)
 
 
 class Checks:

@@ -18,10 +18,10 @@ import asyncpg
 import msgspec
 
 from schemas import reconcile as s
+from service.domain.errors import NotFound
 from service.domain.lines import exact_text, show
 from service.domain.periods import show_ranges
 from service.domain.principal import Principal
-from service.errors import NotFound
 from service.reconcile.pricing import Outcome
 from service.store import audit, discrepancies
 

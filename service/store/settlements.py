@@ -17,10 +17,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from service.domain.errors import Conflict, NotFound
 from service.domain.lines import parse_exact, show_quantity
 from service.domain.principal import Principal
 from service.domain.tariff import Component
-from service.errors import Conflict, NotFound
 from service.reconcile import document, inputs
 from service.store import audit, runs, tariffs
 

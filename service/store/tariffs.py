@@ -17,11 +17,11 @@ import asyncpg
 import msgspec
 
 from schemas import tariffs as s
+from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.periods import Period
 from service.domain.principal import Principal
 from service.domain.tariff import Component, Tariff, TariffError, load_tariff
 from service.domain.versions import Overlap, Placement, TariffSpan, Version, place
-from service.errors import Conflict, Invalid, NotFound
 from service.store import audit
 
 SHIPPED = ("kson-2021.toml", "kson-2024.toml")

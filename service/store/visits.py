@@ -23,11 +23,12 @@ import asyncpg
 import msgspec
 
 from schemas import records as r
+from service.domain.errors import Conflict, Invalid, NotFound, Problem, field_error
 from service.domain.identity import InvalidIdentity, parse_personnummer
 from service.domain.principal import Principal
-from service.errors import Conflict, Invalid, NotFound, Problem, field_error
+from service.domain.visibility import shown_pnr
 from service.store import audit
-from service.store.registry import page, shown_pnr
+from service.store.registry import page
 
 MAX_ROWS = 10_000
 MAX_CONFLICTS_NAMED = 100

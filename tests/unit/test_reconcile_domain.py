@@ -150,7 +150,7 @@ def test_a_count_limit_is_never_exceeded(claims, count):
 
 
 def test_who_sees_a_personnummer():
-    from service.reconcile.document import Viewer
+    from service.domain.visibility import Viewer
 
     customers = {"193805149493": ("CREF1", False), "194211029188": ("CREF2", True)}
     key = "GRANTED_WITHOUT_VISITS:p:194211029188:2024-03"

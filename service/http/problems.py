@@ -1,12 +1,12 @@
-"""Every error leaves as RFC 9457 problem details (application/problem+json).
+"""The JSON API's one mapping from errors to RFC 9457 problem details (application/problem+json).
 
-Domain code raises `Problem` (or a subclass); framework errors are mapped here, once. The `type` is a
-stable URN per kind of problem, the `title` is fixed per type, and the occurrence goes in `detail`.
+Use cases raise the plain exceptions of `service/domain/errors.py`; framework errors (routing,
+decoding, guards) are mapped here too. The `type` is a stable URN per kind of problem, the `title` is
+fixed per type, and the occurrence goes in `detail`.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import msgspec
@@ -15,6 +15,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Receive, Scope, Send
+
+from service.domain.errors import Problem, field_error
 
 log = structlog.get_logger("kundval.errors")
 
@@ -35,64 +37,6 @@ _HTTP_TYPES = {
     429: ("too-many-requests", "Too many requests"),
     503: ("unavailable", "Service unavailable"),
 }
-
-
-class Problem(Exception):
-    """An error with a status and a stable type; `extra` members are added to the body."""
-
-    status = 400
-    slug = "bad-request"
-    title = "The request could not be read"
-
-    def __init__(self, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.extra = extra
-
-
-class NotFound(Problem):
-    status, slug, title = 404, "not-found", "No such resource"
-
-
-class Conflict(Problem):
-    status, slug, title = 409, "conflict", "Conflict with the current state"
-
-
-class Invalid(Problem):
-    """422 with `errors`: one item per problem, each naming its field (and row in a batch)."""
-
-    status, slug, title = 422, "validation", "The request is not valid"
-
-    def __init__(self, detail: str, errors: list[dict[str, Any]]) -> None:
-        super().__init__(detail, errors=errors)
-
-
-class Unavailable(Problem):
-    status, slug, title = 503, "unavailable", "Service unavailable"
-
-
-_PATH = re.compile(r"\s*-\s*at\s*`\$(?P<path>[^`]*)`\s*$")
-_NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]+)`")
-
-
-def field_error(message: str, *, row: int | None = None, prefix: str = "") -> dict[str, Any]:
-    """One `errors` item from a msgspec message ("Expected `int`, got `str` - at `$.a[2].b`").
-
-    A leading `[n]` of the path (a batch's row) becomes `row`; the rest is the dotted field path.
-    """
-    match = _PATH.search(message)
-    path = match.group("path") if match else ""
-    text = message[: match.start()] if match else message
-    # "Object missing required field `x`" / "Object contains unknown field `x`": the field is x.
-    if named := _NAMED_FIELD.search(text):
-        path = f"{path}.{named.group(1)}"
-    if row is None and (lead := re.match(r"^\[(\d+)\]", path)):
-        row, path = int(lead.group(1)), path[lead.end() :]
-    field = (prefix + path).lstrip(".") or None
-    item: dict[str, Any] = {"field": field, "message": text}
-    if row is not None:
-        item["row"] = row
-    return item
 
 
 def problem_response(
