@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
 
 Role = Literal["provider", "registry", "invoice_admin", "reader", "auditor"]
+
+T = TypeVar("T", bound=type)
+
+
+def published_as(name: str) -> Callable[[T], T]:
+    """Keep the name the API document gives a Struct whose name in the code says more (its OpenAPI
+    component and title are taken from the class's name)."""
+
+    def rename(cls: T) -> T:
+        cls.__name__ = cls.__qualname__ = name
+        return cls
+
+    return rename
 
 
 class Health(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,4 +1,4 @@
-"""Reconciliation runs, their lines and discrepancies, and decisions on discrepancies.
+"""Reconciliation runs, their lines and discrepancies, and rulings on discrepancies.
 
 The result document follows the result format of examples/README.md. Amounts are decimal strings
 with two decimals; quantities are strings with four decimals (whole counts for visits and
@@ -15,12 +15,14 @@ from uuid import UUID
 
 import msgspec
 
+from schemas.common import published_as
+
 Period = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2024-03"])]
 ProviderId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", examples=["exempel-omsorg"])]
 TariffId = Annotated[
     str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64, examples=["kson-2021"])
 ]
-Kind = Literal["blocking", "hard", "info"]
+Severity = Literal["blocking", "hard", "info"]  # a discrepancy's `kind` (docs/glossary.md)
 Status = Literal["open", "approved", "rejected"]
 RunKind = Literal["real", "whatif", "recompute"]
 LineKind = Literal["line", "held", "reduction", "adjustment"]
@@ -188,7 +190,7 @@ class ResultDiscrepancy(_Out):
     id: Annotated[UUID, msgspec.Meta(description="opaque id: address the discrepancy by it")]
     key: str
     code: str
-    kind: Kind
+    kind: Severity
     provider: str
     record: str
     customer: Customer
@@ -329,10 +331,13 @@ class LineDetail(_Out):
     trail: Trail
 
 
-# Discrepancies and decisions ------------------------------------------------------------------
+# Discrepancies and rulings on them ------------------------------------------------------------
+# The API calls a ruling a decision (paths, fields, schema names); the code keeps "decision" for a
+# biståndsbeslut (docs/glossary.md).
 
 
-class DecisionIn(_In):
+@published_as("DecisionIn")
+class RulingIn(_In):
     decision: Literal["approve", "reject"]
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
     amount: Annotated[
@@ -341,7 +346,8 @@ class DecisionIn(_In):
     ] = None
 
 
-class Decision(_Out):
+@published_as("Decision")
+class Ruling(_Out):
     seq: int
     decision: Literal["approve", "reject"]
     reason: str
@@ -359,7 +365,7 @@ class Discrepancy(_Out):
     id: UUID
     key: str
     code: str
-    kind: Kind
+    kind: Severity
     provider: str
     record: str
     customer: Customer
@@ -369,7 +375,7 @@ class Discrepancy(_Out):
     run_status: Annotated[Status, msgspec.Meta(description="as the run priced it")]
     detail: str
     run: UUID
-    decision: Decision | None
+    decision: Ruling | None
 
 
 class DiscrepancyPage(_Out):
@@ -379,4 +385,4 @@ class DiscrepancyPage(_Out):
 
 class DiscrepancyDetail(_Out):
     discrepancy: Discrepancy
-    history: list[Decision]
+    history: list[Ruling]

@@ -12,6 +12,7 @@ import msgspec
 from schemas.reconcile import Customer, Money, Period, ProviderId
 
 SettlementStatus = Literal["prepared", "settled", "superseded"]
+FeedKind = Literal["settlement", "adjustment"]
 
 
 class SettlementIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -70,7 +71,7 @@ class SettlementPage(msgspec.Struct, kw_only=True, frozen=True):
 
 class FeedEntry(msgspec.Struct, kw_only=True, frozen=True):
     position: int
-    kind: Literal["settlement", "adjustment"]
+    kind: FeedKind
     settlement: UUID
     provider: str
     period: str

@@ -17,11 +17,11 @@ from service.auth import PUBLIC_PATHS, ApiKeyAuthentication
 from service.http import (
     audit,
     claims,
-    decisions,
     deps,
     reconcile,
     records,
     registry,
+    rulings,
     settlements,
     system,
     tariffs,
@@ -45,7 +45,7 @@ ROUTES = [
     *tariffs.ROUTES,
     *reconcile.ROUTES,
     *settlements.ROUTES,
-    *decisions.ROUTES,
+    *rulings.ROUTES,
 ]
 
 

@@ -153,7 +153,7 @@ def discrepancy(f: StoredFinding, viewer: Viewer) -> s.Discrepancy:
     """As decided now: the latest decision, in force while the record keeps its version."""
     decision = None
     if f.decision_seq is not None:
-        decision = s.Decision(
+        decision = s.Ruling(
             seq=f.decision_seq,
             decision=f.decision,  # type: ignore[arg-type]
             reason=f.reason or "",

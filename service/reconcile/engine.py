@@ -15,7 +15,7 @@ from service.domain.errors import NotFound
 from service.domain.periods import Period
 from service.domain.principal import Principal
 from service.reconcile import adjustments, inputs, pricing
-from service.store import discrepancies, runs, tariffs
+from service.store import rulings, runs, tariffs
 
 
 async def run(
@@ -32,7 +32,7 @@ async def run(
                 spans = [await tariffs.forced(conn, tenant, forced)]
             else:
                 spans = await tariffs.spans(conn, tenant, period.year_start, period.end)
-            decisions, decision_seq = await discrepancies.in_force(conn, tenant)
+            decisions, decision_seq = await rulings.in_force(conn, tenant)
             # Settled periods that changed are recomputed first; their differences are booked here.
             late = [] if forced else await adjustments.plan(conn, tenant, period, [p for p, _ in scope])
             read = await inputs.load(conn, tenant, period, provider, spans)

@@ -1,8 +1,5 @@
-"""Discrepancies: their stable identity (an opaque id per tenant and key), what each run found, and
-the append-only history of decisions on them.
-
-A decision is stored against the discrepancy's key and the version of the record it was made on;
-the latest decision per key is the one in force, and only while the record keeps that version.
+"""Discrepancies: their stable identity (an opaque id per tenant and key) and what each run found,
+with the ruling now in force (the rulings themselves: service/store/rulings.py).
 """
 
 from __future__ import annotations
@@ -10,22 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
-from schemas import reconcile as s
-from service.domain.discrepancies import Decision, Finding
-from service.domain.errors import Conflict, Invalid, NotFound
-from service.domain.money import InvalidMoney, parse_money
-from service.domain.principal import Principal
-from service.store import audit
+from service.domain.discrepancies import Finding
 
 
 class StoredFinding(msgspec.Struct, frozen=True, kw_only=True):
-    """A discrepancy as a run found it, with its opaque id and the decision now in force."""
+    """A discrepancy as a run found it, with its opaque id and the latest ruling on it (the columns
+    keep the table's word, decision)."""
 
     id: UUID
     run_id: UUID
@@ -41,24 +33,13 @@ class StoredFinding(msgspec.Struct, frozen=True, kw_only=True):
     detail: str
     provider_detail: str
     status_now: str
-    decision_seq: int | None  # the latest decision on the key, in force or not
+    decision_seq: int | None  # the latest ruling on the key, in force or not
     decision: str | None
     reason: str | None
     amount: Decimal | None
     decision_version: str | None
     decided_by: str | None
     decided_at: datetime | None
-
-
-async def in_force(conn: asyncpg.Connection, tenant: str) -> tuple[dict[str, Decision], int]:
-    """The latest decision per key, and the highest decision position (the run records it)."""
-    rows = await conn.fetch(
-        """SELECT DISTINCT ON (key) seq, key, decision, amount, version
-           FROM discrepancy_decisions WHERE tenant_id = $1 ORDER BY key, seq DESC""",
-        tenant,
-    )
-    decisions = {r["key"]: Decision(**dict(r)) for r in rows}
-    return decisions, max((d.seq for d in decisions.values()), default=0)
 
 
 async def register(conn: asyncpg.Connection, tenant: str, findings: Iterable[Finding]) -> None:
@@ -151,7 +132,7 @@ async def find(
     return [StoredFinding(**dict(r)) for r in rows]
 
 
-async def latest(conn: asyncpg.Connection, tenant: str, discrepancy_id: UUID) -> StoredFinding:
+async def latest(conn: asyncpg.Connection, tenant: str, discrepancy_id: UUID) -> StoredFinding | None:
     """A discrepancy as its latest run found it (a real run before a what-if)."""
     row = await conn.fetchrow(
         f"""WITH chosen AS (
@@ -164,119 +145,21 @@ async def latest(conn: asyncpg.Connection, tenant: str, discrepancy_id: UUID) ->
         tenant,
         discrepancy_id,
     )
-    if row is None:
-        raise NotFound(f"no discrepancy {discrepancy_id}")
-    return StoredFinding(**dict(row))
+    return StoredFinding(**dict(row)) if row else None
 
 
-async def history(conn: asyncpg.Connection, tenant: str, key: str) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        """SELECT seq, decision, reason, amount, version, decided_by, decided_at
-           FROM discrepancy_decisions WHERE tenant_id = $1 AND key = $2 ORDER BY seq""",
-        tenant,
-        key,
-    )
-    return [dict(r) for r in rows]
+class Identity(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    code: str
+    kind: str
 
 
-async def approvals(conn: asyncpg.Connection, tenant: str, keys: list[str]) -> list[dict[str, Any]]:
-    """The decisions now in force on these keys, with the discrepancies' opaque ids (a line's trail)."""
-    rows = await conn.fetch(
-        """SELECT DISTINCT ON (x.key) x.key, d.id AS discrepancy, x.decision, x.reason, x.amount,
-                  x.decided_by, x.decided_at
-           FROM discrepancy_decisions x
-           JOIN discrepancies d ON d.tenant_id = x.tenant_id AND d.key = x.key
-           WHERE x.tenant_id = $1 AND x.key = ANY ($2::text[])
-           ORDER BY x.key, x.seq DESC""",
-        tenant,
-        keys,
-    )
-    return [dict(r) for r in rows]
-
-
-# Decisions ------------------------------------------------------------------------------------
-
-
-def _amount(code: str, data: s.DecisionIn) -> Decimal | None:
-    """EXTRAORDINARY approvals set the paid amount; no other decision carries one."""
-    needs = code == "EXTRAORDINARY" and data.decision == "approve"
-    if needs and data.amount is None:
-        raise Invalid(
-            "approving an extraordinary insats sets the amount paid",
-            [{"field": "amount", "message": "required when approving EXTRAORDINARY"}],
-        )
-    if not needs and data.amount is not None:
-        raise Invalid(
-            "only an approved extraordinary insats carries an amount",
-            [{"field": "amount", "message": "only for approving EXTRAORDINARY"}],
-        )
-    if data.amount is None:
-        return None
-    try:
-        return parse_money(data.amount)
-    except InvalidMoney as err:
-        raise Invalid(str(err), [{"field": "amount", "message": str(err)}]) from None
-
-
-async def decide(
-    conn: asyncpg.Connection,
-    who: Principal,
-    discrepancy_id: UUID,
-    data: s.DecisionIn,
-    *,
-    bulk: dict[str, Any] | None = None,
-) -> StoredFinding:
-    """Approve or reject a blocking discrepancy, bound to the record version its latest run saw;
-    applies from the next run. Every decision is its own audit entry (one made in bulk names the
-    filter it was made by: service/store/decisions.py)."""
-    reason = data.reason.strip()
-    if not reason:
-        raise Invalid("a decision needs a reason", [{"field": "reason", "message": "must not be blank"}])
-    # Decisions on one key are made one at a time, so `before` in the audit entry is exact.
-    ident = await conn.fetchrow(
+async def identity(conn: asyncpg.Connection, tenant: str, discrepancy_id: UUID) -> Identity | None:
+    """The discrepancy's key, code and kind, locked until commit: rulings on one key are made one at a
+    time."""
+    row = await conn.fetchrow(
         "SELECT key, code, kind FROM discrepancies WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
-        who.tenant_id,
+        tenant,
         discrepancy_id,
     )
-    if ident is None:
-        raise NotFound(f"no discrepancy {discrepancy_id}")
-    if ident["kind"] != "blocking":
-        raise Conflict(f"{ident['code']} is a {ident['kind']} discrepancy: it takes no decision")
-    amount = _amount(ident["code"], data)
-    found = await latest(conn, who.tenant_id, discrepancy_id)
-    before = (
-        {"decision": found.decision, "amount": found.amount, "version": found.decision_version}
-        if found.decision is not None
-        else None
-    )
-    await conn.execute(
-        """INSERT INTO discrepancy_decisions (tenant_id, key, decision, reason, amount, version, decided_by,
-                                              decided_by_key)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-        who.tenant_id,
-        ident["key"],
-        data.decision,
-        reason,
-        amount,
-        found.version,
-        who.name,
-        who.key_id,
-    )
-    await audit.record(
-        conn,
-        who,
-        action="discrepancy.decide",
-        entity_kind="discrepancy",
-        entity_ids=[str(discrepancy_id)],
-        reason=reason,
-        before=before,
-        after={
-            "code": ident["code"],
-            "provider": found.provider_id,
-            "decision": data.decision,
-            "amount": amount,
-            "version": found.version,
-            **({"bulk": bulk} if bulk is not None else {}),
-        },
-    )
-    return await latest(conn, who.tenant_id, discrepancy_id)
+    return Identity(**dict(row)) if row else None

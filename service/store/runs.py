@@ -8,22 +8,18 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
-from schemas import reconcile as s
-from service.domain.errors import NotFound
-from service.domain.lines import exact_text, show
-from service.domain.periods import show_ranges
+from service.domain.lines import exact_text
 from service.domain.principal import Principal
 from service.reconcile.pricing import Outcome
-from service.store import audit, discrepancies
+from service.store import discrepancies, rulings
 
 
 class RunRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -137,8 +133,8 @@ async def save(
     started_at: datetime,
     finished_at: datetime,
 ) -> RunRow:
-    """Store a run, its lines and findings, in the caller's transaction; audited. `kind` defaults to
-    'whatif' with a forced tariff, else 'real' ('recompute': service/reconcile/adjustments.py)."""
+    """Store a run, its lines and findings, in the caller's transaction (the use case audits it). `kind`
+    defaults to 'whatif' with a forced tariff, else 'real' ('recompute': service/reconcile/adjustments.py)."""
     kind = kind or ("whatif" if forced else "real")
     run_id = uuid.uuid4()
     tenant = who.tenant_id
@@ -248,33 +244,16 @@ async def save(
             for f in outcome.findings
         ],
     )
-    await audit.record(
-        conn,
-        who,
-        action="run.create",
-        entity_kind="run",
-        entity_ids=[str(run_id)],
-        after={
-            "period": period,
-            "provider": provider,
-            "kind": kind,
-            "forced_tariff": forced,
-            "tariffs": outcome.tariffs,
-            "grand_total": grand_total,
-            "lines": len(outcome.lines),
-            "discrepancies": len(outcome.findings),
-        },
-    )
-    return await get(conn, tenant, run_id)
+    saved = await get(conn, tenant, run_id)
+    assert saved is not None
+    return saved
 
 
-async def get(conn: asyncpg.Connection, tenant: str, run_id: UUID) -> RunRow:
+async def get(conn: asyncpg.Connection, tenant: str, run_id: UUID) -> RunRow | None:
     row = await conn.fetchrow(
         f"SELECT {_RUN_COLUMNS} FROM runs WHERE tenant_id = $1 AND id = $2", tenant, run_id
     )
-    if row is None:
-        raise NotFound(f"no run {run_id}")
-    return RunRow(**dict(row))
+    return RunRow(**dict(row)) if row else None
 
 
 async def list_runs(
@@ -297,6 +276,19 @@ async def list_runs(
         kind,
         before,
         limit,
+    )
+    return [RunRow(**dict(r)) for r in rows]
+
+
+async def recomputes(conn: asyncpg.Connection, tenant: str, run_id: UUID) -> list[RunRow]:
+    """The recomputations of settled periods a run booked adjustments from, in the order stored."""
+    rows = await conn.fetch(
+        f"""SELECT {_RUN_COLUMNS} FROM runs
+            WHERE tenant_id = $1
+              AND id IN (SELECT recompute_run_id FROM run_recomputes WHERE tenant_id = $1 AND run_id = $2)
+            ORDER BY seq""",
+        tenant,
+        run_id,
     )
     return [RunRow(**dict(r)) for r in rows]
 
@@ -328,13 +320,17 @@ async def lines(
     return [StoredLine(**dict(r)) for r in rows]
 
 
-async def line(conn: asyncpg.Connection, tenant: str, line_id: UUID) -> StoredLine:
+async def line_count(conn: asyncpg.Connection, tenant: str, run_id: UUID) -> int:
+    return await conn.fetchval(
+        "SELECT count(*) FROM run_lines WHERE tenant_id = $1 AND run_id = $2", tenant, run_id
+    )
+
+
+async def line(conn: asyncpg.Connection, tenant: str, line_id: UUID) -> StoredLine | None:
     row = await conn.fetchrow(
         f"SELECT {_LINE_COLUMNS} FROM run_lines WHERE tenant_id = $1 AND id = $2", tenant, line_id
     )
-    if row is None:
-        raise NotFound(f"no line {line_id}")
-    return StoredLine(**dict(row))
+    return StoredLine(**dict(row)) if row else None
 
 
 async def providers(conn: asyncpg.Connection, tenant: str, only: str | None = None) -> list[tuple[str, str]]:
@@ -357,7 +353,18 @@ async def customers(conn: asyncpg.Connection, tenant: str, pnrs: set[str]) -> di
     return {r["pnr"]: (r["ref"], r["protected"]) for r in rows}
 
 
-async def trail(conn: asyncpg.Connection, tenant: str, line: StoredLine) -> s.Trail:
+class TrailRows(msgspec.Struct, frozen=True, kw_only=True):
+    """The records behind a line, as they are stored now (columns named as the API names them)."""
+
+    decision_lines: list[dict[str, Any]]
+    delegations: list[dict[str, Any]]
+    enrolments: list[dict[str, Any]]
+    visits: list[dict[str, Any]]  # with `seconds`, the visit's length
+    claims: list[dict[str, Any]]
+    approvals: list[rulings.ApprovalRow]
+
+
+async def trail(conn: asyncpg.Connection, tenant: str, line: StoredLine) -> TrailRows:
     """The records behind a line, as they are stored now."""
     ids = line.trail
     p = line.provider_id
@@ -401,20 +408,11 @@ async def trail(conn: asyncpg.Connection, tenant: str, line: StoredLine) -> s.Tr
         p,
         ids.get("claims", []),
     )
-    approvals = await discrepancies.approvals(conn, tenant, ids.get("approvals", []))
-    days = [(date.fromisoformat(a), date.fromisoformat(b)) for a, b in line.detail.get("days", [])]
-    return s.Trail(
-        days=show_ranges(days),
-        decision_lines=[msgspec.convert(dict(r), s.TrailDecisionLine) for r in decision_lines],
-        delegations=[msgspec.convert(dict(r), s.TrailPeriodRecord) for r in delegations],
-        enrolments=[msgspec.convert(dict(r), s.TrailPeriodRecord) for r in enrolments],
-        visits=[
-            s.TrailVisit(
-                **{k: v for k, v in dict(r).items() if k != "seconds"},
-                minutes=show(Fraction(r["seconds"]) / 60),
-            )
-            for r in visits
-        ],
-        claims=[s.TrailClaim(**dict(r)) for r in claims],
-        approvals=[s.TrailApproval(**a) for a in approvals],
+    return TrailRows(
+        decision_lines=[dict(r) for r in decision_lines],
+        delegations=[dict(r) for r in delegations],
+        enrolments=[dict(r) for r in enrolments],
+        visits=[dict(r) for r in visits],
+        claims=[dict(r) for r in claims],
+        approvals=await rulings.approvals(conn, tenant, ids.get("approvals", [])),
     )

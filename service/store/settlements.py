@@ -17,7 +17,6 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from service.domain.errors import Conflict, NotFound
 from service.domain.lines import parse_exact, show_quantity
 from service.domain.principal import Principal
 from service.domain.tariff import Component
@@ -81,7 +80,7 @@ def digest(doc: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(doc)).hexdigest()
 
 
-async def _not_current(conn: asyncpg.Connection, tenant: str, run: runs.RunRow, provider: str) -> list[str]:
+async def not_current(conn: asyncpg.Connection, tenant: str, run: runs.RunRow, provider: str) -> list[str]:
     """Why the run's lines are no longer those of the current inputs and decisions (empty: they are)."""
     reasons = []
     marks = {r["input"]: r["seq"] for r in await conn.fetch(inputs.queries()["high_water"], tenant)}
@@ -100,39 +99,35 @@ async def _not_current(conn: asyncpg.Connection, tenant: str, run: runs.RunRow, 
     return reasons
 
 
-async def prepare(conn: asyncpg.Connection, who: Principal, provider: str, period: str) -> SettlementRow:
-    tenant = who.tenant_id
-    await _lock(conn, tenant, provider, period)
-    if await conn.fetchval(
-        "SELECT 1 FROM settlements WHERE tenant_id = $1 AND provider_id = $2 AND period = $3 AND status = 'settled'",
-        tenant,
-        provider,
-        period,
-    ):
-        raise Conflict(f"{provider} {period} is already settled; later changes become adjustments")
-    run = await runs.current(conn, tenant, period, provider)
-    if run is None:
-        raise Conflict(f"no reconciliation run for {provider} {period}: run one first", missing=["run"])
-    missing = await _not_current(conn, tenant, run, provider)
-    undecided = [
-        r["key"]
-        for r in await conn.fetch(
-            """SELECT key FROM run_discrepancies
-               WHERE tenant_id = $1 AND run_id = $2 AND provider_id = $3 AND kind = 'blocking' AND status = 'open'
-               ORDER BY key""",
+async def is_settled(conn: asyncpg.Connection, tenant: str, provider: str, period: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            """SELECT 1 FROM settlements
+               WHERE tenant_id = $1 AND provider_id = $2 AND period = $3 AND status = 'settled'""",
             tenant,
-            run.id,
             provider,
+            period,
         )
-    ]
-    if undecided:
-        missing.append(f"{len(undecided)} blocking discrepancies undecided")
-    if missing:
-        raise Conflict(
-            f"{provider} {period} cannot be prepared: {'; '.join(missing)}",
-            missing=missing,
-            undecided=undecided,
-        )
+    )
+
+
+async def undecided(conn: asyncpg.Connection, tenant: str, run_id: UUID, provider: str) -> list[str]:
+    """The keys of the provider's blocking discrepancies the run left open."""
+    rows = await conn.fetch(
+        """SELECT key FROM run_discrepancies
+           WHERE tenant_id = $1 AND run_id = $2 AND provider_id = $3 AND kind = 'blocking' AND status = 'open'
+           ORDER BY key""",
+        tenant,
+        run_id,
+        provider,
+    )
+    return [r["key"] for r in rows]
+
+
+async def prepare(conn: asyncpg.Connection, who: Principal, run: runs.RunRow, provider: str) -> SettlementRow:
+    """Store the provider's part of the run as the period's prepared settlement, superseding an earlier
+    preparation (the use case checks that it may: service/usecases/settlements.py)."""
+    tenant, period = who.tenant_id, run.period
     lines = [x for x in await runs.lines(conn, tenant, run.id, provider) if x.kind in PAID_KINDS]
     components = await tariffs.components(conn, tenant, run.tariffs)
     totals = document.totals(lines, list(components.values()))
@@ -165,38 +160,15 @@ async def prepare(conn: asyncpg.Connection, who: Principal, provider: str, perio
         dict(sorted(accounts.items())),
         run.tariffs,
     )
-    settlement = _settlement(row)
-    await audit.record(
-        conn,
-        who,
-        action="settlement.prepare",
-        entity_kind="settlement",
-        entity_ids=[str(settlement.id), f"{provider}:{period}"],
-        after={"run": str(run.id), "total": settlement.total},
-    )
-    return settlement
+    return _settlement(row)
 
 
-async def attest(conn: asyncpg.Connection, who: Principal, settlement_id: UUID) -> SettlementRow:
-    tenant = who.tenant_id
-    prepared = await get(conn, tenant, settlement_id, lock=True)
-    if prepared.status != "prepared":
-        raise Conflict(f"settlement {settlement_id} is {prepared.status}, not prepared")
-    if who.name == prepared.prepared_by or (
-        who.key_id is not None and who.key_id == prepared.prepared_by_key
-    ):
-        raise Conflict(
-            "four eyes: the settlement must be attested by another invoice_admin than the one who prepared it"
-        )
-    run = await runs.get(conn, tenant, prepared.run_id)
-    current = await runs.current(conn, tenant, prepared.period, prepared.provider_id)
-    missing = await _not_current(conn, tenant, run, prepared.provider_id)
-    if current is None or current.id != run.id:
-        missing.append(f"a newer run than {run.id} exists")
-    if missing:
-        raise Conflict(
-            f"prepare {prepared.provider_id} {prepared.period} again: {'; '.join(missing)}", missing=missing
-        )
+async def attest(
+    conn: asyncpg.Connection, who: Principal, prepared: SettlementRow, run: runs.RunRow
+) -> SettlementRow:
+    """Freeze a prepared settlement of the run: its lines, the audit chain's head, the document and its
+    SHA-256; publish it to the feed (the use case checks that it may: service/usecases/settlements.py)."""
+    tenant, settlement_id = who.tenant_id, prepared.id
     head_seq, head_hash = await audit.head(conn, tenant)
     attested_at = datetime.now(UTC)
     all_lines = await runs.lines(conn, tenant, run.id, prepared.provider_id)
@@ -272,14 +244,6 @@ async def attest(conn: asyncpg.Connection, who: Principal, settlement_id: UUID) 
     )
     settled = _settlement(row)
     await _publish(conn, tenant, settled, paid)
-    await audit.record(
-        conn,
-        who,
-        action="settlement.attest",
-        entity_kind="settlement",
-        entity_ids=[str(settled.id), f"{settled.provider_id}:{settled.period}"],
-        after={"sha256": sha, "total": settled.total},
-    )
     return settled
 
 
@@ -351,7 +315,7 @@ async def append_feed(conn: asyncpg.Connection, tenant: str, entries: list[tuple
     return positions
 
 
-async def _lock(conn: asyncpg.Connection, tenant: str, provider: str, period: str) -> None:
+async def lock_period(conn: asyncpg.Connection, tenant: str, provider: str, period: str) -> None:
     """Serialise preparations of one provider-period (two at once would both supersede the other)."""
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"settle:{tenant}:{provider}:{period}"
@@ -364,15 +328,13 @@ def _settlement(row: asyncpg.Record) -> SettlementRow:
 
 async def get(
     conn: asyncpg.Connection, tenant: str, settlement_id: UUID, *, lock: bool = False
-) -> SettlementRow:
+) -> SettlementRow | None:
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM settlements WHERE tenant_id = $1 AND id = $2{' FOR UPDATE' if lock else ''}",
         tenant,
         settlement_id,
     )
-    if row is None:
-        raise NotFound(f"no settlement {settlement_id}")
-    return _settlement(row)
+    return _settlement(row) if row else None
 
 
 async def list_settlements(

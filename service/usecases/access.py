@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.domain.errors import Forbidden
+from service.domain.errors import Forbidden, NotFound
 from service.domain.principal import Principal
 
 
@@ -14,3 +14,10 @@ def own_provider(who: Principal, provider: str | None) -> str | None:
     if provider is not None and provider != who.provider_id:
         raise Forbidden("a provider key sees only its own provider")
     return who.provider_id
+
+
+def require_visible(who: Principal, provider: str | None, missing: str) -> None:
+    """A record of `provider` (None: of every provider, as a run of all) exists for a provider key only
+    if it is its own: of another's it learns nothing, not even that it exists (NotFound(missing))."""
+    if who.role == "provider" and provider not in (None, who.provider_id):
+        raise NotFound(missing)

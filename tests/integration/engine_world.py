@@ -16,7 +16,7 @@ from service.domain.discrepancies import Finding
 from service.domain.periods import Period
 from service.reconcile import inputs, pricing
 from service.reconcile.pricing import Outcome, PricedLine
-from service.store import discrepancies, tariffs
+from service.store import discrepancies, rulings, tariffs
 
 TENANT = "kson"
 A, B = "prov-a", "prov-b"
@@ -240,7 +240,7 @@ async def price(
             spans = [await tariffs.forced(conn, TENANT, tariff)]
         else:
             spans = await tariffs.spans(conn, TENANT, month.year_start, month.end)
-        decided, _ = await discrepancies.in_force(conn, TENANT)
+        decided, _ = await rulings.in_force(conn, TENANT)
         read = await inputs.load(conn, TENANT, month, provider, spans)
     return pricing.price(read, decided)
 

@@ -1,15 +1,15 @@
-"""Decisions at scale: one decision and reason for every discrepancy a filter matches."""
+"""Rulings at scale (the API's decisions): one ruling and reason for every discrepancy a filter matches."""
 
 from __future__ import annotations
 
 from litestar import Request, post
 from litestar.params import JSONBody
 
-from schemas import decisions as s
+from schemas.rulings import BulkRulingIn, BulkRulingResult
 from service.auth import allow
 from service.domain.principal import Principal
 from service.http.deps import Conn
-from service.store import decisions
+from service.usecases import reviews
 
 
 @post(
@@ -26,9 +26,9 @@ from service.store import decisions
     "take no decision: a filter asking for them is a 409, matched ones are listed in `skipped`.",
 )
 async def decide_discrepancies(
-    request: Request[Principal, None, object], conn: Conn, data: JSONBody[s.BulkDecisionIn]
-) -> s.BulkDecisionResult:
-    return await decisions.decide_many(conn, request.user, data)
+    request: Request[Principal, None, object], conn: Conn, data: JSONBody[BulkRulingIn]
+) -> BulkRulingResult:
+    return await reviews.rule_many(conn, request.user, data)
 
 
 ROUTES = [decide_discrepancies]

@@ -1,4 +1,4 @@
-"""Who sees which customer: the viewer for a request, and the audit entry for what it was shown."""
+"""Who sees which customer: the viewer for a caller, and the audit entry for what it was shown."""
 
 from __future__ import annotations
 

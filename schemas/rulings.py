@@ -1,4 +1,5 @@
-"""Decisions at scale: one decision and reason applied to every discrepancy a filter matches."""
+"""Rulings at scale: one ruling and reason applied to every discrepancy a filter matches (the API
+calls them decisions: docs/glossary.md)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,21 @@ from uuid import UUID
 
 import msgspec
 
-from schemas.reconcile import Kind, Period, ProviderId, Status
+from schemas.common import published_as
+from schemas.reconcile import Period, ProviderId, Severity, Status
 
 Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z_]{0,63}$", examples=["MANUAL_REGISTRATION"])]
 
 
-class DecisionFilter(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+@published_as("DecisionFilter")
+class RulingFilter(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     """Matches the discrepancies of the period's current runs, as `GET /v1/discrepancies` does."""
 
     period: Period
     provider: ProviderId
     code: Code
     kind: Annotated[
-        Kind | None, msgspec.Meta(description="only `blocking` takes a decision; hard or info is a 409")
+        Severity | None, msgspec.Meta(description="only `blocking` takes a decision; hard or info is a 409")
     ] = None
     status: Annotated[
         Status,
@@ -27,8 +30,9 @@ class DecisionFilter(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, f
     ] = "open"
 
 
-class BulkDecisionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    filter: DecisionFilter
+@published_as("BulkDecisionIn")
+class BulkRulingIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    filter: RulingFilter
     decision: Literal["approve", "reject"]
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
     amount: Annotated[
@@ -40,11 +44,12 @@ class BulkDecisionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, f
 class Skipped(msgspec.Struct, kw_only=True, frozen=True):
     id: UUID
     key: str
-    kind: Kind
+    kind: Severity
     reason: str
 
 
-class BulkDecisionResult(msgspec.Struct, kw_only=True, frozen=True):
+@published_as("BulkDecisionResult")
+class BulkRulingResult(msgspec.Struct, kw_only=True, frozen=True):
     matched: Annotated[int, msgspec.Meta(description="discrepancies the filter matched")]
     decided: int
     ids: Annotated[list[UUID], msgspec.Meta(description="the discrepancies decided, in key order")]
