@@ -511,3 +511,23 @@ async def test_only_changes_that_reach_a_settled_period_recompute_it(client, key
         ("2024-03", "delegerad_ovrig", "line", PNR_2, "landsbygd"): ("0.1667", "540.00", "90.00"),
         ("2024-03", "delegerad_ovrig", "reduction", None, None): (None, None, "-83.43"),
     }
+
+
+async def test_every_run_stored_is_audited_once(client, conn, keys):
+    """A run request writes one audit entry per run it stored: the recomputations of settled periods
+    it booked adjustments from, then the run itself (service/usecases/runs.py, start_run)."""
+    await settle_march(client, keys)
+    await late_changes(client, keys)
+    await run(client, keys, "2024-04")
+    entries = await conn.fetch(
+        "SELECT entity_ids, after FROM audit_log WHERE action = 'run.create' ORDER BY seq"
+    )
+    stored = await conn.fetch(
+        """SELECT r.id, r.kind, r.period, (SELECT count(*) FROM run_lines l WHERE l.run_id = r.id) AS lines
+           FROM runs r ORDER BY r.seq"""
+    )
+    assert [e["entity_ids"] for e in entries] == [[str(r["id"])] for r in stored]
+    assert [(e["after"]["kind"], e["after"]["period"], e["after"]["lines"]) for e in entries] == [
+        (r["kind"], r["period"], r["lines"]) for r in stored
+    ]
+    assert [r["kind"] for r in stored][-2:] == ["recompute", "real"]
