@@ -16,15 +16,18 @@ from service.web.assets import static_url
 BLOCKING = ("serious", "critical")
 
 
-async def violations(page: Page) -> list[dict[str, Any]]:
+async def violations(page: Page, include: list[str] | None = None) -> list[dict[str, Any]]:
+    """What axe finds in the page, or only in the parts matching the CSS selectors `include`."""
     await page.add_script_tag(url=static_url("axe.min.js"))
+    context = {"include": [[selector] for selector in include]} if include else None
     return await page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        "async (context) => (await axe.run(context || document, {resultTypes: ['violations']})).violations",
+        context,
     )
 
 
-async def assert_accessible(page: Page) -> None:
-    found = [v for v in await violations(page) if v["impact"] in BLOCKING]
+async def assert_accessible(page: Page, include: list[str] | None = None) -> None:
+    found = [v for v in await violations(page, include) if v["impact"] in BLOCKING]
     assert not found, "axe found:\n" + "\n".join(
         f"- {v['impact']} {v['id']}: {v['help']} at {[n['target'] for n in v['nodes']]}" for v in found
     )
