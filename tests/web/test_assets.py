@@ -78,6 +78,19 @@ def foreign_references(text: str) -> list[str]:
     return [m.group(0) for pattern in _REFERENCES for m in pattern.finditer(text)]
 
 
+async def test_pages_may_load_only_from_the_service(client):
+    for path in ["/login", "/schema", "/schema/redoc"]:
+        policy = dict(
+            d.strip().split(" ", 1)
+            for d in (await client.get(path)).headers["content-security-policy"].split(";")
+        )
+        assert policy["default-src"] == "'self'", path
+        assert policy["img-src"] == "'self' data:", path
+        assert "script-src" not in policy, path  # scripts only from the service: no inline code
+    login = (await client.get("/login")).headers["content-security-policy"]
+    assert "unsafe-inline" not in login
+
+
 def test_the_check_finds_references_to_other_hosts():
     page = """<script src="https://cdn.example/x.js"></script><link href='//fonts.example/css'>
     <style>body { background: url( "http://img.example/a.png") }</style><form action=https://x.example>"""
