@@ -1,9 +1,10 @@
 """Browser tests: the real service on a loopback port, driven by Playwright in Debian's Chromium.
 
 `server` runs the app (`create_app`, a fresh database per test, as tests/conftest.py gives) under
-uvicorn in a thread. `page` is a Chromium tab (Playwright's async API, on the tests' event loop) whose every request is watched: one to any other host
-is blocked and recorded, and so are script errors and failed loads of the page's own files; a test
-that caused any of them fails at teardown, whatever it asserted itself.
+uvicorn in a thread. `page` is a Chromium tab (Playwright's async API, on the tests' event loop)
+whose every request is watched: one to any other host is blocked and recorded, and so are script
+errors and failed loads of the page's own files; a test that caused any of them fails at teardown,
+whatever it asserted itself.
 
 Chromium comes from the machine (`apt-get install chromium`); Playwright's own browser download
 cannot work offline. Without it these tests skip, saying so, except under CI=true, where they fail.
