@@ -9,6 +9,9 @@ from decimal import Decimal
 import asyncpg
 import msgspec
 
+from service.store.records import Key, fetch, fetch_page, select, update
+from service.store.records import insert as insert_record
+
 
 class Content(msgspec.Struct, frozen=True, kw_only=True):
     """What a provider sends; `content_hash` recognises the same claim sent again."""
@@ -34,50 +37,20 @@ class Claim(Content, frozen=True, kw_only=True):
     protected: bool
 
 
-_SELECT = f"""SELECT k.provider_id, k.external_id, k.status, k.received_at,
-                     {", ".join(f"k.{c}" for c in Content.__struct_fields__)},
-                     c.ref, coalesce(c.protected, false) AS protected
-              FROM claims k LEFT JOIN customers c ON c.tenant_id = k.tenant_id AND c.pnr = k.pnr"""
+_QUERY = select("claims", ("provider_id", "external_id", "status", "received_at", *Content.__struct_fields__))
 
 
-async def claim(
-    conn: asyncpg.Connection, tenant: str, provider: str, external_id: str, *, lock: bool = False
-) -> Claim | None:
-    row = await conn.fetchrow(
-        f"""{_SELECT} WHERE k.tenant_id = $1 AND k.provider_id = $2 AND k.external_id = $3
-            {"FOR UPDATE OF k" if lock else ""}""",
-        tenant,
-        provider,
-        external_id,
-    )
-    return None if row is None else Claim(**row)
+async def claim(conn: asyncpg.Connection, key: Key, *, lock: bool = False) -> Claim | None:
+    return await fetch(conn, _QUERY, Claim, key, lock=lock)
 
 
-async def insert(
-    conn: asyncpg.Connection, tenant: str, provider: str, external_id: str, content: Content
-) -> bool:
+async def insert(conn: asyncpg.Connection, key: Key, content: Content) -> bool:
     """Store a new claim; False (and nothing stored) when the external id exists."""
-    columns = Content.__struct_fields__
-    status = await conn.execute(
-        f"""INSERT INTO claims (tenant_id, provider_id, external_id, {", ".join(columns)})
-            VALUES ($1, $2, $3, {", ".join(f"${i}" for i in range(4, len(columns) + 4))})
-            ON CONFLICT DO NOTHING""",
-        tenant,
-        provider,
-        external_id,
-        *msgspec.structs.astuple(content),
-    )
-    return status == "INSERT 0 1"
+    return await insert_record(conn, "claims", key, msgspec.structs.asdict(content))
 
 
-async def withdraw(conn: asyncpg.Connection, tenant: str, provider: str, external_id: str) -> None:
-    await conn.execute(
-        """UPDATE claims SET status = 'withdrawn', changed_seq = nextval('input_change_seq')
-           WHERE tenant_id = $1 AND provider_id = $2 AND external_id = $3""",
-        tenant,
-        provider,
-        external_id,
-    )
+async def withdraw(conn: asyncpg.Connection, key: Key) -> None:
+    await update(conn, "claims", key, {"status": "withdrawn"})
 
 
 async def period_settled(conn: asyncpg.Connection, tenant: str, provider: str, period: str) -> bool:
@@ -94,20 +67,9 @@ async def claims(
     conn: asyncpg.Connection,
     tenant: str,
     provider: str | None,
-    status: str | None,
     after: tuple[str, str],
     limit: int,
+    status: str | None,
 ) -> list[Claim]:
-    """By (provider, external id) after `after`; one provider's, or with None every provider's."""
-    rows = await conn.fetch(
-        f"""{_SELECT} WHERE k.tenant_id = $1 AND ($2::text IS NULL OR k.provider_id = $2)
-              AND ($3::text IS NULL OR k.status = $3)
-              AND (k.provider_id, k.external_id) > ($4, $5)
-            ORDER BY k.provider_id, k.external_id LIMIT $6""",
-        tenant,
-        provider,
-        status,
-        *after,
-        limit,
-    )
-    return [Claim(**r) for r in rows]
+    where = "AND ($6::text IS NULL OR x.status = $6)"
+    return await fetch_page(conn, _QUERY, Claim, tenant, provider, after, limit, where, status)

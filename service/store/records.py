@@ -1,24 +1,107 @@
-"""Provider records' tables (domain.md section 3): executions, pauses, enrolments and delegations.
-SQL only: the rules of use are in `service/usecases/records.py`.
-
-One set of queries serves the four tables: each record is keyed by (tenant, provider, external id)
-and has the content columns its `Table` names.
+"""Provider records' tables (domain.md section 3): executions, pauses, enrolments, delegations, and
+the queries every table keyed by (tenant, provider, external id) shares (visits and claims use them
+too). SQL only: the rules of use are in `service/usecases/records.py`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
+
+R = TypeVar("R", bound=msgspec.Struct)
+Key = tuple[str, str | None, str]  # (tenant, provider, external id)
+
+
+def select(table: str, columns: Iterable[str], *, customer: bool = True) -> str:
+    """The SELECT of a provider's records (alias `x`), with their customer's ref and protection
+    (None and False while the registry does not know the number, or without a customer)."""
+    listed = ", ".join(f"x.{c}" for c in columns)
+    if not customer:
+        return f"SELECT {listed}, NULL AS ref, false AS protected FROM {table} x"
+    return (
+        f"SELECT {listed}, c.ref, coalesce(c.protected, false) AS protected FROM {table} x "
+        "LEFT JOIN customers c ON c.tenant_id = x.tenant_id AND c.pnr = x.pnr"
+    )
+
+
+async def fetch(
+    conn: asyncpg.Connection, query: str, row: type[R], key: Key, *, lock: bool = False
+) -> R | None:
+    """The record with this key from `query` (a `select`)."""
+    record = await conn.fetchrow(
+        f"""{query} WHERE x.tenant_id = $1 AND x.provider_id = $2 AND x.external_id = $3
+            {"FOR UPDATE OF x" if lock else ""}""",
+        *key,
+    )
+    return None if record is None else row(**record)
+
+
+async def fetch_page(
+    conn: asyncpg.Connection,
+    query: str,
+    row: type[R],
+    tenant: str,
+    provider: str | None,
+    after: tuple[str, str],
+    limit: int,
+    where: str = "",
+    *arguments: Any,
+) -> list[R]:
+    """Records from `query` (a `select`) by (provider, external id) after `after`: one provider's,
+    or with None every provider's; `where` adds conditions on `$6...` (the `arguments`)."""
+    records = await conn.fetch(
+        f"""{query} WHERE x.tenant_id = $1 AND ($2::text IS NULL OR x.provider_id = $2) {where}
+              AND (x.provider_id, x.external_id) > ($3, $4)
+            ORDER BY x.provider_id, x.external_id LIMIT $5""",
+        tenant,
+        provider,
+        *after,
+        limit,
+        *arguments,
+    )
+    return [row(**r) for r in records]
+
+
+async def insert(conn: asyncpg.Connection, table: str, key: Key, content: dict[str, Any]) -> bool:
+    """Store a new record; False (and nothing stored) when its key exists."""
+    placeholders = ", ".join(f"${i}" for i in range(4, len(content) + 4))
+    status = await conn.execute(
+        f"""INSERT INTO {table} (tenant_id, provider_id, external_id, {", ".join(content)})
+            VALUES ($1, $2, $3, {placeholders}) ON CONFLICT DO NOTHING""",
+        *key,
+        *content.values(),
+    )
+    return status == "INSERT 0 1"
+
+
+async def update(conn: asyncpg.Connection, table: str, key: Key, content: dict[str, Any]) -> None:
+    sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(content, start=4))
+    await conn.execute(
+        f"""UPDATE {table} SET {sets}, changed_seq = nextval('input_change_seq')
+            WHERE tenant_id = $1 AND provider_id = $2 AND external_id = $3""",
+        *key,
+        *content.values(),
+    )
+
+
+# Executions, pauses, enrolments, delegations -----------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Table:
     name: str
     columns: tuple[str, ...]  # the content columns
+
+    @property
+    def query(self) -> str:
+        return select(
+            self.name, ("provider_id", "external_id", *self.columns), customer="pnr" in self.columns
+        )
 
 
 EXECUTIONS = Table("executions", ("decision_id", "valid_from", "valid_to"))
@@ -29,8 +112,7 @@ DELEGATIONS = Table("delegations", ("pnr", "insats_code", "valid_from", "valid_t
 
 class Record(msgspec.Struct, frozen=True, kw_only=True):
     """A stored provider record: its key, its table's content columns (the others stay None), and
-    its customer's ref and protection (None and False while the registry does not know the number,
-    and for executions, which have no customer)."""
+    its customer's ref and protection."""
 
     provider_id: str
     external_id: str
@@ -46,73 +128,8 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
     protected: bool = False
 
 
-def _select(table: Table) -> str:
-    columns = ", ".join(f"x.{c}" for c in ("provider_id", "external_id", *table.columns))
-    if "pnr" not in table.columns:
-        return f"SELECT {columns} FROM {table.name} x"
-    return (
-        f"SELECT {columns}, c.ref, coalesce(c.protected, false) AS protected FROM {table.name} x "
-        "LEFT JOIN customers c ON c.tenant_id = x.tenant_id AND c.pnr = x.pnr"
-    )
-
-
-async def record(
-    conn: asyncpg.Connection,
-    table: Table,
-    tenant: str,
-    provider: str,
-    external_id: str,
-    *,
-    lock: bool = False,
-) -> Record | None:
-    row = await conn.fetchrow(
-        f"""{_select(table)} WHERE x.tenant_id = $1 AND x.provider_id = $2 AND x.external_id = $3
-            {"FOR UPDATE OF x" if lock else ""}""",
-        tenant,
-        provider,
-        external_id,
-    )
-    return None if row is None else Record(**row)
-
-
-async def insert(
-    conn: asyncpg.Connection,
-    table: Table,
-    tenant: str,
-    provider: str,
-    external_id: str,
-    content: dict[str, Any],
-) -> bool:
-    """Store a new record; False (and nothing stored) when the external id exists."""
-    placeholders = ", ".join(f"${i}" for i in range(4, len(content) + 4))
-    status = await conn.execute(
-        f"""INSERT INTO {table.name} (tenant_id, provider_id, external_id, {", ".join(content)})
-            VALUES ($1, $2, $3, {placeholders}) ON CONFLICT DO NOTHING""",
-        tenant,
-        provider,
-        external_id,
-        *content.values(),
-    )
-    return status == "INSERT 0 1"
-
-
-async def update(
-    conn: asyncpg.Connection,
-    table: Table,
-    tenant: str,
-    provider: str,
-    external_id: str,
-    content: dict[str, Any],
-) -> None:
-    sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(content, start=4))
-    await conn.execute(
-        f"""UPDATE {table.name} SET {sets}, changed_seq = nextval('input_change_seq')
-            WHERE tenant_id = $1 AND provider_id = $2 AND external_id = $3""",
-        tenant,
-        provider,
-        external_id,
-        *content.values(),
-    )
+async def record(conn: asyncpg.Connection, table: Table, key: Key, *, lock: bool = False) -> Record | None:
+    return await fetch(conn, table.query, Record, key, lock=lock)
 
 
 async def records(
@@ -123,14 +140,4 @@ async def records(
     after: tuple[str, str],
     limit: int,
 ) -> list[Record]:
-    """By (provider, external id) after `after`; one provider's, or with None every provider's."""
-    rows = await conn.fetch(
-        f"""{_select(table)} WHERE x.tenant_id = $1 AND ($2::text IS NULL OR x.provider_id = $2)
-              AND (x.provider_id, x.external_id) > ($3, $4)
-            ORDER BY x.provider_id, x.external_id LIMIT $5""",
-        tenant,
-        provider,
-        *after,
-        limit,
-    )
-    return [Record(**r) for r in rows]
+    return await fetch_page(conn, table.query, Record, tenant, provider, after, limit)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -75,17 +75,72 @@ def columns(row: type[msgspec.Struct], alias: str = "") -> str:
     return ", ".join(alias + name for name in row.__struct_fields__)
 
 
-def one(row: type[R], record: asyncpg.Record | None) -> R | None:
-    return None if record is None else row(**record)
-
-
 def every(row: type[R], records: Iterable[asyncpg.Record]) -> list[R]:
     return [row(**r) for r in records]
 
 
-def _lock(lock: bool, of: str = "") -> str:
-    return f" FOR UPDATE{' OF ' + of if of else ''}" if lock else ""
+async def _one(
+    conn: asyncpg.Connection, row: type[R], table: str, column: str, tenant: str, value: Any, lock: bool
+) -> R | None:
+    record = await conn.fetchrow(
+        f"""SELECT {columns(row)} FROM {table} WHERE tenant_id = $1 AND {column} = $2
+            {"FOR UPDATE" if lock else ""}""",
+        tenant,
+        value,
+    )
+    return None if record is None else row(**record)
 
+
+async def _page(
+    conn: asyncpg.Connection, row: type[R], table: str, column: str, tenant: str, after: str, limit: int
+) -> list[R]:
+    """Rows by `column` after `after`."""
+    return every(
+        row,
+        await conn.fetch(
+            f"""SELECT {columns(row)} FROM {table} WHERE tenant_id = $1 AND {column} > $2
+                ORDER BY {column} LIMIT $3""",
+            tenant,
+            after,
+            limit,
+        ),
+    )
+
+
+async def _insert(
+    conn: asyncpg.Connection, table: str, tenant: str, row: msgspec.Struct, unless: str = ""
+) -> bool:
+    """Store a row; with `unless` "ON CONFLICT DO NOTHING", False (and nothing stored) on a conflict."""
+    values = msgspec.structs.astuple(row)
+    placeholders = ", ".join(f"${i}" for i in range(2, len(values) + 2))
+    status = await conn.execute(
+        f"INSERT INTO {table} (tenant_id, {columns(type(row))}) VALUES ($1, {placeholders}) {unless}",
+        tenant,
+        *values,
+    )
+    return status == "INSERT 0 1"
+
+
+async def _update(
+    conn: asyncpg.Connection,
+    table: str,
+    tenant: str,
+    key: str,
+    row: msgspec.Struct,
+    sets: tuple[str, ...],
+    also: str,
+) -> None:
+    """Set the `sets` columns of the row with this `key` column, and what `also` says."""
+    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(sets, start=3))
+    await conn.execute(
+        f"UPDATE {table} SET {assignments}, {also} WHERE tenant_id = $1 AND {key} = $2",
+        tenant,
+        getattr(row, key),
+        *(getattr(row, c) for c in sets),
+    )
+
+
+_CHANGED = "changed_seq = nextval('input_change_seq')"
 
 # Providers ---------------------------------------------------------------------------------------
 
@@ -93,14 +148,7 @@ def _lock(lock: bool, of: str = "") -> str:
 async def provider(
     conn: asyncpg.Connection, tenant: str, provider_id: str, *, lock: bool = False
 ) -> Provider | None:
-    return one(
-        Provider,
-        await conn.fetchrow(
-            f"SELECT {columns(Provider)} FROM providers WHERE tenant_id = $1 AND id = $2{_lock(lock)}",
-            tenant,
-            provider_id,
-        ),
-    )
+    return await _one(conn, Provider, "providers", "id", tenant, provider_id, lock)
 
 
 async def orgnr_holder(conn: asyncpg.Connection, tenant: str, orgnr: str, other_than: str) -> str | None:
@@ -111,35 +159,15 @@ async def orgnr_holder(conn: asyncpg.Connection, tenant: str, orgnr: str, other_
 
 
 async def insert_provider(conn: asyncpg.Connection, tenant: str, row: Provider) -> None:
-    await conn.execute(
-        "INSERT INTO providers (tenant_id, id, orgnr, name) VALUES ($1, $2, $3, $4)",
-        tenant,
-        row.id,
-        row.orgnr,
-        row.name,
-    )
+    await _insert(conn, "providers", tenant, row)
 
 
 async def update_provider(conn: asyncpg.Connection, tenant: str, row: Provider) -> None:
-    await conn.execute(
-        "UPDATE providers SET orgnr = $3, name = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2",
-        tenant,
-        row.id,
-        row.orgnr,
-        row.name,
-    )
+    await _update(conn, "providers", tenant, "id", row, ("orgnr", "name"), "updated_at = now()")
 
 
 async def providers(conn: asyncpg.Connection, tenant: str, after: str, limit: int) -> list[Provider]:
-    return every(
-        Provider,
-        await conn.fetch(
-            f"SELECT {columns(Provider)} FROM providers WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            tenant,
-            after,
-            limit,
-        ),
-    )
+    return await _page(conn, Provider, "providers", "id", tenant, after, limit)
 
 
 async def known_providers(conn: asyncpg.Connection, tenant: str, ids: Iterable[str]) -> set[str]:
@@ -153,54 +181,20 @@ async def known_providers(conn: asyncpg.Connection, tenant: str, ids: Iterable[s
 
 
 async def insats(conn: asyncpg.Connection, tenant: str, code: str, *, lock: bool = False) -> Insats | None:
-    return one(
-        Insats,
-        await conn.fetchrow(
-            f"SELECT {columns(Insats)} FROM insatser WHERE tenant_id = $1 AND code = $2{_lock(lock)}",
-            tenant,
-            code,
-        ),
-    )
+    return await _one(conn, Insats, "insatser", "code", tenant, code, lock)
 
 
 async def insert_insats(conn: asyncpg.Connection, tenant: str, row: Insats) -> bool:
     """Store a new insats; False (and nothing stored) when the code exists."""
-    status = await conn.execute(
-        """INSERT INTO insatser (tenant_id, code, title, category, report_type) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT DO NOTHING""",
-        tenant,
-        row.code,
-        row.title,
-        row.category,
-        row.report_type,
-    )
-    return status == "INSERT 0 1"
+    return await _insert(conn, "insatser", tenant, row, "ON CONFLICT DO NOTHING")
 
 
 async def update_insats(conn: asyncpg.Connection, tenant: str, row: Insats) -> None:
-    await conn.execute(
-        """UPDATE insatser SET title = $3, category = $4, report_type = $5,
-                  changed_seq = nextval('input_change_seq')
-           WHERE tenant_id = $1 AND code = $2""",
-        tenant,
-        row.code,
-        row.title,
-        row.category,
-        row.report_type,
-    )
+    await _update(conn, "insatser", tenant, "code", row, ("title", "category", "report_type"), _CHANGED)
 
 
 async def insatser(conn: asyncpg.Connection, tenant: str, after: str, limit: int) -> list[Insats]:
-    return every(
-        Insats,
-        await conn.fetch(
-            f"""SELECT {columns(Insats)} FROM insatser WHERE tenant_id = $1 AND code > $2
-                ORDER BY code LIMIT $3""",
-            tenant,
-            after,
-            limit,
-        ),
-    )
+    return await _page(conn, Insats, "insatser", "code", tenant, after, limit)
 
 
 async def catalogue(conn: asyncpg.Connection, tenant: str) -> dict[str, Insats]:
@@ -212,48 +206,21 @@ async def catalogue(conn: asyncpg.Connection, tenant: str) -> dict[str, Insats]:
 
 
 async def customer(conn: asyncpg.Connection, tenant: str, ref: str, *, lock: bool = False) -> Customer | None:
-    return one(
-        Customer,
-        await conn.fetchrow(
-            f"SELECT {columns(Customer)} FROM customers WHERE tenant_id = $1 AND ref = $2{_lock(lock)}",
-            tenant,
-            ref,
-        ),
-    )
+    return await _one(conn, Customer, "customers", "ref", tenant, ref, lock)
 
 
 async def customer_by_pnr(conn: asyncpg.Connection, tenant: str, pnr: str) -> Customer | None:
-    return one(
-        Customer,
-        await conn.fetchrow(
-            f"SELECT {columns(Customer)} FROM customers WHERE tenant_id = $1 AND pnr = $2", tenant, pnr
-        ),
-    )
+    return await _one(conn, Customer, "customers", "pnr", tenant, pnr, False)
 
 
 async def insert_customer(conn: asyncpg.Connection, tenant: str, row: Customer) -> bool:
     """Store a new customer; False (and nothing stored) when the number is registered."""
-    status = await conn.execute(
-        """INSERT INTO customers (tenant_id, pnr, ref, name, protected) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT DO NOTHING""",
-        tenant,
-        row.pnr,
-        row.ref,
-        row.name,
-        row.protected,
-    )
-    return status == "INSERT 0 1"
+    return await _insert(conn, "customers", tenant, row, "ON CONFLICT DO NOTHING")
 
 
 async def update_customer(conn: asyncpg.Connection, tenant: str, row: Customer) -> None:
-    await conn.execute(
-        """UPDATE customers SET name = $3, protected = $4, updated_at = now(),
-                  changed_seq = nextval('input_change_seq')
-           WHERE tenant_id = $1 AND ref = $2""",
-        tenant,
-        row.ref,
-        row.name,
-        row.protected,
+    await _update(
+        conn, "customers", tenant, "ref", row, ("name", "protected"), f"updated_at = now(), {_CHANGED}"
     )
 
 
@@ -360,12 +327,12 @@ _DECISION = """SELECT d.id, d.pnr, d.decided_on, c.ref, c.protected FROM decisio
 async def decision(
     conn: asyncpg.Connection, tenant: str, decision_id: str, *, lock: bool = False
 ) -> Decision | None:
-    return one(
-        Decision,
-        await conn.fetchrow(
-            f"{_DECISION} WHERE d.tenant_id = $1 AND d.id = $2{_lock(lock, 'd')}", tenant, decision_id
-        ),
+    record = await conn.fetchrow(
+        f"{_DECISION} WHERE d.tenant_id = $1 AND d.id = $2 {'FOR UPDATE OF d' if lock else ''}",
+        tenant,
+        decision_id,
     )
+    return None if record is None else Decision(**record)
 
 
 async def decisions(
@@ -399,14 +366,8 @@ async def insert_decision(
     return status == "INSERT 0 1"
 
 
-async def update_decided(conn: asyncpg.Connection, tenant: str, decision_id: str, decided: date) -> None:
-    await conn.execute(
-        """UPDATE decisions SET decided_on = $3, changed_seq = nextval('input_change_seq')
-           WHERE tenant_id = $1 AND id = $2""",
-        tenant,
-        decision_id,
-        decided,
-    )
+async def update_decision(conn: asyncpg.Connection, tenant: str, row: Decision) -> None:
+    await _update(conn, "decisions", tenant, "id", row, ("decided_on",), _CHANGED)
 
 
 async def decision_lines(
@@ -429,30 +390,14 @@ async def decision_lines(
 async def decision_line(
     conn: asyncpg.Connection, tenant: str, line_id: str, *, lock: bool = False
 ) -> DecisionLine | None:
-    return one(
-        DecisionLine,
-        await conn.fetchrow(
-            f"""SELECT {columns(DecisionLine)} FROM decision_lines
-                WHERE tenant_id = $1 AND id = $2{_lock(lock)}""",
-            tenant,
-            line_id,
-        ),
-    )
+    return await _one(conn, DecisionLine, "decision_lines", "id", tenant, line_id, lock)
 
 
 async def insert_lines(conn: asyncpg.Connection, tenant: str, lines: Sequence[DecisionLine]) -> None:
-    await conn.executemany(
-        f"""INSERT INTO decision_lines (tenant_id, {columns(DecisionLine)})
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-        [(tenant, *msgspec.structs.astuple(x)) for x in lines],
-    )
+    for line in lines:
+        await _insert(conn, "decision_lines", tenant, line)
 
 
 async def update_line(conn: asyncpg.Connection, tenant: str, line: DecisionLine) -> None:
-    await conn.execute(
-        """UPDATE decision_lines SET insats_code = $4, category = $5, minutes = $6, occasions = $7, per = $8,
-                  valid_from = $9, valid_to = $10, changed_seq = nextval('input_change_seq')
-           WHERE tenant_id = $1 AND id = $2 AND decision_id = $3""",
-        tenant,
-        *msgspec.structs.astuple(line),
-    )
+    """Set every column of the line but its id and decision."""
+    await _update(conn, "decision_lines", tenant, "id", line, DecisionLine.__struct_fields__[2:], _CHANGED)

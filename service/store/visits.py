@@ -9,17 +9,17 @@ the DUPLICATE check) follows the rows of the batch.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
 import msgspec
 
+from service.store.records import Key, fetch, fetch_page, select
 
-class Staged(NamedTuple):
-    """One visit as COPY takes it into visit_stage (these are its columns, in order)."""
 
-    ord: int
-    external_id: str
+class Content(msgspec.Struct, frozen=True):
+    """A visit as its provider sent it; `content_hash` recognises the same visit sent again."""
+
     pnr: str
     staff_id: str
     staff_category: str
@@ -32,22 +32,19 @@ class Staged(NamedTuple):
     content_hash: bytes
 
 
-class Visit(msgspec.Struct, frozen=True, kw_only=True):
+class Staged(Content, frozen=True):
+    """A visit of a batch to merge: its content, external id and position in the batch."""
+
+    external_id: str
+    ord: int
+
+
+class Visit(Content, frozen=True, kw_only=True):
     """A stored visit, with its customer's ref and protection (None and False while the registry
     does not know the number)."""
 
     provider_id: str
     external_id: str
-    pnr: str
-    staff_id: str
-    staff_category: str
-    report_type: str
-    started_at: datetime
-    ended_at: datetime
-    codes: list[str]
-    method: str
-    status: str
-    content_hash: bytes
     version: int
     received_at: datetime
     ref: str | None
@@ -67,23 +64,11 @@ class Contended(Exception):
     """PostgreSQL broke a deadlock with another transaction storing some of the same visits."""
 
 
-# Staged per connection and emptied at every commit.
-STAGE = """CREATE TEMP TABLE IF NOT EXISTS visit_stage (
-    ord            integer,
-    external_id    text,
-    pnr            text,
-    staff_id       text,
-    staff_category text,
-    report_type    text,
-    started_at     timestamptz,
-    ended_at       timestamptz,
-    codes          text[],
-    method         text,
-    status         text,
-    content_hash   bytea
-) ON COMMIT DELETE ROWS"""
+CONTENT = ", ".join(Content.__struct_fields__)
 
-CONTENT = ", ".join(Staged._fields[2:])
+# Staged per connection and emptied at every commit; its columns are Staged's.
+STAGE = f"""CREATE TEMP TABLE IF NOT EXISTS visit_stage ON COMMIT DELETE ROWS AS
+            SELECT {CONTENT}, external_id, 0 AS ord FROM visits WITH NO DATA"""
 
 MERGE = f"""INSERT INTO visits (tenant_id, provider_id, external_id, {CONTENT})
             SELECT $1, $2, external_id, {CONTENT} FROM visit_stage ORDER BY ord
@@ -98,7 +83,7 @@ async def merge(conn: asyncpg.Connection, tenant: str, provider: str, rows: list
     """Stage the rows and store those whose external id is new; how many were. Raises `Contended`
     when PostgreSQL breaks a deadlock with a concurrent merge."""
     await conn.execute(STAGE)
-    await conn.copy_records_to_table("visit_stage", records=rows)
+    await conn.copy_records_to_table("visit_stage", records=[msgspec.structs.astuple(r) for r in rows])
     try:
         status = await conn.execute(MERGE, tenant, provider)
     except asyncpg.DeadlockDetectedError:
@@ -111,37 +96,24 @@ async def changed(conn: asyncpg.Connection, tenant: str, provider: str, limit: i
     return [r["external_id"] for r in await conn.fetch(CHANGED, tenant, provider, limit)]
 
 
-_SELECT = f"""SELECT {", ".join(f"v.{c}" for c in Visit.__struct_fields__ if c not in ("ref", "protected"))},
-                     c.ref, coalesce(c.protected, false) AS protected
-              FROM visits v LEFT JOIN customers c ON c.tenant_id = v.tenant_id AND c.pnr = v.pnr"""
+_QUERY = select("visits", [c for c in Visit.__struct_fields__ if c not in ("ref", "protected")])
 
 
-async def visit(
-    conn: asyncpg.Connection, tenant: str, provider: str, external_id: str, *, lock: bool = False
-) -> Visit | None:
-    row = await conn.fetchrow(
-        f"""{_SELECT} WHERE v.tenant_id = $1 AND v.provider_id = $2 AND v.external_id = $3
-            {"FOR UPDATE OF v" if lock else ""}""",
-        tenant,
-        provider,
-        external_id,
-    )
-    return None if row is None else Visit(**row)
+async def visit(conn: asyncpg.Connection, key: Key, *, lock: bool = False) -> Visit | None:
+    return await fetch(conn, _QUERY, Visit, key, lock=lock)
 
 
-async def versions(conn: asyncpg.Connection, tenant: str, provider: str, external_id: str) -> list[Version]:
+async def versions(conn: asyncpg.Connection, key: Key) -> list[Version]:
     rows = await conn.fetch(
         """SELECT version, content, replaced_at, replaced_by FROM visit_versions
            WHERE tenant_id = $1 AND provider_id = $2 AND external_id = $3 ORDER BY version""",
-        tenant,
-        provider,
-        external_id,
+        *key,
     )
     return [Version(**r) for r in rows]
 
 
 async def replace(
-    conn: asyncpg.Connection, tenant: str, before: Visit, after: Staged, replaced_by: str
+    conn: asyncpg.Connection, tenant: str, before: Visit, after: Content, replaced_by: str
 ) -> None:
     """Replace a visit's content; the old version goes to visit_versions (the posted fields, the
     number in full) with who replaced it."""
@@ -174,7 +146,7 @@ async def replace(
         tenant,
         before.provider_id,
         before.external_id,
-        *after[2:],
+        *msgspec.structs.astuple(after)[: len(Content.__struct_fields__)],
     )
 
 
@@ -182,21 +154,10 @@ async def visits(
     conn: asyncpg.Connection,
     tenant: str,
     provider: str | None,
-    month: date | None,
     after: tuple[str, str],
     limit: int,
+    month: date | None,
 ) -> list[Visit]:
-    """By (provider, external id) after `after`; one provider's, or with None every provider's;
-    with `month` (its first day), only the visits whose local start day lies in it."""
-    rows = await conn.fetch(
-        f"""{_SELECT} WHERE v.tenant_id = $1 AND ($2::text IS NULL OR v.provider_id = $2)
-              AND ($3::date IS NULL OR v.service_date >= $3 AND v.service_date < ($3 + interval '1 month'))
-              AND (v.provider_id, v.external_id) > ($4, $5)
-            ORDER BY v.provider_id, v.external_id LIMIT $6""",
-        tenant,
-        provider,
-        month,
-        *after,
-        limit,
-    )
-    return [Visit(**r) for r in rows]
+    """With `month` (its first day), only the visits whose local start day lies in it."""
+    where = "AND ($6::date IS NULL OR x.service_date >= $6 AND x.service_date < ($6 + interval '1 month'))"
+    return await fetch_page(conn, _QUERY, Visit, tenant, provider, after, limit, where, month)

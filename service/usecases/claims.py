@@ -15,13 +15,13 @@ import asyncpg
 import msgspec
 
 from schemas import records as r
-from service.domain.errors import Conflict, NotFound
+from service.domain.errors import Conflict
 from service.domain.money import InvalidMoney, parse_money
 from service.domain.principal import Principal
 from service.domain.visibility import shown_pnr
 from service.store import claims as store
 from service.usecases.access import listed_provider
-from service.usecases.ingestion import Checks, audit_write, page
+from service.usecases.ingestion import Checks, after_record, audit_write, found, own, record_page
 
 _CANONICAL = msgspec.json.Encoder()
 
@@ -74,17 +74,14 @@ def _claim(row: store.Claim, role: str, *, single: bool) -> r.Claim:
 async def _stored(
     conn: asyncpg.Connection, who: Principal, external_id: str, *, lock: bool = False
 ) -> store.Claim:
-    row = await store.claim(conn, who.tenant_id, who.provider_id, external_id, lock=lock)
-    if row is None:
-        raise NotFound(f"no claim {external_id}")
-    return row
+    return found(await store.claim(conn, own(who, external_id), lock=lock), f"no claim {external_id}")
 
 
 async def create_claim(
     conn: asyncpg.Connection, who: Principal, data: r.ClaimIn, payload: bytes
 ) -> tuple[r.Claim, bool]:
     content = _content(who, data)
-    created = await store.insert(conn, who.tenant_id, who.provider_id, data.id, content)
+    created = await store.insert(conn, own(who, data.id), content)
     row = await _stored(conn, who, data.id)
     if not created and row.content_hash != content.content_hash:
         raise Conflict(f"claim {data.id} exists with other content; withdraw it and send a new claim")
@@ -103,7 +100,7 @@ async def withdraw_claim(
         period = f"{before.claim_date:%Y-%m}"
         if await store.period_settled(conn, who.tenant_id, who.provider_id, period):
             raise Conflict(f"period {period} is settled: a claim in it can no longer be withdrawn")
-        await store.withdraw(conn, who.tenant_id, who.provider_id, external_id)
+        await store.withdraw(conn, own(who, external_id))
     after = await _stored(conn, who, external_id)
     await audit_write(
         conn,
@@ -126,9 +123,7 @@ async def list_claims(
 ) -> r.ClaimPage:
     """A provider's own claims with their status, or (invoice_admin, auditor) every provider's.
     The cursor is `provider:external_id`."""
-    after_provider, _, after_id = after.partition(":")
-    rows = await store.claims(
-        conn, who.tenant_id, listed_provider(who, provider), status, (after_provider, after_id), limit + 1
-    )
-    items, cursor = page(rows, limit, lambda x: f"{x.provider_id}:{x.external_id}")
+    provider = listed_provider(who, provider)
+    rows = await store.claims(conn, who.tenant_id, provider, after_record(after), limit + 1, status)
+    items, cursor = record_page(rows, limit)
     return r.ClaimPage(items=[_claim(x, who.role, single=False) for x in items], next_after=cursor)

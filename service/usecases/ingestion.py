@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from service.domain.errors import Invalid
+from service.domain.errors import Invalid, NotFound
 from service.domain.identity import InvalidIdentity, parse_personnummer
 from service.domain.principal import Principal
 from service.store import audit
+from service.store.records import Key
 
 T = TypeVar("T")
 
@@ -61,11 +62,35 @@ class Checks:
             raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in self.errors), errors=self.errors)
 
 
+def found(row: T | None, message: str) -> T:
+    """The row looked up, or a 404 saying `message`."""
+    if row is None:
+        raise NotFound(message)
+    return row
+
+
 def page(rows: Sequence[T], limit: int, cursor: Callable[[T], str]) -> tuple[list[T], str | None]:
     """Keyset paging over `limit + 1` fetched rows: the first `limit`, and the cursor of the last
     shown when there are more."""
     shown = list(rows[:limit])
     return shown, (cursor(shown[-1]) if len(rows) > limit else None)
+
+
+# Provider records (executions ... visits, claims) are keyed by (tenant, provider, external id); a
+# provider reaches only its own, and their lists page on by `provider:external_id`.
+
+
+def own(who: Principal, external_id: str) -> Key:
+    return who.tenant_id, who.provider_id, external_id
+
+
+def after_record(after: str) -> tuple[str, str]:
+    provider, _, external_id = after.partition(":")
+    return provider, external_id
+
+
+def record_page(rows: Sequence[T], limit: int) -> tuple[list[T], str | None]:
+    return page(rows, limit, lambda x: f"{x.provider_id}:{x.external_id}")  # type: ignore[attr-defined]
 
 
 async def audit_write(

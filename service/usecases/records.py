@@ -16,13 +16,13 @@ import asyncpg
 import msgspec
 
 from schemas import records as r
-from service.domain.errors import Conflict, NotFound
+from service.domain.errors import Conflict
 from service.domain.principal import Principal
 from service.domain.visibility import shown_pnr
 from service.store import records as store
 from service.store import registry
 from service.usecases.access import listed_provider
-from service.usecases.ingestion import Checks, audit_write, page
+from service.usecases.ingestion import Checks, after_record, audit_write, found, own, record_page
 
 # The API's name of a content column where it is not the column's own.
 FIELDS = {
@@ -73,16 +73,14 @@ class Kind:
     async def _stored(
         self, conn: asyncpg.Connection, who: Principal, external_id: str, *, lock: bool = False
     ) -> store.Record:
-        row = await store.record(conn, self.table, who.tenant_id, who.provider_id, external_id, lock=lock)
-        if row is None:
-            raise NotFound(f"no {self.name} {external_id}")
-        return row
+        row = await store.record(conn, self.table, own(who, external_id), lock=lock)
+        return found(row, f"no {self.name} {external_id}")
 
     async def create(
         self, conn: asyncpg.Connection, who: Principal, data: Any, payload: bytes
     ) -> tuple[Any, bool]:
         content = await self._content(conn, who, data)
-        created = await store.insert(conn, self.table, who.tenant_id, who.provider_id, data.id, content)
+        created = await store.insert(conn, self.table.name, own(who, data.id), content)
         row = await self._stored(conn, who, data.id)
         if not created and any(getattr(row, c) != v for c, v in content.items()):
             raise Conflict(f"{self.name} {data.id} exists with other content; correct it with PUT")
@@ -100,7 +98,7 @@ class Kind:
         change: str,
     ) -> Any:
         external_id = before.external_id
-        await store.update(conn, self.table, who.tenant_id, who.provider_id, external_id, content)
+        await store.update(conn, self.table.name, own(who, external_id), content)
         after = await self._stored(conn, who, external_id)
         await audit_write(
             conn,
@@ -145,16 +143,9 @@ class Kind:
     ) -> Any:
         """A provider's own records, or (invoice_admin, auditor) every provider's, optionally one's.
         The cursor is `provider:external_id`."""
-        after_provider, _, after_id = after.partition(":")
-        rows = await store.records(
-            conn,
-            self.table,
-            who.tenant_id,
-            listed_provider(who, provider),
-            (after_provider, after_id),
-            limit + 1,
-        )
-        items, cursor = page(rows, limit, lambda x: f"{x.provider_id}:{x.external_id}")
+        provider = listed_provider(who, provider)
+        rows = await store.records(conn, self.table, who.tenant_id, provider, after_record(after), limit + 1)
+        items, cursor = record_page(rows, limit)
         return self.page(items=[self._out(x, who.role, single=False) for x in items], next_after=cursor)
 
 

@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-from msgspec.structs import asdict
+from msgspec.structs import asdict, replace
 
 from schemas import registry as s
 from service.domain.errors import Conflict, NotFound
@@ -26,7 +26,7 @@ from service.domain.identity import InvalidIdentity, parse_organisationsnummer
 from service.domain.principal import Principal
 from service.domain.visibility import shown_pnr
 from service.store import registry as store
-from service.usecases.ingestion import Checks, audit_write, invalid, page
+from service.usecases.ingestion import Checks, audit_write, found, invalid, page
 
 # Providers ---------------------------------------------------------------------------------------
 
@@ -61,9 +61,9 @@ async def create_provider(
 async def correct_provider(
     conn: asyncpg.Connection, who: Principal, provider_id: str, data: s.ProviderCorrection, payload: bytes
 ) -> s.Provider:
-    before = await store.provider(conn, who.tenant_id, provider_id, lock=True)
-    if before is None:
-        raise NotFound(f"no provider {provider_id}")
+    before = found(
+        await store.provider(conn, who.tenant_id, provider_id, lock=True), f"no provider {provider_id}"
+    )
     after = s.Provider(id=provider_id, orgnr=_orgnr(data.orgnr), name=data.name)
     await _orgnr_free(conn, who.tenant_id, after)
     await store.update_provider(conn, who.tenant_id, store.Provider(**asdict(after)))
@@ -80,9 +80,7 @@ async def correct_provider(
 
 
 async def get_provider(conn: asyncpg.Connection, who: Principal, provider_id: str) -> s.Provider:
-    row = await store.provider(conn, who.tenant_id, provider_id)
-    if row is None:
-        raise NotFound(f"no provider {provider_id}")
+    row = found(await store.provider(conn, who.tenant_id, provider_id), f"no provider {provider_id}")
     return s.Provider(**asdict(row))
 
 
@@ -115,9 +113,7 @@ async def correct_insats(
     conn: asyncpg.Connection, who: Principal, code: str, data: s.InsatsCorrection, payload: bytes
 ) -> s.Insats:
     after = _insats(code, data)
-    before = await store.insats(conn, who.tenant_id, code, lock=True)
-    if before is None:
-        raise NotFound(f"no insats {code}")
+    before = found(await store.insats(conn, who.tenant_id, code, lock=True), f"no insats {code}")
     await store.update_insats(conn, who.tenant_id, store.Insats(**asdict(after)))
     await audit_write(
         conn, who, "insats.correct", [code], payload, before=s.Insats(**asdict(before)), after=after
@@ -241,10 +237,7 @@ async def create_customer(
 async def _customer(
     conn: asyncpg.Connection, who: Principal, ref: str, *, lock: bool = False
 ) -> store.Customer:
-    row = await store.customer(conn, who.tenant_id, ref, lock=lock)
-    if row is None:
-        raise NotFound("no such customer")
-    return row
+    return found(await store.customer(conn, who.tenant_id, ref, lock=lock), "no such customer")
 
 
 async def correct_customer(
@@ -478,10 +471,9 @@ async def _decisions(
 async def _decision(
     conn: asyncpg.Connection, who: Principal, decision_id: str, *, lock: bool = False
 ) -> store.Decision:
-    row = await store.decision(conn, who.tenant_id, decision_id, lock=lock)
-    if row is None:
-        raise NotFound(f"no decision {decision_id}")
-    return row
+    return found(
+        await store.decision(conn, who.tenant_id, decision_id, lock=lock), f"no decision {decision_id}"
+    )
 
 
 async def get_decision(conn: asyncpg.Connection, who: Principal, decision_id: str) -> s.Decision:
@@ -537,7 +529,7 @@ async def correct_decision(
     conn: asyncpg.Connection, who: Principal, decision_id: str, data: s.DecisionCorrection, payload: bytes
 ) -> s.Decision:
     before = await _decision(conn, who, decision_id, lock=True)
-    await store.update_decided(conn, who.tenant_id, decision_id, data.decided)
+    await store.update_decision(conn, who.tenant_id, replace(before, decided_on=data.decided))
     await audit_write(
         conn,
         who,
@@ -623,7 +615,7 @@ async def end_decision_line(
     checks = Checks()
     checks.span(before.valid_from, data.to)
     checks.done()
-    after = store.DecisionLine(**{**asdict(before), "valid_to": data.to})
+    after = replace(before, valid_to=data.to)
     await store.update_line(conn, who.tenant_id, after)
     await _audit_line(conn, who, "end", after, payload, before={"to": before.valid_to}, after={"to": data.to})
     return await get_decision(conn, who, decision_id)

@@ -24,14 +24,14 @@ import msgspec
 from msgspec.structs import asdict
 
 from schemas import records as r
-from service.domain.errors import Conflict, Invalid, NotFound, Problem, TooLarge, field_error
+from service.domain.errors import Conflict, Invalid, Problem, TooLarge, field_error
 from service.domain.identity import InvalidIdentity, parse_personnummer
 from service.domain.principal import Principal
 from service.domain.visibility import shown_pnr
 from service.store import audit, registry
 from service.store import visits as store
 from service.usecases.access import listed_provider
-from service.usecases.ingestion import audit_write, page
+from service.usecases.ingestion import after_record, audit_write, found, own, record_page
 
 MAX_ROWS = 10_000
 MAX_CONFLICTS_NAMED = 100
@@ -167,8 +167,6 @@ class Batch:
         self._seen[v.id] = (index, digest)
         self.rows.append(
             store.Staged(
-                len(self.rows),
-                v.id,
                 pnr,
                 v.staff,
                 v.staff_category,
@@ -179,6 +177,8 @@ class Batch:
                 v.method,
                 v.status,
                 digest,
+                v.id,
+                len(self.rows),
             )
         )
 
@@ -320,16 +320,13 @@ def _visit(row: store.Visit, role: str, *, single: bool) -> r.Visit:
 async def _stored(
     conn: asyncpg.Connection, who: Principal, external_id: str, *, lock: bool = False
 ) -> store.Visit:
-    row = await store.visit(conn, who.tenant_id, who.provider_id, external_id, lock=lock)
-    if row is None:
-        raise NotFound(f"no visit {external_id}")
-    return row
+    return found(await store.visit(conn, own(who, external_id), lock=lock), f"no visit {external_id}")
 
 
 async def get_visit(conn: asyncpg.Connection, who: Principal, external_id: str) -> r.VisitDetail:
     """One of the provider's visits with its earlier versions."""
     row = await _stored(conn, who, external_id)
-    history = await store.versions(conn, who.tenant_id, who.provider_id, external_id)
+    history = await store.versions(conn, own(who, external_id))
     return r.VisitDetail(
         visit=_visit(row, who.role, single=True), history=[r.VisitVersion(**asdict(h)) for h in history]
     )
@@ -369,9 +366,7 @@ async def list_visits(
 ) -> r.VisitPage:
     """A provider's own visits, or (invoice_admin, auditor) every provider's; optionally of one
     month (by local start; `month` is its first day). The cursor is `provider:external_id`."""
-    after_provider, _, after_id = after.partition(":")
-    rows = await store.visits(
-        conn, who.tenant_id, listed_provider(who, provider), month, (after_provider, after_id), limit + 1
-    )
-    items, cursor = page(rows, limit, lambda x: f"{x.provider_id}:{x.external_id}")
+    provider = listed_provider(who, provider)
+    rows = await store.visits(conn, who.tenant_id, provider, after_record(after), limit + 1, month)
+    items, cursor = record_page(rows, limit)
     return r.VisitPage(items=[_visit(x, who.role, single=False) for x in items], next_after=cursor)
