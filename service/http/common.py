@@ -76,10 +76,6 @@ def problem(description: str, *examples: dict[str, Any]) -> ResponseSpec:
     )
 
 
-def replay(container: type, description: str = "An identical replay: the stored record") -> ResponseSpec:
-    return ResponseSpec(data_container=container, description=description, generate_examples=False)
-
-
 INVALID = problem(
     "Bad input: every problem, each naming its field",
     {
@@ -189,7 +185,7 @@ def create_route(
     out: type,
     *,
     examples: list[Example] | None = None,
-    replayed: str | None = None,
+    replayed: str = "An identical replay: the stored record",
     responses: dict[int, ResponseSpec] | None = None,
     **options: Any,
 ) -> HTTPRouteHandler:
@@ -206,7 +202,7 @@ def create_route(
         )
 
     options["responses"] = {
-        200: replay(out, *([replayed] if replayed else [])),
+        200: ResponseSpec(data_container=out, description=replayed, generate_examples=False),
         **(CHANGE_RESPONSES if "{" in path else CREATE_RESPONSES),
         **(responses or {}),
     }
