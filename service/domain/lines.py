@@ -12,6 +12,7 @@ an adjustment the lines it corrects (`Adjustment`, stored in columns with foreig
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
@@ -89,6 +90,20 @@ class InvoiceLine(msgspec.Struct, kw_only=True):
     @property
     def original_period(self) -> str | None:
         return self.adjustment.original_period if self.adjustment is not None else None
+
+
+def sorted_trail(ids: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """A trail as stored: each kind of source record in TRAIL_KINDS order, its ids sorted."""
+    return {k: sorted(ids[k]) for k in TRAIL_KINDS if ids.get(k)}
+
+
+def merged_trail(trails: Iterable[Mapping[str, Iterable[str]]]) -> dict[str, list[str]]:
+    """The trail of a line made of others (a reduction, an adjustment): every source once."""
+    merged: dict[str, set[str]] = {}
+    for trail in trails:
+        for kind, ids in trail.items():
+            merged.setdefault(kind, set()).update(ids)
+    return sorted_trail(merged)
 
 
 def hours(minutes: Fraction) -> Fraction:

@@ -33,7 +33,7 @@ import asyncpg
 from service.domain import discrepancies as d
 from service.domain.discrepancies import Decision, Finding
 from service.domain.identity import mask
-from service.domain.lines import TRAIL_KINDS, ZERO, Adjustment, InvoiceLine
+from service.domain.lines import ZERO, Adjustment, InvoiceLine, merged_trail
 from service.domain.outcome import Outcome
 from service.domain.periods import Period
 from service.domain.principal import Principal
@@ -79,7 +79,7 @@ class _Side:
     quantity: Fraction | None = None
     unit: str | None = None
     prices: set[Decimal] = field(default_factory=set)
-    trail: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    trails: list[dict[str, list[str]]] = field(default_factory=list)
 
     def add(self, line: InvoiceLine) -> None:
         assert line.id is not None
@@ -90,9 +90,7 @@ class _Side:
             self.unit = line.unit
         if line.unit_price is not None:
             self.prices.add(line.unit_price)
-        for kind, ids in line.trail.items():
-            if kind in TRAIL_KINDS:
-                self.trail[kind].update(ids)
+        self.trails.append(line.trail)
 
 
 def _group(line: InvoiceLine) -> Group:
@@ -248,10 +246,6 @@ def _differences(
         if unit is not None:
             quantity = (new.quantity or Fraction(0)) - (old.quantity or Fraction(0))
         prices = new.prices | old.prices
-        trail: defaultdict[str, set[str]] = defaultdict(set)
-        for side in (new, old):
-            for kind, ids in side.trail.items():
-                trail[kind].update(ids)
         lines.append(
             InvoiceLine(
                 kind="adjustment",
@@ -267,7 +261,7 @@ def _differences(
                 quantity=quantity,
                 unit_price=prices.pop() if len(prices) == 1 else None,
                 amount=delta,
-                trail={k: sorted(trail[k]) for k in TRAIL_KINDS if trail.get(k)},
+                trail=merged_trail([*new.trails, *old.trails]),
                 detail={},
                 adjustment=Adjustment(
                     original_period=str(item.period),

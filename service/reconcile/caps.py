@@ -9,9 +9,12 @@ from collections import defaultdict
 from fractions import Fraction
 from typing import Any
 
+import msgspec
+
 from service.domain import discrepancies as d
 from service.domain.caps import Reduction, amount_cap, share_cap, share_cap_minutes
-from service.domain.lines import TRAIL_KINDS, ZERO, InvoiceLine, show
+from service.domain.discrepancies import Finding
+from service.domain.lines import ZERO, InvoiceLine, merged_trail, show
 from service.reconcile.sheet import SECONDS_PER_MINUTE, Sheet, digest
 
 
@@ -38,53 +41,46 @@ def reductions(sheet: Sheet, lines: list[InvoiceLine]) -> list[InvoiceLine]:
             }
             reduction = share_cap(total, paid, cap_minutes)
             if reduction is not None:
-                finding = sheet.keep(
-                    d.on_provider_month(
-                        d.SHARE_CAP_CODE,
-                        provider,
-                        sheet.month,
-                        version=digest(paid, cap_minutes),
-                        detail=f"paid {show(paid)} min > cap {show(cap_minutes)} min "
-                        f"(= {cap.share} x {show(basis)} {cap.report_type} min)",
-                    )
+                finding = d.on_provider_month(
+                    d.SHARE_CAP_CODE,
+                    provider,
+                    sheet.month,
+                    version=digest(paid, cap_minutes),
+                    detail=f"paid {show(paid)} min > cap {show(cap_minutes)} min "
+                    f"(= {cap.share} x {show(basis)} {cap.report_type} min)",
                 )
                 figures = {
                     "basis_minutes": show(basis),
                     "cap_minutes": show(cap_minutes),
                     "actual_minutes": show(paid),
                 }
-                out.append(_reduction(group, "cap", reduction, finding.key, figures))
+                out.append(_reduce(sheet, group, "cap", reduction, finding, figures))
         if component.amount_cap is not None:
             reduction = amount_cap(total, component.amount_cap.amount)
             if reduction is not None:
-                finding = sheet.keep(
-                    d.on_provider_month(
-                        d.AMOUNT_CAP_CODE,
-                        provider,
-                        sheet.month,
-                        version=digest(total, component.amount_cap.amount),
-                        detail=f"{total} > cap {component.amount_cap.amount}",
-                    )
+                finding = d.on_provider_month(
+                    d.AMOUNT_CAP_CODE,
+                    provider,
+                    sheet.month,
+                    version=digest(total, component.amount_cap.amount),
+                    detail=f"{total} > cap {component.amount_cap.amount}",
                 )
-                out.append(_reduction(group, "amount_cap", reduction, finding.key, {}))
+                out.append(_reduce(sheet, group, "amount_cap", reduction, finding, {}))
     return out
 
 
-def _reduction(
-    group: list[InvoiceLine], rule: str, reduction: Reduction, key: str, figures: dict[str, Any]
+def _reduce(
+    sheet: Sheet,
+    group: list[InvoiceLine],
+    rule: str,
+    reduction: Reduction,
+    finding: Finding,
+    figures: dict[str, Any],
 ) -> InvoiceLine:
-    first = group[0]
-    trail: defaultdict[str, set[str]] = defaultdict(set)
-    for line in group:
-        for kind, ids in line.trail.items():
-            trail[kind].update(ids)
-    return InvoiceLine(
+    """The reduction line of a component's paid lines, and its info discrepancy."""
+    return msgspec.structs.replace(
+        group[0],
         kind="reduction",
-        provider_id=first.provider_id,
-        component=first.component,
-        area=first.area,
-        basis=first.basis,
-        tariff_id=first.tariff_id,
         rule=rule,
         pnr=None,
         zone=None,
@@ -92,11 +88,11 @@ def _reduction(
         quantity=None,
         unit_price=None,
         amount=reduction.amount,
-        trail={k: sorted(trail[k]) for k in TRAIL_KINDS if trail.get(k)},
+        trail=merged_trail(x.trail for x in group),
         detail={
             **figures,
             "total_before": str(reduction.total_before),
             "total_after": str(reduction.total_after),
         },
-        discrepancy=key,
+        discrepancy=sheet.keep(finding).key,
     )

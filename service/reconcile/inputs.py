@@ -131,11 +131,11 @@ class DeclinedRow:
 @dataclass(frozen=True, slots=True)
 class ListedRow:
     provider: str
-    enrolment_id: str
+    id: str  # the enrolment
     pnr: str
     area: str
     remiss: str | None
-    valid_from: date
+    day: date  # the enrolment's start: its discrepancies are dated by it
     version: str
     zone: str
     tariff_id: str
@@ -145,10 +145,10 @@ class ListedRow:
 @dataclass(frozen=True, slots=True)
 class UnlistedRow:
     provider: str
-    enrolment_id: str
+    id: str  # the enrolment
     pnr: str
     area: str
-    valid_from: date
+    day: date  # the enrolment's start
     version: str
     days: tuple[DayRange, ...]
 

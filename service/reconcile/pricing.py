@@ -24,7 +24,7 @@ from fractions import Fraction
 from typing import Any
 
 from service.domain.discrepancies import Decision
-from service.domain.lines import TRAIL_KINDS, ZERO, InvoiceLine, amount, hours, month_share, show
+from service.domain.lines import ZERO, InvoiceLine, amount, hours, month_share, show, sorted_trail
 from service.domain.outcome import Outcome
 from service.domain.periods import merge, show_ranges
 from service.domain.tariff import APPROVED
@@ -157,7 +157,7 @@ def priced(draft: Draft, kind: str, held_by: str | None, days_in_month: int) -> 
         quantity=quantity,
         unit_price=unit_price,
         amount=total,
-        trail={k: sorted(draft.trail[k]) for k in TRAIL_KINDS if draft.trail.get(k)},
+        trail=sorted_trail(draft.trail),
         detail=detail,
         held_by=held_by,
     )

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from typing import Protocol
 
+from service.domain import discrepancies as d
 from service.domain.discrepancies import Decision, Finding
 from service.domain.granted import daily_minutes
 from service.domain.periods import DayRange, count_days
@@ -38,6 +40,38 @@ class Draft:
     days: list[DayRange] = field(default_factory=list)
     trail: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     approved_amounts: list[Decimal] = field(default_factory=list)
+
+
+class Record(Protocol):
+    """An input row of one provider record (a visit, a claim, an enrolment)."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def pnr(self) -> str | None: ...
+    @property
+    def day(self) -> date: ...
+    @property
+    def version(self) -> str: ...
+
+
+def on_record(
+    code: str, row: Record, detail: str, provider_detail: str | None = None, kind: d.Kind | None = None
+) -> Finding:
+    """A discrepancy on a provider record, keyed and versioned by it."""
+    return d.on_record(
+        code,
+        row.provider,
+        row.id,
+        pnr=row.pnr,
+        day=row.day.isoformat(),
+        version=row.version,
+        detail=detail,
+        provider_detail=provider_detail,
+        kind=kind,
+    )
 
 
 def digest(*parts: object) -> str:

@@ -27,16 +27,16 @@ import asyncpg
 import msgspec
 
 INPUTS = (
+    "insatser",
     "customers",
     "customer_zones",
     "provider_choices",
-    "insatser",
     "decisions",
     "decision_lines",
+    "delegations",
+    "enrolments",
     "executions",
     "pauses",
-    "enrolments",
-    "delegations",
     "visits",
     "claims",
 )
@@ -51,6 +51,29 @@ _MARKS = " UNION ALL ".join(
 def _mark(name: str) -> str:
     return f"coalesce((b.marks ->> '{name}')::bigint, 0)"
 
+
+# The provider's own records valid before the period's end.
+_OWN_PERIOD_RECORDS = "\n        UNION ALL\n        ".join(
+    f"""SELECT '{name}' WHERE EXISTS (
+            SELECT 1 FROM {name} x WHERE x.tenant_id = $1 AND x.provider_id = b.provider_id
+              AND x.changed_seq > {_mark(name)} AND x.valid_from < b.stop)"""
+    for name in ("delegations", "enrolments", "executions")
+)
+# Registry records and pauses by customer, and from when they apply where they have a start
+# (decision lines, below, have their customer on their decision).
+_BY_CUSTOMER = (
+    ("customers", "NULL::date"),
+    ("customer_zones", "x.valid_from"),
+    ("provider_choices", "x.valid_from"),
+    ("decisions", "NULL::date"),
+    ("pauses", "x.valid_from"),
+)
+_CUSTOMER_RECORDS = "\n    UNION ALL\n    ".join(
+    f"""SELECT '{name}' AS input, x.pnr, x.changed_seq, {start} AS valid_from FROM {name} x
+    WHERE x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = '{name}')"""
+    for name, start in _BY_CUSTOMER
+)
+_CUSTOMER_INPUTS = ", ".join(f"'{name}'" for name, _ in (*_BY_CUSTOMER, ("decision_lines", None)))
 
 # $1 tenant, $2 providers, $3 periods, $4 the runs to compare with (pairwise).
 _CHANGED = f"""
@@ -76,17 +99,7 @@ own AS (
         SELECT 'insatser' AS input WHERE EXISTS (
             SELECT 1 FROM insatser x WHERE x.tenant_id = $1 AND x.changed_seq > {_mark("insatser")})
         UNION ALL
-        SELECT 'executions' WHERE EXISTS (
-            SELECT 1 FROM executions x WHERE x.tenant_id = $1 AND x.provider_id = b.provider_id
-              AND x.changed_seq > {_mark("executions")} AND x.valid_from < b.stop)
-        UNION ALL
-        SELECT 'delegations' WHERE EXISTS (
-            SELECT 1 FROM delegations x WHERE x.tenant_id = $1 AND x.provider_id = b.provider_id
-              AND x.changed_seq > {_mark("delegations")} AND x.valid_from < b.stop)
-        UNION ALL
-        SELECT 'enrolments' WHERE EXISTS (
-            SELECT 1 FROM enrolments x WHERE x.tenant_id = $1 AND x.provider_id = b.provider_id
-              AND x.changed_seq > {_mark("enrolments")} AND x.valid_from < b.stop)
+        {_OWN_PERIOD_RECORDS}
         UNION ALL
         SELECT 'visits' WHERE EXISTS (
             SELECT 1 FROM visits x WHERE x.tenant_id = $1 AND x.provider_id = b.provider_id
@@ -111,29 +124,15 @@ own AS (
 floor AS (
     SELECT input, min(coalesce((b.marks ->> input)::bigint, 0)) AS seq
     FROM b
-    CROSS JOIN unnest(ARRAY['customers', 'customer_zones', 'provider_choices', 'decisions', 'decision_lines',
-                            'pauses']) AS input
+    CROSS JOIN unnest(ARRAY[{_CUSTOMER_INPUTS}]) AS input
     GROUP BY input
 ),
 changed_records AS (
-    SELECT 'customers' AS input, x.pnr, x.changed_seq, NULL::date AS valid_from FROM customers x
-    WHERE x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = 'customers')
-    UNION ALL
-    SELECT 'customer_zones', x.pnr, x.changed_seq, x.valid_from FROM customer_zones x
-    WHERE x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = 'customer_zones')
-    UNION ALL
-    SELECT 'provider_choices', x.pnr, x.changed_seq, x.valid_from FROM provider_choices x
-    WHERE x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = 'provider_choices')
-    UNION ALL
-    SELECT 'decisions', x.pnr, x.changed_seq, NULL FROM decisions x
-    WHERE x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = 'decisions')
+    {_CUSTOMER_RECORDS}
     UNION ALL
     SELECT 'decision_lines', d.pnr, x.changed_seq, x.valid_from FROM decision_lines x
     JOIN decisions d ON d.tenant_id = x.tenant_id AND d.id = x.decision_id
     WHERE x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = 'decision_lines')
-    UNION ALL
-    SELECT 'pauses', x.pnr, x.changed_seq, x.valid_from FROM pauses x
-    WHERE x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = 'pauses')
 ),
 customer_changes AS (
     SELECT b.provider_id, b.period, b.first, b.stop, b.year_start, x.input, x.pnr

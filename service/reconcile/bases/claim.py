@@ -18,7 +18,7 @@ from service.domain.discrepancies import Finding
 from service.domain.money import round_ore
 from service.domain.tariff import APPROVED, Component, Tariff
 from service.reconcile.inputs import ClaimRow
-from service.reconcile.sheet import Sheet
+from service.reconcile.sheet import Sheet, on_record
 
 # A claim of this type is the provider's by any enrolment on the date too, not only by choice.
 OWN_BY_ENROLMENT = frozenset({"sip"})
@@ -55,16 +55,7 @@ def findings(claim: ClaimRow, tariff: Tariff | None, component: Component | None
     day = claim.day.isoformat()
 
     def on(code: str, detail: str, provider_detail: str | None = None) -> Finding:
-        return d.on_record(
-            code,
-            claim.provider,
-            claim.id,
-            pnr=claim.pnr,
-            day=day,
-            version=claim.version,
-            detail=detail,
-            provider_detail=provider_detail,
-        )
+        return on_record(code, claim, detail, provider_detail)
 
     found = []
     if component is None:
@@ -109,15 +100,11 @@ def limit(sheet: Sheet, claim: ClaimRow, component: Component, counter: LimitCou
         return None
     base = f"limit {rule.count} per {rule.per} reached"
     own = [cid for provider, cid in holders if provider == claim.provider]
-    finding = d.on_record(
+    finding = on_record(
         d.LIMIT_CODES[rule.per],
-        claim.provider,
-        claim.id,
-        pnr=claim.pnr,
-        day=claim.day.isoformat(),
-        version=claim.version,
-        detail=f"{base} (paid: {', '.join(f'{cid} by {p}' for p, cid in holders)})",
-        provider_detail=f"{base} (paid: your {', '.join(own)})" if own == [c for _, c in holders] else base,
+        claim,
+        f"{base} (paid: {', '.join(f'{cid} by {p}' for p, cid in holders)})",
+        f"{base} (paid: your {', '.join(own)})" if own == [c for _, c in holders] else base,
     )
     return sheet.decide(finding)
 

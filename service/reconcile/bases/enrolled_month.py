@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from service.domain import discrepancies as d
 from service.domain.periods import count_days, show_ranges
-from service.reconcile.sheet import Sheet
+from service.reconcile.sheet import Sheet, on_record
 
 
 def price(sheet: Sheet) -> None:
@@ -21,34 +21,23 @@ def price(sheet: Sheet) -> None:
                 continue
             hold = None
             if component.requires_remiss and row.remiss is None:
-                hold = sheet.keep(
-                    d.on_record(
-                        "NO_REMISS",
-                        row.provider,
-                        row.enrolment_id,
-                        pnr=row.pnr,
-                        day=row.valid_from.isoformat(),
-                        version=row.version,
-                        detail=f"{row.area} enrolment without remiss; listing fee held",
-                    )
-                ).key
+                missing = on_record(
+                    "NO_REMISS", row, f"{row.area} enrolment without remiss; listing fee held"
+                )
+                hold = sheet.keep(missing).key
             line = sheet.draft(row.provider, tariff, component, row.pnr, row.zone, hold)
             line.enrolled_days += count_days(row.days)
             line.days.extend(row.days)
-            line.trail["enrolments"].add(row.enrolment_id)
+            line.trail["enrolments"].add(row.id)
     for row in sheet.inputs.unlisted:
         ranges = ", ".join(show_ranges(row.days))
         sheet.keep(
-            d.on_record(
+            on_record(
                 "NOT_CHOSEN_PROVIDER",
-                row.provider,
-                row.enrolment_id,
-                pnr=row.pnr,
-                day=row.valid_from.isoformat(),
-                version=row.version,
+                row,
+                f"{row.provider} is not the customer's chosen provider on enrolled days {ranges}; "
+                "they earn no listing",
+                f"the customer is not yours on {ranges}; those enrolled days earn no listing",
                 kind=d.kind_of("NOT_CHOSEN_PROVIDER", on_enrolment=True),
-                detail=f"{row.provider} is not the customer's chosen provider on enrolled days "
-                f"{ranges}; they earn no listing",
-                provider_detail=f"the customer is not yours on {ranges}; those enrolled days earn no listing",
             )
         )

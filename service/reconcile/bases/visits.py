@@ -16,7 +16,7 @@ from service.domain.discrepancies import LONG_VISIT_SECONDS, Finding
 from service.domain.lines import show
 from service.reconcile.bases import performed_time, visit_count
 from service.reconcile.inputs import FlaggedVisit
-from service.reconcile.sheet import SECONDS_PER_MINUTE, Draft, Sheet, ids
+from service.reconcile.sheet import SECONDS_PER_MINUTE, Draft, Sheet, ids, on_record
 
 # How a visit adds to a line of each visit basis: (line, seconds, visits).
 ADD: dict[str, Callable[[Draft, Fraction, int], None]] = {
@@ -64,17 +64,7 @@ def findings(v: FlaggedVisit) -> list[Finding]:
     day = v.day.isoformat()
 
     def on(code: str, detail: str, provider_detail: str | None = None, kind: d.Kind | None = None) -> Finding:
-        return d.on_record(
-            code,
-            v.provider,
-            v.id,
-            pnr=v.pnr,
-            day=day,
-            version=v.version,
-            detail=detail,
-            provider_detail=provider_detail,
-            kind=kind,
-        )
+        return on_record(code, v, detail, provider_detail, kind)
 
     found = []
     if v.unknown_customer:
