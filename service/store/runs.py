@@ -71,24 +71,25 @@ LINE_COLUMNS = (
 )
 _RUN_COLUMNS = ", ".join(RunRow.__struct_fields__)
 LINE_SELECT = ", ".join(f"rl.{c}" for c in LINE_COLUMNS)
-# What an adjustment corrects, with the lines it links in order (sql/migrations/0007).
-_ADJUSTMENTS = """
-SELECT a.line_id, a.original_period, a.adjusts, a.settled_run_id AS settled_run,
-       a.recompute_run_id AS recompute_run, a.paid_amount, a.recomputed_amount,
-       ARRAY(SELECT k.linked_line_id FROM run_line_links k WHERE k.tenant_id = a.tenant_id
-               AND k.line_id = a.line_id AND k.relation = 'original' ORDER BY k.n) AS original_lines,
-       ARRAY(SELECT k.linked_line_id FROM run_line_links k WHERE k.tenant_id = a.tenant_id
-               AND k.line_id = a.line_id AND k.relation = 'earlier' ORDER BY k.n) AS earlier_adjustments,
-       ARRAY(SELECT k.linked_line_id FROM run_line_links k WHERE k.tenant_id = a.tenant_id
-               AND k.line_id = a.line_id AND k.relation = 'recomputed' ORDER BY k.n) AS recomputed_lines
-FROM run_line_adjustments a
-WHERE a.tenant_id = $1 AND a.line_id = ANY ($2::uuid[])
-"""
+# The lines an adjustment links, by relation (sql/migrations/0007), and the fields of Adjustment.
 LINK_RELATIONS = {
     "original": "original_lines",
     "earlier": "earlier_adjustments",
     "recomputed": "recomputed_lines",
 }
+_LINKED = ",\n       ".join(
+    f"""ARRAY(SELECT k.linked_line_id FROM run_line_links k WHERE k.tenant_id = a.tenant_id
+               AND k.line_id = a.line_id AND k.relation = '{relation}' ORDER BY k.n) AS {field}"""
+    for relation, field in LINK_RELATIONS.items()
+)
+# What an adjustment corrects, with the lines it links in order.
+_ADJUSTMENTS = f"""
+SELECT a.line_id, a.original_period, a.adjusts, a.settled_run_id AS settled_run,
+       a.recompute_run_id AS recompute_run, a.paid_amount, a.recomputed_amount,
+       {_LINKED}
+FROM run_line_adjustments a
+WHERE a.tenant_id = $1 AND a.line_id = ANY ($2::uuid[])
+"""
 
 
 async def read_lines(

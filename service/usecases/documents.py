@@ -24,7 +24,8 @@ from service.domain.visibility import Viewer
 from service.store.discrepancies import StoredFinding
 from service.store.runs import RunRow
 
-__all__ = ["ZERO", "totals", "totals_by_area"]  # the totals of a view, as the views show them
+# The views' totals are the domain's (service/domain/lines.py); named here for the views that sum.
+__all__ = ["ZERO", "totals", "totals_by_area"]
 
 
 def _sources(line: InvoiceLine, viewer: Viewer) -> list[str]:
@@ -111,7 +112,7 @@ def result_adjustment(line: InvoiceLine, viewer: Viewer) -> s.ResultAdjustment:
     assert line.discrepancy is not None and line.adjustment is not None
     adjusted = line.adjustment
     return s.ResultAdjustment(
-        id=line.id,  # type: ignore[arg-type]
+        id=line.id,
         component=line.component,
         tariff=line.tariff_id,
         adjusts=adjusted.adjusts,
