@@ -16,7 +16,10 @@ period, what changed since is:
 - the insats catalogue (tenant-wide);
 - a ruling on a discrepancy the period's runs found for P.
 
-A new visit of another provider never makes P's run stale.
+A new visit of another provider never makes P's run stale. Records other than visits keep no earlier
+version, so a correction that moves a record's start from inside the period to after its end is
+not seen here (the narrowing by start date is what keeps a later month's records from recomputing a
+settled one).
 """
 
 from __future__ import annotations
