@@ -16,6 +16,12 @@ def own_provider(who: Principal, provider: str | None) -> str | None:
     return who.provider_id
 
 
+def listed_provider(who: Principal, provider: str | None) -> str | None:
+    """The provider whose records a list shows: a provider key always its own (a filter naming
+    another narrows nothing and reveals nothing), every other role the one asked for, or all (None)."""
+    return who.provider_id if who.role == "provider" else provider
+
+
 def require_visible(who: Principal, provider: str | None, missing: str) -> None:
     """A record of `provider` (None: of every provider, as a run of all) exists for a provider key only
     if it is its own: of another's it learns nothing, not even that it exists (NotFound(missing))."""

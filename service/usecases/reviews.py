@@ -22,9 +22,9 @@ from service.domain.discrepancies import KINDS
 from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.money import InvalidMoney, parse_money
 from service.domain.principal import Principal
-from service.reconcile import document
 from service.store import audit, discrepancies, rulings
 from service.store.discrepancies import StoredFinding
+from service.usecases import documents as document
 from service.usecases.access import own_provider, require_visible
 from service.usecases.runs import period_of, visible_run
 from service.usecases.viewers import audit_shown, viewer

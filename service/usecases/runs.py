@@ -16,11 +16,12 @@ import msgspec
 
 from schemas import reconcile as s
 from service.domain.errors import Invalid, NotFound
-from service.domain.lines import show
+from service.domain.lines import ZERO, InvoiceLine, exact_text, show, totals, totals_by_area
 from service.domain.periods import Period, show_ranges
 from service.domain.principal import Principal
-from service.reconcile import document, engine
+from service.reconcile import engine
 from service.store import audit, discrepancies, runs, tariffs
+from service.usecases import documents as document
 from service.usecases.access import own_provider, require_visible
 from service.usecases.viewers import audit_shown, viewer
 
@@ -168,7 +169,7 @@ async def provider_lines(
     lines = [x for x in await runs.lines(conn, who.tenant_id, run.id, provider) if x.kind != "held"]
     shown = await viewer(conn, who, (x.pnr for x in lines))
     components = list((await tariffs.components(conn, who.tenant_id, run.tariffs)).values())
-    sums = document.totals(lines, components)
+    sums = totals(lines, components)
     result = s.ProviderLines(
         period=run.period,
         provider=provider,
@@ -180,8 +181,8 @@ async def provider_lines(
         reductions=[document.result_reduction(x, shown) for x in lines if x.kind == "reduction"],
         adjustments=[document.result_adjustment(x, shown) for x in lines if x.kind == "adjustment"],
         totals=sums,
-        totals_by_area=document.totals_by_area(lines),
-        total=sum(sums.values(), document.ZERO),
+        totals_by_area=totals_by_area(lines),
+        total=sum(sums.values(), ZERO),
     )
     await audit_shown(conn, who, shown, "lines.read")
     return result
@@ -199,13 +200,13 @@ async def held_lines(
         provider=provider,
         run=run.id,
         held=[document.result_held(x, shown) for x in held],
-        total_if_approved=sum((x.amount for x in held), document.ZERO),
+        total_if_approved=sum((x.amount for x in held), ZERO),
     )
     await audit_shown(conn, who, shown, "held_lines.read")
     return result
 
 
-def _trail(rows: runs.TrailRows, line: runs.StoredLine) -> s.Trail:
+def _trail(rows: runs.TrailRows, line: InvoiceLine) -> s.Trail:
     days = [(date.fromisoformat(a), date.fromisoformat(b)) for a, b in line.detail.get("days", [])]
     return s.Trail(
         days=show_ranges(days),
@@ -258,13 +259,13 @@ async def line_detail(conn: asyncpg.Connection, who: Principal, line_id: UUID) -
         zone=line.zone,
         unit=line.unit,
         quantity=getattr(view, "quantity", None),
-        quantity_exact=line.quantity,
+        quantity_exact=exact_text(line.quantity) if line.quantity is not None else None,
         unit_price=line.unit_price,
         amount=line.amount,
         held_by=line.held_by and shown.text(line.held_by, line.pnr),
         discrepancy=line.discrepancy,
         sources=view.sources,
-        detail=line.detail,
+        detail=document.line_detail(line),
         trail=_trail(await runs.trail(conn, who.tenant_id, line), line),
     )
     await audit_shown(conn, who, shown, "line.read")

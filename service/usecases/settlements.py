@@ -15,11 +15,12 @@ import msgspec
 from schemas import settlements as s
 from service.domain.errors import Conflict, NotFound
 from service.domain.export import decimal_comma, to_csv
+from service.domain.lines import InvoiceLine
 from service.domain.principal import Principal
 from service.domain.visibility import Viewer
 from service.store import audit, runs
 from service.store import settlements as store
-from service.usecases.access import own_provider, require_visible
+from service.usecases.access import listed_provider, require_visible
 from service.usecases.viewers import audit_shown, viewer
 
 
@@ -29,7 +30,7 @@ class Export(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _settlement(
-    row: store.SettlementRow, lines: list[store.LineRow] | None = None, shown: Viewer | None = None
+    row: store.SettlementRow, lines: list[InvoiceLine] | None = None, shown: Viewer | None = None
 ) -> s.Settlement:
     return s.Settlement(
         id=row.id,
@@ -152,7 +153,7 @@ async def list_settlements(
         conn,
         who.tenant_id,
         period=period,
-        provider=own_provider(who, provider),
+        provider=listed_provider(who, provider),
         status=status,
         after=after,
         limit=limit + 1,
@@ -166,7 +167,7 @@ async def list_settlements(
 
 async def _visible(
     conn: asyncpg.Connection, who: Principal, settlement_id: UUID
-) -> tuple[store.SettlementRow, list[store.LineRow], Viewer]:
+) -> tuple[store.SettlementRow, list[InvoiceLine], Viewer]:
     """A settlement the caller may see, its lines, and the caller's view of their customers."""
     row = await store.get(conn, who.tenant_id, settlement_id)
     if row is None:

@@ -189,14 +189,15 @@ async def test_a_provider_sees_only_its_own_settlement(client, month):
     assert listed.json()["items"] == []
 
 
-async def test_a_provider_naming_another_provider_is_refused(client, month):
-    """Provider scoping is one rule (service/usecases/access.py): a provider key naming another
-    provider is refused, as in every list scoped by provider."""
-    own = month["skargardens-vard"]
-    refused = await client.get(f"/v1/settlements?provider={PROVIDER}", headers=auth(own))
-    assert refused.status_code == 403
-    listed = await client.get("/v1/settlements?provider=skargardens-vard", headers=auth(own))
-    assert listed.status_code == 200 and listed.json()["items"] == []
+async def test_a_provider_naming_another_provider_lists_its_own(client, month):
+    """A provider key's list of settlements is its own whatever provider the filter names
+    (service/usecases/access.py, listed_provider): the filter narrows nothing and reveals nothing."""
+    settled = await _settle(client, month, PROVIDER)
+    other = month["skargardens-vard"]
+    named = await client.get(f"/v1/settlements?provider={PROVIDER}", headers=auth(other))
+    assert named.status_code == 200 and named.json()["items"] == []
+    own = await client.get("/v1/settlements?provider=skargardens-vard", headers=auth(month[PROVIDER]))
+    assert [x["id"] for x in own.json()["items"]] == [settled["id"]]
 
 
 async def test_feed_never_skips_or_repeats_under_parallel_writers(client, conn, database_url, month):
