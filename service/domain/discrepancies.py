@@ -1,4 +1,4 @@
-"""Discrepancies (domain.md section 6): codes, kinds, stable keys, status and plain explanations.
+"""Discrepancies (domain.md section 6): codes, kinds (severities), stable keys, status and plain explanations.
 
 The checks themselves live where their data is: visit checks as SQL predicates
 (sql/reconcile/visits.sql), the others in the pricing of their basis (service/reconcile/bases/).
@@ -12,15 +12,15 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
-Kind = Literal["blocking", "hard", "info"]
+Severity = Literal["blocking", "hard", "info"]  # a discrepancy's `kind` (docs/glossary.md)
 Status = Literal["open", "approved", "rejected"]
 
-KINDS: dict[str, Kind] = {
+SEVERITIES: dict[str, Severity] = {
     "UNKNOWN_CUSTOMER": "hard",
-    "NOT_CHOSEN_PROVIDER": "blocking",  # hard on an enrolment (kind_of)
+    "NOT_CHOSEN_PROVIDER": "blocking",  # hard on an enrolment (severity_of)
     "NO_ENROLMENT": "blocking",
     "NO_REMISS": "blocking",
-    "DURING_PAUSE": "blocking",  # info on a bistand visit (kind_of)
+    "DURING_PAUSE": "blocking",  # info on a bistand visit (severity_of)
     "STAFF_CATEGORY": "blocking",
     "OVERLAP": "blocking",
     "DUPLICATE": "hard",
@@ -38,7 +38,7 @@ KINDS: dict[str, Kind] = {
     "NOT_IN_TARIFF": "hard",
     "LATE_DATA": "info",
 }
-CODES = tuple(KINDS)
+CODES = tuple(SEVERITIES)
 
 # A claim limit's code is named by what it counts within (the tariff's `limit.per`).
 LIMIT_CODES = {
@@ -56,12 +56,12 @@ LONG_VISIT_SECONDS = 8 * 3600
 PERFORMED_SHARE_TARGET = Fraction(85, 100)
 
 
-def kind_of(code: str, *, report_type: str | None = None, on_enrolment: bool = False) -> Kind:
+def severity_of(code: str, *, report_type: str | None = None, on_enrolment: bool = False) -> Severity:
     if code == "DURING_PAUSE" and report_type == "bistand":
         return "info"  # bistand during a pause is paid and shown (granted time stops anyway)
     if code == "NOT_CHOSEN_PROVIDER" and on_enrolment:
         return "hard"
-    return KINDS[code]
+    return SEVERITIES[code]
 
 
 def record_key(code: str, provider: str, record_id: str) -> str:
@@ -77,8 +77,9 @@ def provider_month_key(code: str, provider: str, period: str) -> str:
 
 
 @dataclass(frozen=True)
-class Decision:
-    """The latest decision on a key: in force only for the version it was made on."""
+class Ruling:
+    """The latest ruling on a key (approve or reject; the API's "decision"): in force only for the
+    version of the record it was made on."""
 
     seq: int
     key: str
@@ -87,21 +88,21 @@ class Decision:
     version: str
 
 
-def status(kind: str, decision: Decision | None, version: str) -> Status:
+def status(kind: str, ruling: Ruling | None, version: str) -> Status:
     """A discrepancy's effective status, its one definition (the engine applies it to what a run
     finds, the store to what a run found): hard and info discrepancies are always open; a blocking
-    one is decided by the latest decision when that was made on this version of its record (a
+    one is decided by the latest ruling when that was made on this version of its record (a
     correction reopens it)."""
-    if kind != "blocking" or decision is None or decision.version != version:
+    if kind != "blocking" or ruling is None or ruling.version != version:
         return "open"
-    return "approved" if decision.decision == "approve" else "rejected"
+    return "approved" if ruling.decision == "approve" else "rejected"
 
 
 @dataclass
 class Finding:
     key: str
     code: str
-    kind: Kind
+    kind: Severity
     provider: str
     record: str  # "provider:record-id", "provider:pnr:YYYY-MM" or "provider:YYYY-MM"
     pnr: str | None
@@ -112,9 +113,10 @@ class Finding:
     status: Status = "open"
     decision_seq: int | None = None
 
-    def decide(self, decision: Decision | None) -> Finding:
-        self.status = status(self.kind, decision, self.version)
-        self.decision_seq = decision.seq if decision is not None and self.status != "open" else None
+    def apply(self, ruling: Ruling | None) -> Finding:
+        """The finding with the ruling in force on its key applied."""
+        self.status = status(self.kind, ruling, self.version)
+        self.decision_seq = ruling.seq if ruling is not None and self.status != "open" else None
         return self
 
     @property
@@ -133,12 +135,12 @@ def on_record(
     version: str,
     detail: str,
     provider_detail: str | None = None,
-    kind: Kind | None = None,
+    kind: Severity | None = None,
 ) -> Finding:
     return Finding(
         key=record_key(code, provider, record_id),
         code=code,
-        kind=kind or KINDS[code],
+        kind=kind or SEVERITIES[code],
         provider=provider,
         record=f"{provider}:{record_id}",
         pnr=pnr,
@@ -155,7 +157,7 @@ def on_customer_month(
     return Finding(
         key=customer_month_key(code, provider, pnr, period),
         code=code,
-        kind=KINDS[code],
+        kind=SEVERITIES[code],
         provider=provider,
         record=f"{provider}:{pnr}:{period}",
         pnr=pnr,
@@ -170,7 +172,7 @@ def on_provider_month(code: str, provider: str, period: str, *, version: str, de
     return Finding(
         key=provider_month_key(code, provider, period),
         code=code,
-        kind=KINDS[code],
+        kind=SEVERITIES[code],
         provider=provider,
         record=f"{provider}:{period}",
         pnr=None,

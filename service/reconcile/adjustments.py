@@ -31,7 +31,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from service.domain import discrepancies as d
-from service.domain.discrepancies import Decision, Finding
+from service.domain.discrepancies import Finding, Ruling
 from service.domain.identity import mask
 from service.domain.lines import ZERO, Adjustment, InvoiceLine, merged_trail
 from service.domain.outcome import Outcome
@@ -151,7 +151,7 @@ async def book(
     pending: list[Pending],
     outcome: Outcome,
     *,
-    decisions: dict[str, Decision],
+    rulings: dict[str, Ruling],
     decision_seq: int,
 ) -> list[Booked]:
     """Store each recomputation as a 'recompute' run (committed on its own, before the real run) and
@@ -161,7 +161,7 @@ async def book(
     booked = []
     known = {f.key for f in outcome.findings}
     for item in pending:
-        priced = pricing.price(item.read, decisions)
+        priced = pricing.price(item.read, rulings)
         for line in priced.lines:
             line.id = uuid4()  # the adjustments link to them
         async with conn.transaction():  # its own: runs.save stages lines in a temporary table

@@ -1,8 +1,8 @@
 """A reconciliation run: read the inputs in one snapshot, price them, store the run.
 
 The reading runs in a REPEATABLE READ transaction, so every query of the run sees the same inputs
-and decisions; the run is then stored (with its audit entry) in a transaction of its own, because a
-repeatable-read transaction cannot take the audit chain's head lock after other writers moved it.
+and rulings; the run is then stored in a transaction of its own (the use case that started it,
+service/usecases/runs.py, audits it).
 """
 
 from __future__ import annotations
@@ -32,14 +32,12 @@ async def run(
                 spans = [await tariffs.forced(conn, tenant, forced)]
             else:
                 spans = await tariffs.spans(conn, tenant, period.year_start, period.end)
-            decisions, decision_seq = await rulings.in_force(conn, tenant)
+            in_force, decision_seq = await rulings.in_force(conn, tenant)
             # Settled periods that changed are recomputed first; their differences are booked here.
             late = [] if forced else await adjustments.plan(conn, tenant, period, [p for p, _ in scope])
             read = await inputs.load(conn, tenant, period, provider, spans)
-        outcome = pricing.price(read, decisions)
-        booked = await adjustments.book(
-            conn, who, late, outcome, decisions=decisions, decision_seq=decision_seq
-        )
+        outcome = pricing.price(read, in_force)
+        booked = await adjustments.book(conn, who, late, outcome, rulings=in_force, decision_seq=decision_seq)
         async with conn.transaction():
             row = await runs.save(
                 conn,

@@ -23,7 +23,7 @@ from datetime import timedelta
 from fractions import Fraction
 from typing import Any
 
-from service.domain.discrepancies import Decision
+from service.domain.discrepancies import Ruling
 from service.domain.lines import ZERO, InvoiceLine, amount, hours, month_share, show, sorted_trail
 from service.domain.outcome import Outcome
 from service.domain.periods import merge, show_ranges
@@ -34,9 +34,9 @@ from service.reconcile.inputs import Inputs
 from service.reconcile.sheet import SECONDS_PER_MINUTE, Draft, Sheet
 
 
-def price(inputs: Inputs, decisions: dict[str, Decision]) -> Outcome:
+def price(inputs: Inputs, rulings: dict[str, Ruling]) -> Outcome:
     with _collector_paused():
-        sheet = Sheet(inputs, decisions)
+        sheet = Sheet(inputs, rulings)
         coverage(sheet)
         granted_time.price(sheet)
         granted_time_markup.price(sheet)

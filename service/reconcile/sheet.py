@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Protocol
 
 from service.domain import discrepancies as d
-from service.domain.discrepancies import Decision, Finding
+from service.domain.discrepancies import Finding, Ruling
 from service.domain.granted import daily_minutes
 from service.domain.periods import DayRange, count_days
 from service.domain.tariff import Component, Tariff
@@ -58,7 +58,7 @@ class Record(Protocol):
 
 
 def on_record(
-    code: str, row: Record, detail: str, provider_detail: str | None = None, kind: d.Kind | None = None
+    code: str, row: Record, detail: str, provider_detail: str | None = None, kind: d.Severity | None = None
 ) -> Finding:
     """A discrepancy on a provider record, keyed and versioned by it."""
     return d.on_record(
@@ -84,11 +84,11 @@ def ids(values: Iterable[str]) -> str:
 
 
 class Sheet:
-    def __init__(self, inputs: Inputs, decisions: dict[str, Decision]) -> None:
+    def __init__(self, inputs: Inputs, rulings: dict[str, Ruling]) -> None:
         self.inputs = inputs
         self.period = inputs.period
         self.month = str(inputs.period)
-        self.decisions = decisions
+        self.rulings = rulings
         self.tariffs = {span.tariff.id: span.tariff for span in inputs.spans}
         self.drafts: dict[tuple[object, ...], Draft] = {}
         self.findings: dict[str, Finding] = {}
@@ -113,8 +113,8 @@ class Sheet:
     def tariff_on(self, day: date) -> Tariff | None:
         return next((s.tariff for s in self.inputs.spans if s.covers(day)), None)
 
-    def decide(self, finding: Finding) -> Finding:
-        return finding.decide(self.decisions.get(finding.key))
+    def ruled(self, finding: Finding) -> Finding:
+        return finding.apply(self.rulings.get(finding.key))
 
     def keep(self, finding: Finding) -> Finding:
         """Record a finding of this run; the same key found twice is one discrepancy."""
@@ -123,7 +123,7 @@ class Sheet:
             known.detail = f"{known.detail}; {finding.detail}"
             known.provider_detail = f"{known.provider_detail}; {finding.provider_detail}"
             return known
-        self.findings[finding.key] = self.decide(finding)
+        self.findings[finding.key] = self.ruled(finding)
         return finding
 
     def draft(

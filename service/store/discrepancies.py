@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from service.domain.discrepancies import Decision, Finding, Status
+from service.domain.discrepancies import Finding, Ruling, Status
 from service.domain.discrepancies import status as effective_status
 
 
@@ -46,7 +46,7 @@ class StoredFinding(msgspec.Struct, frozen=True, kw_only=True):
         """As decided now: the latest ruling, in force while the record keeps its version."""
         latest = None
         if self.decision_seq is not None:
-            latest = Decision(
+            latest = Ruling(
                 self.decision_seq,
                 self.key,
                 self.decision,

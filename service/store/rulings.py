@@ -15,7 +15,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from service.domain.discrepancies import Decision
+from service.domain.discrepancies import Ruling
 from service.domain.principal import Principal
 
 
@@ -41,15 +41,15 @@ class ApprovalRow(msgspec.Struct, frozen=True, kw_only=True):
     decided_at: datetime
 
 
-async def in_force(conn: asyncpg.Connection, tenant: str) -> tuple[dict[str, Decision], int]:
+async def in_force(conn: asyncpg.Connection, tenant: str) -> tuple[dict[str, Ruling], int]:
     """The latest ruling per key, and the highest ruling position (the run records it)."""
     rows = await conn.fetch(
         """SELECT DISTINCT ON (key) seq, key, decision, amount, version
            FROM discrepancy_decisions WHERE tenant_id = $1 ORDER BY key, seq DESC""",
         tenant,
     )
-    rulings = {r["key"]: Decision(**dict(r)) for r in rows}
-    return rulings, max((d.seq for d in rulings.values()), default=0)
+    latest = {r["key"]: Ruling(**dict(r)) for r in rows}
+    return latest, max((x.seq for x in latest.values()), default=0)
 
 
 async def history(conn: asyncpg.Connection, tenant: str, key: str) -> list[RulingRow]:

@@ -18,7 +18,7 @@ import msgspec
 
 from schemas import reconcile as s
 from schemas.rulings import BulkRulingIn, BulkRulingResult, Skipped
-from service.domain.discrepancies import KINDS
+from service.domain.discrepancies import SEVERITIES
 from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.money import InvalidMoney, parse_money
 from service.domain.principal import Principal
@@ -187,15 +187,17 @@ async def rule_many(conn: asyncpg.Connection, who: Principal, data: BulkRulingIn
     """One ruling and reason for every blocking discrepancy the filter matches; a filter asking for
     hard or info ones is refused, and those it matches are skipped and named in the reply."""
     wanted = data.filter
-    if wanted.code not in KINDS:
+    if wanted.code not in SEVERITIES:
         raise Invalid(
             f"unknown discrepancy code {wanted.code}",
             [{"field": "filter.code", "message": "not a discrepancy code"}],
         )
     if wanted.kind in ("hard", "info"):
         raise Conflict(f"{wanted.kind} discrepancies take no decision")
-    if KINDS[wanted.code] != "blocking":  # codes blocking only on some records still match hard/info ones
-        raise Conflict(f"{wanted.code} is a {KINDS[wanted.code]} discrepancy: it takes no decision")
+    if (
+        SEVERITIES[wanted.code] != "blocking"
+    ):  # codes blocking only on some records still match hard/info ones
+        raise Conflict(f"{wanted.code} is a {SEVERITIES[wanted.code]} discrepancy: it takes no decision")
     found = await discrepancies.find(
         conn,
         who.tenant_id,

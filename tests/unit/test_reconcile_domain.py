@@ -109,15 +109,15 @@ def test_keys_kinds_and_status():
         "GRANTED_WITHOUT_VISITS:p:193001239825:2024-03"
     )
     assert d.provider_month_key("DELEGATED_CAP", "p", "2024-03") == "DELEGATED_CAP:p:2024-03"
-    assert d.kind_of("DURING_PAUSE", report_type="bistand") == "info"
-    assert d.kind_of("DURING_PAUSE", report_type="hsl") == "blocking"
-    assert d.kind_of("NOT_CHOSEN_PROVIDER", on_enrolment=True) == "hard"
-    approve = d.Decision(seq=1, key="k", decision="approve", amount=None, version="7")
+    assert d.severity_of("DURING_PAUSE", report_type="bistand") == "info"
+    assert d.severity_of("DURING_PAUSE", report_type="hsl") == "blocking"
+    assert d.severity_of("NOT_CHOSEN_PROVIDER", on_enrolment=True) == "hard"
+    approve = d.Ruling(seq=1, key="k", decision="approve", amount=None, version="7")
     assert d.status("blocking", approve, "7") == "approved"
     assert d.status("blocking", approve, "8") == "open"  # the record changed since
     assert d.status("hard", approve, "7") == "open"
     assert (
-        d.status("blocking", d.Decision(seq=2, key="k", decision="reject", amount=None, version="7"), "7")
+        d.status("blocking", d.Ruling(seq=2, key="k", decision="reject", amount=None, version="7"), "7")
         == "rejected"
     )
 

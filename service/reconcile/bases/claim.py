@@ -30,7 +30,7 @@ def price(sheet: Sheet) -> None:
     for claim in sorted(sheet.inputs.claims, key=lambda c: (c.day, c.provider, c.id)):
         tariff = sheet.tariff_on(claim.day)
         component = tariff.claim_component(claim.type) if tariff else None
-        found = [sheet.decide(f) for f in findings(claim, tariff, component)]
+        found = [sheet.ruled(f) for f in findings(claim, tariff, component)]
         payable = all(f.lets_through for f in found)
         if payable and component is not None and component.limit is not None:
             used = limit(sheet, claim, component, counter)
@@ -106,13 +106,11 @@ def limit(sheet: Sheet, claim: ClaimRow, component: Component, counter: LimitCou
         f"{base} (paid: {', '.join(f'{cid} by {p}' for p, cid in holders)})",
         f"{base} (paid: your {', '.join(own)})" if own == [c for _, c in holders] else base,
     )
-    return sheet.decide(finding)
+    return sheet.ruled(finding)
 
 
 def approved_amount(sheet: Sheet, claim: ClaimRow) -> Decimal:
     """An extraordinary insats pays what its approval set (else what was requested), to öre."""
-    decision = sheet.decisions.get(d.record_key("EXTRAORDINARY", claim.provider, claim.id))
-    chosen = (
-        decision.amount if decision is not None and decision.amount is not None else claim.requested_amount
-    )
+    ruling = sheet.rulings.get(d.record_key("EXTRAORDINARY", claim.provider, claim.id))
+    chosen = ruling.amount if ruling is not None and ruling.amount is not None else claim.requested_amount
     return round_ore(Decimal(str(chosen)))

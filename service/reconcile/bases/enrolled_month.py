@@ -38,6 +38,6 @@ def price(sheet: Sheet) -> None:
                 f"{row.provider} is not the customer's chosen provider on enrolled days {ranges}; "
                 "they earn no listing",
                 f"the customer is not yours on {ranges}; those enrolled days earn no listing",
-                kind=d.kind_of("NOT_CHOSEN_PROVIDER", on_enrolment=True),
+                kind=d.severity_of("NOT_CHOSEN_PROVIDER", on_enrolment=True),
             )
         )

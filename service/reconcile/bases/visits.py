@@ -63,7 +63,9 @@ def findings(v: FlaggedVisit) -> list[Finding]:
     """The discrepancies of one flagged visit, one per failed check (visits.sql)."""
     day = v.day.isoformat()
 
-    def on(code: str, detail: str, provider_detail: str | None = None, kind: d.Kind | None = None) -> Finding:
+    def on(
+        code: str, detail: str, provider_detail: str | None = None, kind: d.Severity | None = None
+    ) -> Finding:
         return on_record(code, v, detail, provider_detail, kind)
 
     found = []
@@ -92,7 +94,7 @@ def findings(v: FlaggedVisit) -> list[Finding]:
                 "DURING_PAUSE",
                 f"the customer is paused on {day} (pause {ids(v.pauses)})",
                 f"the customer is paused on {day}",
-                kind=d.kind_of("DURING_PAUSE", report_type=v.report_type),
+                kind=d.severity_of("DURING_PAUSE", report_type=v.report_type),
             )
         )
     if v.wrong_staff:
