@@ -7,6 +7,7 @@ discrepancy decided; attesting needs a second invoice_admin and that run still c
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -71,6 +72,20 @@ def _settlement(
     )
 
 
+async def _audited(
+    conn: asyncpg.Connection, who: Principal, action: str, row: store.SettlementRow, after: dict[str, Any]
+) -> s.Settlement:
+    await audit.record(
+        conn,
+        who,
+        action=action,
+        entity_kind="settlement",
+        entity_ids=[str(row.id), f"{row.provider_id}:{row.period}"],
+        after=after,
+    )
+    return _settlement(row)
+
+
 async def prepare(conn: asyncpg.Connection, who: Principal, data: s.SettlementIn) -> s.Settlement:
     """Prepare a provider-period for settlement; a 409 names what is missing."""
     tenant, provider, period = who.tenant_id, data.provider, data.period
@@ -91,15 +106,9 @@ async def prepare(conn: asyncpg.Connection, who: Principal, data: s.SettlementIn
             undecided=undecided,
         )
     prepared = await store.prepare(conn, who, run, provider)
-    await audit.record(
-        conn,
-        who,
-        action="settlement.prepare",
-        entity_kind="settlement",
-        entity_ids=[str(prepared.id), f"{provider}:{period}"],
-        after={"run": str(run.id), "total": prepared.total},
+    return await _audited(
+        conn, who, "settlement.prepare", prepared, {"run": str(run.id), "total": prepared.total}
     )
-    return _settlement(prepared)
 
 
 async def attest(conn: asyncpg.Connection, who: Principal, settlement_id: UUID) -> s.Settlement:
@@ -127,15 +136,9 @@ async def attest(conn: asyncpg.Connection, who: Principal, settlement_id: UUID) 
             f"prepare {prepared.provider_id} {prepared.period} again: {'; '.join(missing)}", missing=missing
         )
     settled = await store.attest(conn, who, prepared, run)
-    await audit.record(
-        conn,
-        who,
-        action="settlement.attest",
-        entity_kind="settlement",
-        entity_ids=[str(settled.id), f"{settled.provider_id}:{settled.period}"],
-        after={"sha256": settled.sha256, "total": settled.total},
+    return await _audited(
+        conn, who, "settlement.attest", settled, {"sha256": settled.sha256, "total": settled.total}
     )
-    return _settlement(settled)
 
 
 async def list_settlements(
