@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"kundval: configuration error: {err}", file=sys.stderr)
         return 2
-    except (db.MigrationError, CommandError) as err:
+    except (db.SetupError, CommandError) as err:
         print(f"kundval: {err}", file=sys.stderr)
         return 1
 
@@ -55,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to bind (default 8000, or KUNDVAL_PORT)")
     serve.set_defaults(run=_serve)
 
-    sub.add_parser("migrate", help="apply pending database migrations").set_defaults(run=_migrate)
+    sub.add_parser(
+        "migrate", help="apply pending database migrations (as the owner: KUNDVAL_MIGRATION_URL)"
+    ).set_defaults(run=_migrate)
 
     key = sub.add_parser("apikey", help="create, list and revoke API keys").add_subparsers(title="actions")
     create = key.add_parser("create", help="create a key and print it once")
@@ -73,7 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     revoke.set_defaults(run=_apikey_revoke)
 
     aud = sub.add_parser("audit", help="audit log tools").add_subparsers(title="actions")
-    verify = aud.add_parser("verify", help="walk the hash chain; name the first broken entry")
+    verify = aud.add_parser(
+        "verify",
+        help="walk the hash chain and check every settlement's head and SHA-256; name the first broken",
+    )
     verify.add_argument("--tenant")
     verify.set_defaults(run=_audit_verify)
 
@@ -115,7 +120,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
-    """Run `work` on a migrated database (embedded or DATABASE_URL)."""
+    """Run `work` on the service's connection to a migrated database (embedded or DATABASE_URL)."""
+
+    async def run(database: db.Database) -> Any:
+        conn = await db.connect(database.dsn)
+        try:
+            await seed_defaults(conn, settings.default_tenant)
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return _on_database(settings, run)
+
+
+def _on_database(settings: Settings, work: Callable[[db.Database], Awaitable[Any]]) -> Any:
+    """Run `work` once the database is migrated (as the owner) and checked."""
     from service.logging import configure_logging
 
     # A command's output is what its user wants; its log says only what went wrong, unless a level
@@ -125,14 +144,8 @@ def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[
     configure_logging(settings)
 
     async def run() -> Any:
-        async with db.database(settings) as dsn:
-            conn = await db.connect(dsn)
-            try:
-                await db.migrate(conn)
-                await seed_defaults(conn, settings.default_tenant)
-                return await work(conn)
-            finally:
-                await conn.close()
+        async with db.database(settings) as database:
+            return await work(database)
 
     return asyncio.run(run())
 
@@ -146,7 +159,10 @@ def _operator(tenant: str) -> Principal:
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
-    applied = _with_db(settings, db.migrate)
+    async def applied(database: db.Database) -> list[str]:
+        return database.migrated
+
+    applied = _on_database(settings, applied)
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
     return 0
 
@@ -225,7 +241,10 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     if result.ok:
         print(f"audit chain of {tenant} intact: {result.checked} entries verified")
         return 0
-    print(f"audit chain of {tenant} BROKEN at entry {result.first_broken}: {result.problem}")
+    if result.first_broken is None:  # the chain holds, a settlement does not
+        print(f"settled data of {tenant} BROKEN: {result.problem}")
+    else:
+        print(f"audit chain of {tenant} BROKEN at entry {result.first_broken}: {result.problem}")
     return 1
 
 

@@ -1,7 +1,7 @@
 """`kundval scenario run INPUT.json [--tariff ID]`: a scenario month, end to end, over HTTP.
 
-A fresh database (an embedded PostgreSQL in a temporary directory, or a throwaway database on
-DATABASE_URL's server) and the service itself, started in-process under uvicorn on a free loopback
+A fresh database (an embedded PostgreSQL in a temporary directory, or a throwaway database that
+KUNDVAL_MIGRATION_URL's role makes on its server) and the service itself, connecting as its own role, started in-process under uvicorn on a free loopback
 port. Everything then goes through the public HTTP API with an ordinary HTTP client (httpx), as the
 registry, the providers and the invoice administrator would: the records (service/scenario_load.py),
 a run, the scenario's review decisions through the decision endpoint (each discrepancy looked up by
@@ -51,15 +51,23 @@ def read_scenario(data: bytes, source: str) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def _fresh_database(settings: Settings) -> AsyncIterator[str]:
-    """A database of our own for one scenario, removed afterwards."""
+async def _fresh_database(settings: Settings) -> AsyncIterator[tuple[str, str]]:
+    """A database of our own for one scenario, removed afterwards: its owner's DSN and the service's."""
     if settings.database_url:
+        if not settings.migration_url:
+            raise ScenarioError(
+                "with DATABASE_URL a scenario needs KUNDVAL_MIGRATION_URL too: that role makes, migrates "
+                "and drops a throwaway database on the server, and the service connects as DATABASE_URL's"
+            )
         name = f"kundval_scenario_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(settings.database_url)
+        admin = await asyncpg.connect(settings.migration_url)
         try:
             await admin.execute(f'CREATE DATABASE "{name}"')
             try:
-                yield urlunsplit(urlsplit(settings.database_url)._replace(path=f"/{name}"))
+                yield (
+                    _with_database(settings.migration_url, name),
+                    _with_database(settings.database_url, name),
+                )
             finally:
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
@@ -68,13 +76,17 @@ async def _fresh_database(settings: Settings) -> AsyncIterator[str]:
     folder = tempfile.mkdtemp(prefix="kundval-scenario-")
     server = EmbeddedPostgres(folder)
     try:
-        dsn = await asyncio.to_thread(server.start)
+        owner = await asyncio.to_thread(server.start)
         try:
-            yield dsn
+            yield owner, server.dsn(server.database, db.SERVICE_ROLE)
         finally:
             await asyncio.to_thread(server.stop)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _with_database(dsn: str, name: str) -> str:
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
 
 
 async def _prepare(dsn: str, tenant: str) -> dict[str, str]:
@@ -181,13 +193,13 @@ async def _review(
 async def run(scenario: dict[str, Any], settings: Settings, tariff: str | None = None) -> dict[str, Any]:
     """The scenario's result document (examples/README.md format)."""
     tenant = scenario["tenant"]
-    async with _fresh_database(settings) as dsn:
-        keys = await _prepare(dsn, tenant)
-        async with _serving(dsn, tenant) as client:
+    async with _fresh_database(settings) as (owner, service):
+        keys = await _prepare(owner, tenant)
+        async with _serving(service, tenant) as client:
             for provider in scenario.get("providers", []):
                 await _call(client, keys["registry"], "POST", "/v1/providers", json=provider)
             provider_ids = [p["id"] for p in scenario.get("providers", [])]
-            keys |= await _provider_keys(dsn, tenant, provider_ids)
+            keys |= await _provider_keys(owner, tenant, provider_ids)
             try:
                 await load_scenario(client, scenario, keys)
             except ScenarioLoadError as err:

@@ -101,7 +101,6 @@ KNOWN: set[str] = {
     "service/cli.py -> service.store.audit",
     "service/cli.py -> service.store.tariffs",
     "service/http/audit.py -> service.store.audit",
-    "service/http/audit.py -> service.store.settlements",
     "service/http/claims.py -> service.store.claims",
     "service/http/decisions.py -> service.store.decisions",
     "service/http/reconcile.py -> service.reconcile.document",

@@ -173,31 +173,47 @@ async def entries(
 
 
 async def verify(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
-    """Walk the tenant's chain up to its recorded head; name the first entry that does not hold.
+    """Walk the tenant's chain and name the first entry that does not hold; then check what the
+    settlements froze (domain.md 7b): the head each recorded must still be in the chain, so a chain
+    cut back to before it is reported, and each must still hash to its stored SHA-256 (a problem
+    there has no position in the chain: `first_broken` is None and `problem` names the settlement).
 
-    Reading the head first makes the walk consistent under concurrent writers: every position up to
-    it is committed, so a gap is a removed entry, not one still being written.
+    All of it reads one snapshot, so a concurrent writer never looks like a gap or a moved head.
     """
-    head_seq, head_hash = await head(conn, tenant_id)
-    expected_seq, prev = 1, GENESIS
+    from service.store import settlements  # here: settlements imports this module to record entries
+
     async with contextlib.AsyncExitStack() as stack:
         if not conn.is_in_transaction():
-            await stack.enter_async_context(conn.transaction(readonly=True))
-        async for row in conn.cursor(
-            "SELECT * FROM audit_log WHERE tenant_id = $1 AND seq <= $2 ORDER BY seq",
-            tenant_id,
-            head_seq,
-            prefetch=1000,
-        ):
-            fields = dict(row)
-            seq = fields["seq"]
-            if seq != expected_seq:
-                return _broken(expected_seq, f"entry {expected_seq} is missing (next present is {seq})")
-            if fields["prev_hash"] != prev:
-                return _broken(seq, "link to the previous entry is broken")
-            if entry_hash(fields) != fields["hash"]:
-                return _broken(seq, "entry content does not match its hash")
-            prev, expected_seq = fields["hash"], seq + 1
+            await stack.enter_async_context(conn.transaction(isolation="repeatable_read", readonly=True))
+        walked = await _walk(conn, tenant_id)
+        if not walked.ok:
+            return walked
+        if anchor := await settlements.verify_anchors(conn, tenant_id, walked.checked):
+            return _broken(*anchor)
+        if problem := await settlements.verify_hashes(conn, tenant_id):
+            return VerifyResult(ok=False, checked=walked.checked, problem=problem)
+        return walked
+
+
+async def _walk(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
+    """The chain from its first entry to its recorded head, and nothing after that head."""
+    head_seq, head_hash = await head(conn, tenant_id)
+    expected_seq, prev = 1, GENESIS
+    async for row in conn.cursor(
+        "SELECT * FROM audit_log WHERE tenant_id = $1 AND seq <= $2 ORDER BY seq",
+        tenant_id,
+        head_seq,
+        prefetch=1000,
+    ):
+        fields = dict(row)
+        seq = fields["seq"]
+        if seq != expected_seq:
+            return _broken(expected_seq, f"entry {expected_seq} is missing (next present is {seq})")
+        if fields["prev_hash"] != prev:
+            return _broken(seq, "link to the previous entry is broken")
+        if entry_hash(fields) != fields["hash"]:
+            return _broken(seq, "entry content does not match its hash")
+        prev, expected_seq = fields["hash"], seq + 1
     last = expected_seq - 1
     if last != head_seq:
         return _broken(
@@ -205,6 +221,10 @@ async def verify(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
         )
     if prev != head_hash:
         return _broken(last, "the last entry does not match the recorded head")
+    if await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM audit_log WHERE tenant_id = $1 AND seq > $2)", tenant_id, head_seq
+    ):
+        return _broken(last + 1, f"entries go on after its recorded head {head_seq}: the head was set back")
     return VerifyResult(ok=True, checked=last)
 
 

@@ -201,60 +201,19 @@ async def attest(conn: asyncpg.Connection, who: Principal, settlement_id: UUID) 
     attested_at = datetime.now(UTC)
     all_lines = await runs.lines(conn, tenant, run.id, prepared.provider_id)
     components = await tariffs.components(conn, tenant, run.tariffs)
-    paid = [x for x in all_lines if x.kind in PAID_KINDS]
-    doc = {
-        "tenant": tenant,
-        "provider": prepared.provider_id,
-        "period": prepared.period,
-        "run": str(run.id),
-        "tariffs": run.tariffs,
-        "lines": [_document_line(x, components) for x in paid],
-        "held": [
-            {
-                "component": x.component,
-                "customer": x.pnr,
-                "zone": x.zone,
-                "held_by": x.held_by,
-                "amount_if_approved": x.amount,
-            }
-            for x in all_lines
-            if x.kind == "held"
-        ],
-        "totals": prepared.totals,
-        "totals_by_area": prepared.totals_by_area,
-        "accounts": prepared.accounts,
-        "total": prepared.total,
-        "prepared_by": prepared.prepared_by,
-        "attested_by": who.name,
-        "attested_at": attested_at.isoformat(),
-        "audit_head": {"seq": head_seq, "hash": head_hash},
-    }
-    doc = msgspec.json.decode(canonical(doc))  # as it reads back from jsonb: what is hashed is stored
+    paid = [
+        _frozen(n, x, components) for n, x in enumerate((x for x in all_lines if x.kind in PAID_KINDS), 1)
+    ]
+    attested = msgspec.structs.replace(
+        prepared, attested_by=who.name, attested_at=attested_at, audit_seq=head_seq, audit_hash=head_hash
+    )
+    # Decoded again as jsonb reads it back: what is hashed is what is stored.
+    doc = msgspec.json.decode(canonical(settled_document(tenant, attested, paid, all_lines)))
     sha = digest(doc)
     await conn.executemany(
         f"""INSERT INTO settlement_lines (tenant_id, settlement_id, {_LINE_COLUMNS})
             VALUES ($1, $2, {", ".join(f"${i}" for i in range(3, 3 + len(LineRow.__struct_fields__)))})""",
-        [
-            (
-                tenant,
-                settlement_id,
-                n,
-                x.id,
-                x.kind,
-                x.component,
-                components[(x.tariff_id, x.component)].account,
-                x.area,
-                x.tariff_id,
-                x.pnr,
-                x.zone,
-                x.unit,
-                x.quantity,
-                x.unit_price,
-                x.amount,
-                x.detail.get("original_period"),
-            )
-            for n, x in enumerate(paid, 1)
-        ],
+        [(tenant, settlement_id, *msgspec.structs.astuple(x)) for x in paid],
     )
     row = await conn.fetchrow(
         f"""UPDATE settlements SET status = 'settled', attested_by = $3, attested_by_key = $4, attested_at = $5,
@@ -271,7 +230,7 @@ async def attest(conn: asyncpg.Connection, who: Principal, settlement_id: UUID) 
         doc,
     )
     settled = _settlement(row)
-    await _publish(conn, tenant, settled, paid)
+    await publish(conn, tenant, settled.id)
     await audit.record(
         conn,
         who,
@@ -283,14 +242,70 @@ async def attest(conn: asyncpg.Connection, who: Principal, settlement_id: UUID) 
     return settled
 
 
-def _document_line(line: runs.StoredLine, components: dict[tuple[str, str], Component]) -> dict[str, Any]:
+def _frozen(n: int, line: runs.StoredLine, components: dict[tuple[str, str], Component]) -> LineRow:
+    """A paid run line as the settlement freezes it, `n`-th."""
+    return LineRow(
+        ord=n,
+        run_line_id=line.id,
+        kind=line.kind,
+        component=line.component,
+        account=components[(line.tariff_id, line.component)].account,
+        area=line.area,
+        tariff_id=line.tariff_id,
+        pnr=line.pnr,
+        zone=line.zone,
+        unit=line.unit,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        amount=line.amount,
+        original_period=line.detail.get("original_period"),
+    )
+
+
+def settled_document(
+    tenant: str, settled: SettlementRow, paid: list[LineRow], run_lines: list[runs.StoredLine]
+) -> dict[str, Any]:
+    """The settled provider-period the SHA-256 is taken over: the settlement's frozen lines with the
+    run lines they came from (`run_lines`: the run's lines for the provider, held ones included).
+    Attestation makes it, and verification makes it again from what is stored."""
+    sources = {x.id: x for x in run_lines}
+    return {
+        "tenant": tenant,
+        "provider": settled.provider_id,
+        "period": settled.period,
+        "run": str(settled.run_id),
+        "tariffs": settled.tariffs,
+        "lines": [_document_line(x, sources[x.run_line_id]) for x in paid],
+        "held": [
+            {
+                "component": x.component,
+                "customer": x.pnr,
+                "zone": x.zone,
+                "held_by": x.held_by,
+                "amount_if_approved": x.amount,
+            }
+            for x in run_lines
+            if x.kind == "held"
+        ],
+        "totals": settled.totals,
+        "totals_by_area": settled.totals_by_area,
+        "accounts": settled.accounts,
+        "total": settled.total,
+        "prepared_by": settled.prepared_by,
+        "attested_by": settled.attested_by,
+        "attested_at": settled.attested_at.isoformat() if settled.attested_at else None,
+        "audit_head": {"seq": settled.audit_seq, "hash": settled.audit_hash},
+    }
+
+
+def _document_line(line: LineRow, source: runs.StoredLine) -> dict[str, Any]:
     return {
         "kind": line.kind,
         "component": line.component,
-        "account": components[(line.tariff_id, line.component)].account,
+        "account": line.account,
         "area": line.area,
-        "basis": line.basis,
-        "rule": line.rule,
+        "basis": source.basis,
+        "rule": source.rule,
         "tariff": line.tariff_id,
         "customer": line.pnr,
         "zone": line.zone,
@@ -299,8 +314,8 @@ def _document_line(line: runs.StoredLine, components: dict[tuple[str, str], Comp
         "quantity_exact": line.quantity,
         "unit_price": line.unit_price,
         "amount": line.amount,
-        "sources": sorted({x for ids in line.trail.values() for x in ids}),
-        "original_period": line.detail.get("original_period"),
+        "sources": sorted({x for ids in source.trail.values() for x in ids}),
+        "original_period": line.original_period,
     }
 
 
@@ -308,47 +323,16 @@ def shown_quantity(quantity: str | None, unit: str | None) -> str | None:
     return show_quantity(parse_exact(quantity), unit or "") if quantity is not None else None
 
 
-async def _publish(
-    conn: asyncpg.Connection, tenant: str, settled: SettlementRow, paid: list[runs.StoredLine]
-) -> None:
-    """Feed entries: the settlement, and one per corrected period whose adjustments it carries."""
-    adjusted: dict[str, Decimal] = {}
-    for line in paid:
-        if line.kind == "adjustment":
-            original = line.detail["original_period"]
-            adjusted[original] = adjusted.get(original, ZERO) + line.amount
-    await append_feed(
-        conn,
-        tenant,
-        [("settlement", settled.id, settled.provider_id, settled.period, None, settled.total)]
-        + [
-            ("adjustment", settled.id, settled.provider_id, settled.period, original, amount)
-            for original, amount in sorted(adjusted.items())
-        ],
-    )
+async def publish(conn: asyncpg.Connection, tenant: str, settlement_id: UUID) -> list[int]:
+    """Feed entries for a settled settlement: itself, and one per corrected period whose adjustments
+    it carries; return their positions.
 
-
-async def append_feed(conn: asyncpg.Connection, tenant: str, entries: list[tuple]) -> list[int]:
-    """Append (kind, settlement, provider, period, original_period, amount) entries; return positions.
-
-    The tenant's feed_head row lock taken here is held until commit: the next writer gets its
-    positions only after these are visible, so a poller never sees a gap that is filled later.
+    The database's feed_publish (migration 0008) is the only way into the feed: it makes the entries
+    from what the settlement froze and takes their positions under the tenant's feed_head row lock,
+    held until commit, so the next writer gets its positions only after these are visible and a poller
+    never sees a gap that is filled later.
     """
-    await conn.execute(
-        "INSERT INTO feed_head (tenant_id, position) VALUES ($1, 0) ON CONFLICT DO NOTHING", tenant
-    )
-    last = await conn.fetchval(
-        "UPDATE feed_head SET position = position + $2 WHERE tenant_id = $1 RETURNING position",
-        tenant,
-        len(entries),
-    )
-    positions = list(range(last - len(entries) + 1, last + 1))
-    await conn.executemany(
-        """INSERT INTO feed (tenant_id, position, kind, settlement_id, provider_id, period, original_period, amount)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-        [(tenant, position, *entry) for position, entry in zip(positions, entries, strict=True)],
-    )
-    return positions
+    return await conn.fetchval("SELECT feed_publish($1, $2)", tenant, settlement_id)
 
 
 async def _lock(conn: asyncpg.Connection, tenant: str, provider: str, period: str) -> None:
@@ -430,6 +414,29 @@ async def feed(conn: asyncpg.Connection, tenant: str, after: int, limit: int) ->
 def verify(settled: SettlementRow) -> bool:
     """The stored document still hashes to the stored SHA-256."""
     return settled.document is not None and digest(settled.document) == settled.sha256
+
+
+async def verify_hashes(conn: asyncpg.Connection, tenant: str) -> str | None:
+    """Every settled settlement still hashes to its stored SHA-256: its stored document, and the
+    document made again from its frozen lines (what the JSON view and the CSV serve) as attestation
+    made it. Returns what does not hold for the first that fails, in order of attestation."""
+    settled_ids = await conn.fetch(
+        "SELECT id FROM settlements WHERE tenant_id = $1 AND status = 'settled' ORDER BY attested_at, id",
+        tenant,
+    )
+    for settled_id in (r["id"] for r in settled_ids):
+        settled = await get(conn, tenant, settled_id)
+        name = f"settlement {settled.id} ({settled.provider_id} {settled.period})"
+        if not verify(settled):
+            return f"{name}: its stored document no longer hashes to its SHA-256"
+        frozen = await lines(conn, tenant, settled.id)
+        run_lines = await runs.lines(conn, tenant, settled.run_id, settled.provider_id)
+        known = {x.id for x in run_lines}
+        if any(x.run_line_id not in known for x in frozen) or (
+            digest(settled_document(tenant, settled, frozen, run_lines)) != settled.sha256
+        ):
+            return f"{name}: its lines no longer hash to its SHA-256"
+    return None
 
 
 async def verify_anchors(conn: asyncpg.Connection, tenant: str, checked: int) -> tuple[int, str] | None:
