@@ -1,8 +1,8 @@
 """`kundval scenario run INPUT.json [--tariff ID]`: a scenario month, end to end, over HTTP.
 
 A fresh database (an embedded PostgreSQL in a temporary directory, or a throwaway database that
-KUNDVAL_MIGRATION_URL's role makes on its server) and the service itself, connecting as its own role, started in-process under uvicorn on a free loopback
-port. Everything then goes through the public HTTP API with an ordinary HTTP client (httpx), as the
+KUNDVAL_MIGRATION_URL's role makes on its server) and the service itself, connecting as its own role
+and started in-process under uvicorn on a free loopback port. Everything then goes through the public HTTP API with an ordinary HTTP client (httpx), as the
 registry, the providers and the invoice administrator would: the records (service/scenario_load.py),
 a run, the scenario's review decisions through the decision endpoint (each discrepancy looked up by
 its key in the run's list, filtered by provider and code), a second run, and its result document.

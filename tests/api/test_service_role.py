@@ -55,6 +55,8 @@ async def test_the_app_connects_as_a_role_that_owns_nothing_and_is_no_superuser(
         "CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
         "ALTER FUNCTION feed_publish(text, uuid) OWNER TO CURRENT_USER",
         "GRANT kundval_service TO CURRENT_USER",
+        "ALTER ROLE CURRENT_USER SUPERUSER",
+        "SET ROLE pg_database_owner",
     ],
 )
 async def test_the_service_role_cannot_switch_the_guards_off(service_conn, statement):
