@@ -12,6 +12,7 @@ owns nothing and is no superuser, so the whole suite runs the service with only 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -98,24 +99,27 @@ def database_url(owner_url: str) -> str:
     return with_user(owner_url, db.SERVICE_ROLE)
 
 
-@pytest.fixture
-async def conn(owner_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """The owner's connection: test data set up directly, and tampering only an owner can do."""
-    connection = await db.connect(owner_url)
+@contextlib.asynccontextmanager
+async def connected(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await db.connect(dsn)
     try:
         yield connection
     finally:
         await connection.close()
+
+
+@pytest.fixture
+async def conn(owner_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """The owner's connection: test data set up directly, and tampering only an owner can do."""
+    async with connected(owner_url) as connection:
+        yield connection
 
 
 @pytest.fixture
 async def service_conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A connection as the service's role: what SQL reaching the service's own user could do."""
-    connection = await db.connect(database_url)
-    try:
+    async with connected(database_url) as connection:
         yield connection
-    finally:
-        await connection.close()
 
 
 @pytest.fixture

@@ -96,49 +96,37 @@ async def test_a_head_set_back_over_entries_is_reported(client, service_conn, mo
     assert (body["ok"], body["first_broken"]) == (False, head)
 
 
-async def test_a_changed_settled_line_is_reported(client, conn, month, verify):
+@pytest.mark.parametrize(
+    ("table", "guard", "change", "reported"),
+    [
+        (
+            "settlement_lines",
+            "settlement_lines_immutable",
+            "UPDATE settlement_lines SET amount = amount + 1 WHERE settlement_id = $1 AND ord = 2",
+            "its lines no longer hash to its SHA-256",
+        ),
+        (
+            "settlement_lines",
+            "settlement_lines_frozen",
+            """INSERT INTO settlement_lines
+               SELECT tenant_id, settlement_id, 999, run_line_id, kind, component, account, area, tariff_id,
+                      pnr, zone, unit, quantity, unit_price, amount, original_period
+               FROM settlement_lines WHERE settlement_id = $1 AND ord = 1""",
+            "its lines no longer hash to its SHA-256",
+        ),
+        (
+            "settlements",
+            "settlements_guard",
+            "UPDATE settlements SET document = jsonb_set(document, '{total}', '\"0.00\"') WHERE id = $1",
+            "its stored document no longer hashes to its SHA-256",
+        ),
+    ],
+    ids=["line changed", "line added", "document changed"],
+)
+async def test_a_changed_settlement_is_reported(client, conn, month, verify, table, guard, change, reported):
     settled = await _settle(client, month, PROVIDER)
-    await _as_owner(
-        conn,
-        "settlement_lines",
-        "settlement_lines_immutable",
-        "UPDATE settlement_lines SET amount = amount + 1 WHERE settlement_id = $1 AND ord = 2",
-        uuid.UUID(settled["id"]),
-    )
+    await _as_owner(conn, table, guard, change, uuid.UUID(settled["id"]))
     code, out, body = await verify()
-    assert code == 1
-    problem = f"settlement {settled['id']} ({PROVIDER} 2024-03): its lines no longer hash to its SHA-256"
-    assert problem in out
-    assert body["ok"] is False and body["problem"] == problem and body["first_broken"] is None
-
-
-async def test_an_added_settled_line_is_reported(client, conn, month, verify):
-    settled = await _settle(client, month, PROVIDER)
-    settlement_id = uuid.UUID(settled["id"])
-    await _as_owner(
-        conn,
-        "settlement_lines",
-        "settlement_lines_frozen",
-        """INSERT INTO settlement_lines
-           SELECT tenant_id, settlement_id, 999, run_line_id, kind, component, account, area, tariff_id, pnr,
-                  zone, unit, quantity, unit_price, amount, original_period
-           FROM settlement_lines WHERE settlement_id = $1 AND ord = 1""",
-        settlement_id,
-    )
-    code, out, body = await verify()
-    assert code == 1 and f"settlement {settled['id']}" in out and "lines no longer hash" in out
-    assert body["ok"] is False
-
-
-async def test_a_changed_settlement_document_is_reported(client, conn, month, verify):
-    settled = await _settle(client, month, PROVIDER)
-    await _as_owner(
-        conn,
-        "settlements",
-        "settlements_guard",
-        "UPDATE settlements SET document = jsonb_set(document, '{total}', '\"0.00\"') WHERE id = $1",
-        uuid.UUID(settled["id"]),
-    )
-    code, out, body = await verify()
-    assert code == 1 and "its stored document no longer hashes to its SHA-256" in out
-    assert body["ok"] is False
+    problem = f"settlement {settled['id']} ({PROVIDER} 2024-03): {reported}"
+    assert code == 1 and f"settled data of kson BROKEN: {problem}" in out
+    assert (body["ok"], body["first_broken"], body["problem"]) == (False, None, problem)
