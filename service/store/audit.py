@@ -178,13 +178,15 @@ async def verify(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
     cut back to before it is reported, and each must still hash to its stored SHA-256 (a problem
     there has no position in the chain: `first_broken` is None and `problem` names the settlement).
 
-    All of it reads one snapshot, so a concurrent writer never looks like a gap or a moved head.
+    Reading the head first (with whether anything lies after it, in the same statement) makes the walk
+    consistent under concurrent writers: every position up to it is committed, so a gap is a removed
+    entry, not one still being written; and what settlements froze never changes.
     """
     from service.store import settlements  # here: settlements imports this module to record entries
 
     async with contextlib.AsyncExitStack() as stack:
         if not conn.is_in_transaction():
-            await stack.enter_async_context(conn.transaction(isolation="repeatable_read", readonly=True))
+            await stack.enter_async_context(conn.transaction(readonly=True))
         walked = await _walk(conn, tenant_id)
         if not walked.ok:
             return walked
@@ -197,7 +199,13 @@ async def verify(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
 
 async def _walk(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
     """The chain from its first entry to its recorded head, and nothing after that head."""
-    head_seq, head_hash = await head(conn, tenant_id)
+    head_seq, head_hash, beyond = await conn.fetchrow(
+        """SELECT coalesce(h.seq, 0), coalesce(h.hash, $2),
+                  EXISTS (SELECT 1 FROM audit_log a WHERE a.tenant_id = $1 AND a.seq > coalesce(h.seq, 0))
+           FROM (SELECT 1) AS one LEFT JOIN audit_head h ON h.tenant_id = $1""",
+        tenant_id,
+        GENESIS,
+    )
     expected_seq, prev = 1, GENESIS
     async for row in conn.cursor(
         "SELECT * FROM audit_log WHERE tenant_id = $1 AND seq <= $2 ORDER BY seq",
@@ -221,9 +229,7 @@ async def _walk(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
         )
     if prev != head_hash:
         return _broken(last, "the last entry does not match the recorded head")
-    if await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM audit_log WHERE tenant_id = $1 AND seq > $2)", tenant_id, head_seq
-    ):
+    if beyond:
         return _broken(last + 1, f"entries go on after its recorded head {head_seq}: the head was set back")
     return VerifyResult(ok=True, checked=last)
 

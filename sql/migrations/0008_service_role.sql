@@ -111,5 +111,5 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ku
 REVOKE INSERT, UPDATE, DELETE ON schema_migrations, feed, choice_spans, zone_spans FROM kundval_service;
 REVOKE UPDATE, DELETE ON audit_log, runs, run_lines, run_discrepancies, run_recomputes, discrepancy_decisions,
     settlement_lines FROM kundval_service;
-REVOKE DELETE ON settlements FROM kundval_service;
+REVOKE DELETE ON settlements, audit_head FROM kundval_service;
 REVOKE ALL ON feed_head FROM kundval_service;

@@ -65,7 +65,7 @@ def _needed(table: str) -> set[str]:
         return {"SELECT"}
     if table in APPEND_ONLY:
         return {"SELECT", "INSERT"}
-    if table == "settlements":  # prepared, then attested or superseded; never deleted
+    if table in ("settlements", "audit_head"):  # a settlement is attested or superseded, a head moves on
         return {"SELECT", "INSERT", "UPDATE"}
     return {"SELECT", "INSERT", "UPDATE", "DELETE"}
 
