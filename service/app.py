@@ -31,6 +31,9 @@ from service.http.problems import EXCEPTION_HANDLERS, body_limit_middleware
 from service.logging import configure_logging, request_logging_middleware
 from service.seed import seed_defaults
 from service.settings import Settings
+from service.web import ROUTES as WEB_ROUTES
+from service.web import schema
+from service.web.templates import template_config
 
 ROUTES = [
     system.health,
@@ -46,6 +49,7 @@ ROUTES = [
     *reconcile.ROUTES,
     *settlements.ROUTES,
     *decisions.ROUTES,
+    *WEB_ROUTES,
 ]
 
 
@@ -78,7 +82,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OPENAPI,
+        openapi_config=openapi_config(),
+        template_config=template_config(),
         state=State({"settings": settings}),
         # Logging is ours (service/logging.py): structlog, masked, one format for every logger.
         logging_config=None,
@@ -92,18 +97,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return app
 
 
-OPENAPI = OpenAPIConfig(
-    title="kundval",
-    version=__version__,
-    description=(
-        "Invoicing and reconciliation for a municipal customer-choice system (kundval) in home care, "
-        "home health care and home rehabilitation. Authenticate with `Authorization: Bearer <API key>`; "
-        "errors are RFC 9457 problem details."
-    ),
-    security=[{"apiKey": []}],
-    components=Components(
-        security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")}
-    ),
-    use_handler_docstrings=False,
-    path="/schema",
-)
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="kundval",
+        version=__version__,
+        description=(
+            "Invoicing and reconciliation for a municipal customer-choice system (kundval) in home care, "
+            "home health care and home rehabilitation. Authenticate with `Authorization: Bearer <API key>`; "
+            "errors are RFC 9457 problem details."
+        ),
+        security=[{"apiKey": []}],
+        components=Components(
+            security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")}
+        ),
+        use_handler_docstrings=False,
+        # /schema, served with the service's own copy of Redoc (service/web/schema.py).
+        openapi_router=schema.openapi_router(),
+        render_plugins=schema.render_plugins(),
+    )

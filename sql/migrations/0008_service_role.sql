@@ -108,8 +108,9 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO kundval_service;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO kundval_service;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO kundval_service;
 
-REVOKE INSERT, UPDATE, DELETE ON schema_migrations, feed, choice_spans, zone_spans FROM kundval_service;
-REVOKE UPDATE, DELETE ON audit_log, runs, run_lines, run_discrepancies, run_recomputes, discrepancy_decisions,
-    settlement_lines FROM kundval_service;
+REVOKE INSERT, UPDATE, DELETE ON schema_migrations, feed, choice_spans, zone_spans, current_runs
+    FROM kundval_service;
+REVOKE UPDATE, DELETE ON audit_log, runs, run_lines, run_line_adjustments, run_line_links, run_discrepancies,
+    run_recomputes, discrepancy_decisions, settlement_lines FROM kundval_service;
 REVOKE DELETE ON settlements, audit_head FROM kundval_service;
 REVOKE ALL ON feed_head FROM kundval_service;

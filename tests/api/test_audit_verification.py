@@ -102,8 +102,14 @@ async def test_a_head_set_back_over_entries_is_reported(client, service_conn, mo
         (
             "settlement_lines",
             "settlement_lines_immutable",
-            "UPDATE settlement_lines SET amount = amount + 1 WHERE settlement_id = $1 AND ord = 2",
+            "UPDATE settlement_lines SET account = '9999' WHERE settlement_id = $1 AND ord = 2",
             "its lines no longer hash to its SHA-256",
+        ),
+        (
+            "settlement_lines",
+            "settlement_lines_immutable",
+            "UPDATE settlement_lines SET amount = amount + 1 WHERE settlement_id = $1 AND ord = 2",
+            "its line 2 no longer matches the run's line it froze",
         ),
         (
             "settlement_lines",
@@ -121,7 +127,7 @@ async def test_a_head_set_back_over_entries_is_reported(client, service_conn, mo
             "its stored document no longer hashes to its SHA-256",
         ),
     ],
-    ids=["line changed", "line added", "document changed"],
+    ids=["account of a line changed", "amount of a line's copy changed", "line added", "document changed"],
 )
 async def test_a_changed_settlement_is_reported(client, conn, month, verify, table, guard, change, reported):
     settled = await _settle(client, month, PROVIDER)

@@ -49,12 +49,15 @@ APPEND_ONLY = {
     "audit_log",
     "runs",
     "run_lines",
+    "run_line_adjustments",
+    "run_line_links",
     "run_discrepancies",
     "run_recomputes",
     "discrepancy_decisions",
     "settlement_lines",
 }
-READ_ONLY = {"schema_migrations", "feed", "choice_spans", "zone_spans"}  # the feed: feed_publish() writes
+# The feed: feed_publish() writes it. The rest are views.
+READ_ONLY = {"schema_migrations", "feed", "choice_spans", "zone_spans", "current_runs"}
 NOTHING = {"feed_head"}
 
 
