@@ -29,8 +29,8 @@ from service.http import (
 )
 from service.http.problems import EXCEPTION_HANDLERS, body_limit_middleware
 from service.logging import configure_logging, request_logging_middleware
-from service.seed import seed_defaults
 from service.settings import Settings
+from service.usecases.system import seed_defaults
 
 ROUTES = [
     system.health,

@@ -9,7 +9,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.types import Guard
 
 from service.domain.principal import Principal, Role
-from service.store import apikeys
+from service.usecases import keys
 
 # Routes anyone may call: liveness, readiness and the API description.
 PUBLIC_PATHS = {"/health", "/ready", "/schema"}
@@ -24,7 +24,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
                 headers={"WWW-Authenticate": "Bearer"},
             )
         async with connection.app.state.pool.acquire() as conn:
-            principal = await apikeys.authenticate(conn, key.strip())
+            principal = await keys.authenticate(conn, key.strip())
         if principal is None:
             raise NotAuthorizedException(
                 "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}

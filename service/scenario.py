@@ -27,10 +27,11 @@ import httpx
 import msgspec
 
 from service import db
+from service.domain.principal import Principal, Role
 from service.embedded import EmbeddedPostgres
 from service.scenario_load import ScenarioLoadError, load_scenario
 from service.settings import Settings
-from service.store import apikeys
+from service.usecases import keys, system
 
 
 class ScenarioError(RuntimeError):
@@ -77,35 +78,22 @@ async def _fresh_database(settings: Settings) -> AsyncIterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _prepare(dsn: str, tenant: str) -> dict[str, str]:
-    """Migrate, create the tenant, and make the registry's and the invoice administrator's keys
-    (keys are made on the command line, never over the API)."""
+async def _keys(dsn: str, tenant: str, roles: dict[str, tuple[Role, str | None]]) -> dict[str, str]:
+    """`Authorization` values of new keys by name, made as on the command line (never over the API), in
+    the migrated database with the tenant in place."""
     conn = await db.connect(dsn)
     try:
         await db.migrate(conn)
-        await conn.execute(
-            "INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING",
-            tenant,
-        )
-        keys = {}
-        for role in ("registry", "invoice_admin"):
-            _, key = await apikeys.create(conn, tenant_id=tenant, role=role, name=f"scenario:{role}")
-            keys[role] = f"Bearer {key}"
-        return keys
-    finally:
-        await conn.close()
-
-
-async def _provider_keys(dsn: str, tenant: str, providers: list[str]) -> dict[str, str]:
-    conn = await db.connect(dsn)
-    try:
-        keys = {}
-        for provider in providers:
-            _, key = await apikeys.create(
-                conn, tenant_id=tenant, role="provider", name=f"scenario:{provider}", provider_id=provider
-            )
-            keys[provider] = f"Bearer {key}"
-        return keys
+        async with conn.transaction():
+            await system.add_tenant(conn, tenant)
+            operator = Principal.cli(tenant, "scenario")
+            made = {}
+            for name, (role, provider) in roles.items():
+                _, key = await keys.create(
+                    conn, operator, role=role, name=f"scenario:{name}", provider=provider
+                )
+                made[name] = f"Bearer {key}"
+            return made
     finally:
         await conn.close()
 
@@ -182,17 +170,20 @@ async def run(scenario: dict[str, Any], settings: Settings, tariff: str | None =
     """The scenario's result document (examples/README.md format)."""
     tenant = scenario["tenant"]
     async with _fresh_database(settings) as dsn:
-        keys = await _prepare(dsn, tenant)
+        made = await _keys(
+            dsn, tenant, {"registry": ("registry", None), "invoice_admin": ("invoice_admin", None)}
+        )
         async with _serving(dsn, tenant) as client:
             for provider in scenario.get("providers", []):
-                await _call(client, keys["registry"], "POST", "/v1/providers", json=provider)
-            provider_ids = [p["id"] for p in scenario.get("providers", [])]
-            keys |= await _provider_keys(dsn, tenant, provider_ids)
+                await _call(client, made["registry"], "POST", "/v1/providers", json=provider)
+            made |= await _keys(
+                dsn, tenant, {p["id"]: ("provider", p["id"]) for p in scenario.get("providers", [])}
+            )
             try:
-                await load_scenario(client, scenario, keys)
+                await load_scenario(client, scenario, made)
             except ScenarioLoadError as err:
                 raise ScenarioError(str(err)) from None
-            admin = keys["invoice_admin"]
+            admin = made["invoice_admin"]
             request = {"period": scenario["period"], **({"tariff": tariff} if tariff else {})}
             first = await _call(client, admin, "POST", "/v1/runs", json=request)
             warnings = await _review(client, admin, first["id"], scenario.get("review_decisions", []))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncpg
 from litestar import Request, get
 from litestar.datastructures import State
 
 from schemas.common import Health, Me, Ready
-from service import db
 from service.auth import ANY_ROLE
-from service.domain.errors import Unavailable
 from service.domain.principal import Principal
+from service.usecases import system
 
 
 @get("/health", operation_id="getHealth", tags=["system"], summary="The process is alive")
@@ -25,14 +23,7 @@ async def health() -> Health:
     summary="The database is reachable and its schema current",
 )
 async def ready(state: State) -> Ready:
-    try:
-        async with state.pool.acquire(timeout=5) as conn:
-            pending = await db.pending_migrations(conn)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as err:
-        raise Unavailable(f"database unreachable: {type(err).__name__}") from None
-    if pending:
-        raise Unavailable(f"migrations not applied: {', '.join(pending)}")
-    return Ready(status="ready", migrations=len(db.migration_files()))
+    return await system.readiness(state.pool)
 
 
 @get("/v1/me", operation_id="getMe", tags=["system"], guards=[ANY_ROLE], summary="The API key's identity")
