@@ -39,11 +39,11 @@ StaffCategories = Annotated[frozenset[StaffCategory], msgspec.Meta(min_length=1)
 
 # Which optional component fields each basis requires and which it allows besides them.
 BASIS_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "granted_time": (frozenset({"category", "rate"}), frozenset()),
+    "granted_time": (frozenset({"category", "rate"}), frozenset({"minimum_share"})),
     "granted_time_markup": (frozenset({"category", "delegation_codes", "rate"}), frozenset()),
     "performed_time": (
         frozenset({"report_type", "rate"}),
-        frozenset({"exclude_codes", "requires_enrolment", "cap"}),
+        frozenset({"exclude_codes", "requires_enrolment", "cap", "category", "cap_to_granted"}),
     ),
     "visit_count": (frozenset({"report_type", "rate"}), frozenset({"exclude_codes", "requires_enrolment"})),
     "enrolled_month": (frozenset({"enrolment", "rate", "proration"}), frozenset({"requires_remiss"})),
@@ -89,6 +89,9 @@ class Header(_Model, kw_only=True):
     timezone: Literal["Europe/Stockholm"]
     rounding: Literal["half_up_per_line"]
     illustrative_rates: bool = False
+    # A simulation is never in force: it prices only what-if runs and comparisons, may overlap any
+    # version and needs no activation (followup.md 3).
+    simulation: bool = False
 
 
 class Staff(_Model, kw_only=True):
@@ -159,6 +162,12 @@ class Component(_Model, kw_only=True):
     cap: Cap | None = None
     limit: Limit | None = None
     amount_cap: AmountCap | None = None
+    # granted_time: a provider-customer-month performing less than this share of its granted minutes
+    # is paid that share of the component (followup.md 3, BELOW_MINIMUM_SHARE).
+    minimum_share: Decimal | None = None
+    # performed_time over bistand visits of `category`: paid minutes at most the customer-month's
+    # granted minutes of that category (followup.md 3).
+    cap_to_granted: bool = False
 
     @property
     def fixed_price(self) -> Decimal | None:
@@ -317,9 +326,26 @@ def _check_component(component: Component, path: str, source: str) -> None:
     if component.amount_cap is not None:
         _check_amount(component.amount_cap.amount, f"{path}.amount_cap.amount", source)
     if component.cap is not None:
-        share = component.cap.share
-        if not (share.is_finite() and 0 < share <= 1):
-            raise TariffError(f"{path}.cap.share", "share must be more than 0 and at most 1", source)
+        _check_share(component.cap.share, f"{path}.cap.share", source)
+    if component.minimum_share is not None:
+        _check_share(component.minimum_share, f"{path}.minimum_share", source)
+    if (
+        component.basis == "performed_time"
+        and component.category is not None
+        and component.report_type != "bistand"
+    ):
+        raise TariffError(
+            f"{path}.category", "a category applies to performed time of bistand visits only", source
+        )
+    if component.cap_to_granted and component.category is None:
+        raise TariffError(
+            f"{path}.cap_to_granted", "cap_to_granted needs the category whose granted time caps it", source
+        )
+
+
+def _check_share(share: Decimal, path: str, source: str) -> None:
+    if not (share.is_finite() and 0 < share <= 1):
+        raise TariffError(path, "share must be more than 0 and at most 1", source)
 
 
 def _check_price(claim_type: str | None, price: str, path: str, source: str) -> None:

@@ -1,0 +1,116 @@
+"""The follow-up figures of a provider-month, and how they add up (followup.md 1 and 2).
+
+A month's figures keep what adding needs: minutes exact, customers as sets (a tenant or a range of
+months counts each customer once), amounts in öre. Shares are computed from the sums, never averaged,
+and rounded only when shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from fractions import Fraction
+
+import msgspec
+
+from service.domain.lines import show
+from service.domain.money import round_half_up
+
+AREAS = ("hemtjanst", "hemsjukvard", "hemrehab", "ovrigt")
+LICENSED_CATEGORIES = ("sjukskoterska", "distriktsskoterska", "fysioterapeut", "arbetsterapeut")
+SHARE_DECIMALS = 4
+CHANGE_DECIMALS = 1
+ZERO = Decimal("0.00")
+
+
+class Figures(msgspec.Struct, frozen=True, kw_only=True):
+    """One provider-month's figures, or a sum of them (a tenant, a range of months)."""
+
+    granted_minutes: Fraction = Fraction(0)
+    performed_minutes: Fraction = Fraction(0)
+    customers_below_target: int = 0  # provider-customer-months with LOW_PERFORMED_SHARE
+    licensed_visits: Mapping[str, int] = msgspec.field(default_factory=dict)
+    declined_visits: int = 0
+    declined_customers: frozenset[str] = frozenset()
+    customers_by_area: Mapping[str, frozenset[str]] = msgspec.field(default_factory=dict)
+    payout_by_area: Mapping[str, Decimal] = msgspec.field(default_factory=dict)
+
+    @property
+    def performed_share(self) -> Decimal | None:
+        return share(self.performed_minutes, self.granted_minutes)
+
+
+def share(performed: Fraction, granted: Fraction) -> Decimal | None:
+    """performed / granted, half up to four decimals; None when nothing was granted."""
+    return round_half_up(performed / granted, SHARE_DECIMALS) if granted else None
+
+
+def combine(parts: Iterable[Figures]) -> Figures:
+    """The exact sum: minutes, visits, counts and amounts added, customers counted once."""
+    granted = performed = Fraction(0)
+    below = declined = 0
+    licensed = dict.fromkeys(LICENSED_CATEGORIES, 0)
+    declined_customers: set[str] = set()
+    customers: dict[str, set[str]] = {area: set() for area in AREAS}
+    payout = dict.fromkeys(AREAS, ZERO)
+    for part in parts:
+        granted += part.granted_minutes
+        performed += part.performed_minutes
+        below += part.customers_below_target
+        declined += part.declined_visits
+        declined_customers |= part.declined_customers
+        for category, n in part.licensed_visits.items():
+            licensed[category] += n
+        for area, who in part.customers_by_area.items():
+            customers[area] |= who
+        for area, amount in part.payout_by_area.items():
+            payout[area] += amount
+    return Figures(
+        granted_minutes=granted,
+        performed_minutes=performed,
+        customers_below_target=below,
+        licensed_visits=licensed,
+        declined_visits=declined,
+        declined_customers=frozenset(declined_customers),
+        customers_by_area={area: frozenset(who) for area, who in customers.items()},
+        payout_by_area=payout,
+    )
+
+
+def document(figures: Figures) -> dict[str, object]:
+    """The `followup` entry of a result document: minutes and shares as strings with four decimals,
+    amounts with two, counts as integers, every area and licensed category present."""
+    whole = combine([figures])  # fills every area and category
+    shown_share = whole.performed_share
+    return {
+        "granted_minutes": show(whole.granted_minutes),
+        "performed_minutes": show(whole.performed_minutes),
+        "performed_share": None if shown_share is None else str(shown_share),
+        "customers_below_target": whole.customers_below_target,
+        "licensed_visits": dict(whole.licensed_visits),
+        "declined_visits": whole.declined_visits,
+        "declined_customers": len(whole.declined_customers),
+        "customers_by_area": {area: len(who) for area, who in whole.customers_by_area.items()},
+        "payout_by_area": {area: str(amount) for area, amount in whole.payout_by_area.items()},
+    }
+
+
+def change_percent(a: Fraction | Decimal | int, b: Fraction | Decimal | int) -> Decimal | None:
+    """Period over period: (b - a) / |a| x 100, half up (away from zero) to one decimal; None when
+    a is 0 (seed 002: hemsjukvård +18 %, hemrehab -22 %)."""
+    a, b = Fraction(a), Fraction(b)
+    return round_half_up((b - a) / abs(a) * 100, CHANGE_DECIMALS) if a else None
+
+
+def change_points(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    """The change of a share in percentage points, from the shares as shown (fractions)."""
+    if a is None or b is None:
+        return None
+    return round_half_up((Fraction(b) - Fraction(a)) * 100, CHANGE_DECIMALS)
+
+
+def swedish_percent(fraction: Decimal | None) -> str:
+    """A share as pages and CSV show it: 0.0870 -> "8,7 %"; "–" when there is none."""
+    if fraction is None:
+        return "–"
+    return f"{round_half_up(Fraction(fraction) * 100, CHANGE_DECIMALS)} %".replace(".", ",")
