@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
@@ -110,18 +111,31 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
+    from service import serving
     from service.app import create_app
 
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
+    if settings.database_url:
+        # Say plainly that the database is not there, before uvicorn turns it into a traceback.
+        asyncio.run(_reachable(settings.database_url))
+    server = serving.server(create_app(settings), settings)
     server.run()
     # uvicorn exits quietly when start-up (e.g. a migration) fails; say so through the exit code.
     return 0 if server.started else 1
+
+
+async def _connect(dsn: str) -> asyncpg.Connection:
+    try:
+        return await db.connect(dsn)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        where = urlsplit(dsn)
+        raise CommandError(
+            f"cannot reach the database at {where.hostname or 'localhost'}:{where.port or 5432}"
+            f"{where.path}: {err or type(err).__name__}"
+        ) from None
+
+
+async def _reachable(dsn: str) -> None:
+    await (await _connect(dsn)).close()
 
 
 def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]] | None = None) -> Any:
@@ -137,7 +151,7 @@ def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[
 
     async def run() -> Any:
         async with db.database(settings) as dsn:
-            conn = await db.connect(dsn)
+            conn = await _connect(dsn)
             try:
                 applied = await db.migrate(conn)
                 await seed_defaults(conn, settings.default_tenant)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -26,7 +25,7 @@ import asyncpg
 import httpx
 import msgspec
 
-from service import db
+from service import db, serving
 from service.domain.principal import Principal, Role
 from service.embedded import EmbeddedPostgres
 from service.scenario_load import ScenarioLoadError, load_scenario
@@ -101,30 +100,19 @@ async def _keys(dsn: str, tenant: str, roles: dict[str, tuple[Role, str | None]]
 @contextlib.asynccontextmanager
 async def _serving(dsn: str, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
     """The service under uvicorn on a free loopback port, and a client talking HTTP to it."""
-    import uvicorn
-
     from service.app import create_app
 
-    settings = Settings(database_url=dsn, default_tenant=tenant, log_level="warning", log_format="json")
-    app = create_app(settings)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", host="127.0.0.1", port=port)
+    settings = Settings(
+        database_url=dsn, default_tenant=tenant, log_level="warning", log_format="json", port=0
     )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        while not server.started:
-            if task.done():
-                raise ScenarioError("the service did not start (see the log above)")
-            await asyncio.sleep(0.02)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
+        async with (
+            serving.in_process(create_app(settings), settings) as url,
+            httpx.AsyncClient(base_url=url, timeout=600) as client,
+        ):
             yield client
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    except serving.NotStarted as err:
+        raise ScenarioError(str(err)) from None
 
 
 async def _call(client: httpx.AsyncClient, key: str, method: str, url: str, **kwargs: Any) -> Any:

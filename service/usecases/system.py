@@ -5,13 +5,15 @@ from __future__ import annotations
 from importlib import resources
 
 import asyncpg
+import msgspec
 
 from schemas.common import Ready
 from service import db
 from service.domain.catalogue import load_catalogue
 from service.domain.errors import Unavailable
+from service.domain.principal import Principal
 from service.domain.tariff import TariffError, load_tariff
-from service.store import tariffs, tenants
+from service.store import metrics, tariffs, tenants
 
 DATA = resources.files("service") / "data"
 SHIPPED_TARIFFS = ("kson-2021.toml", "kson-2024.toml")
@@ -50,3 +52,19 @@ async def readiness(pool: asyncpg.Pool) -> Ready:
     if pending:
         raise Unavailable(f"migrations not applied: {', '.join(pending)}")
     return Ready(status="ready", migrations=len(db.migration_files()))
+
+
+class Books(msgspec.Struct, frozen=True, kw_only=True):
+    """The state of a tenant's books for monitoring: no personal data, no provider ids."""
+
+    runs: list[tuple[str, int, float]]  # (kind, runs, seconds in all)
+    discrepancies: list[tuple[str, str, int]]  # (code, status, count)
+    feed_position: int
+
+
+async def books(conn: asyncpg.Connection, who: Principal) -> Books:
+    return Books(
+        runs=await metrics.runs(conn, who.tenant_id),
+        discrepancies=await metrics.discrepancies(conn, who.tenant_id),
+        feed_position=await metrics.feed_position(conn, who.tenant_id),
+    )

@@ -16,6 +16,7 @@ from service.domain.periods import Period
 from service.domain.principal import Principal
 from service.domain.tariff import Tariff, TariffError, load_tariff
 from service.domain.versions import Overlap, Placement, Version, place
+from service.events import event
 from service.store import audit
 from service.store import tariffs as store
 from service.store.tariffs import TariffRow
@@ -118,6 +119,7 @@ async def load(conn: asyncpg.Connection, who: Principal, source: str) -> tuple[s
         payload=source.encode(),
         after={"id": tariff.id, "valid_from": tariff.valid_from, "valid_to": tariff.valid_to, "hash": digest},
     )
+    event("tariff.loaded", tenant=who.tenant_id, tariff=tariff.id, valid_from=tariff.valid_from, by=who.role)
     return summary(await _row(conn, who.tenant_id, tariff.id)), True
 
 
@@ -147,5 +149,13 @@ async def activate(conn: asyncpg.Connection, who: Principal, tariff_id: str) -> 
             "supersedes": placement.supersedes,
             "ends": [placement.ends[0], placement.ends[1]] if placement.ends else None,
         },
+    )
+    event(
+        "tariff.activated",
+        tenant=who.tenant_id,
+        tariff=tariff_id,
+        supersedes=placement.supersedes,
+        ends=placement.ends[0] if placement.ends else None,
+        by=who.role,
     )
     return summary(await _row(conn, who.tenant_id, tariff_id))
