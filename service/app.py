@@ -33,6 +33,9 @@ from service.metrics import Metrics
 from service.serving import body_deadline_middleware
 from service.settings import Settings
 from service.usecases.system import seed_defaults
+from service.web import ROUTES as WEB_ROUTES
+from service.web import schema
+from service.web.templates import template_config
 
 ROUTES = [
     system.health,
@@ -49,6 +52,7 @@ ROUTES = [
     *reconcile.ROUTES,
     *settlements.ROUTES,
     *decisions.ROUTES,
+    *WEB_ROUTES,
 ]
 
 
@@ -83,7 +87,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OPENAPI,
+        openapi_config=openapi_config(),
+        template_config=template_config(),
         state=State({"settings": settings, "metrics": metrics}),
         # Logging is ours (service/logging.py): structlog, masked, one format for every logger.
         logging_config=None,
@@ -100,19 +105,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return app
 
 
-OPENAPI = OpenAPIConfig(
-    title="kundval",
-    version=__version__,
-    description=(
-        "Invoicing and reconciliation for a municipal customer-choice system (kundval) in home care, "
-        "home health care and home rehabilitation. Authenticate with `Authorization: Bearer <API key>`; "
-        "errors are RFC 9457 problem details. Failed authentications (per client address) and writes (per key "
-        "and per address) are rate-limited: over a limit the answer is 429 with `Retry-After` in seconds."
-    ),
-    security=[{"apiKey": []}],
-    components=Components(
-        security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")}
-    ),
-    use_handler_docstrings=False,
-    path="/schema",
-)
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="kundval",
+        version=__version__,
+        description=(
+            "Invoicing and reconciliation for a municipal customer-choice system (kundval) in home care, "
+            "home health care and home rehabilitation. Authenticate with `Authorization: Bearer <API key>`; "
+            "errors are RFC 9457 problem details. Failed authentications (per client address) and writes "
+            "(per key and per address) are rate-limited: over a limit the answer is 429 with `Retry-After` "
+            "in seconds."
+        ),
+        security=[{"apiKey": []}],
+        components=Components(
+            security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")}
+        ),
+        use_handler_docstrings=False,
+        # /schema, served with the service's own copy of Redoc (service/web/schema.py).
+        openapi_router=schema.openapi_router(),
+        render_plugins=schema.render_plugins(),
+    )

@@ -12,8 +12,9 @@ from litestar.types import Guard
 from service.domain.principal import Principal, Role
 from service.usecases import keys, limits
 
-# Routes anyone may call: liveness, readiness and the API description.
-PUBLIC_PATHS = {"/health", "/ready", "/schema"}
+# Routes anyone may call: liveness, readiness, the API description, and the workplace's login page
+# and static files.
+PUBLIC_PATHS = {"/health", "/ready", "/schema", "/login", "/static"}
 
 
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):

@@ -57,7 +57,7 @@ class _BooksCollector:
             seconds.add_metric([kind], total)
         found = GaugeMetricFamily(
             "kundval_discrepancies",
-            "Discrepancies of each period's latest real run per provider, by code and status",
+            "Discrepancies of each period's current run per provider, by code and status",
             labels=["code", "status"],
         )
         for code, status, count in self.books.discrepancies:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from service.store.visits import MAX_ROWS
+from service.usecases.visits import MAX_ROWS
 
 
 class ScenarioLoadError(RuntimeError):

@@ -6,24 +6,24 @@ from typing import Annotated, Literal
 
 from litestar import Response, get, post
 from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath, QueryParameter, SkipValidation
+from litestar.params import FromPath, QueryParameter
 
 from schemas import records as r
-from service.http.deps import Conn
-from service.http.records import PROVIDER, RECORD_READERS, ProviderFilter
-from service.http.registry import (
+from service.http.common import (
     CHANGE_RESPONSES,
-    CREATE_RESPONSES,
-    NOT_FOUND,
+    PROVIDER,
+    RECORD_READERS,
     After,
     IdempotencyKey,
     Limit,
+    ProviderFilter,
     Req,
-    parse,
-    replay,
+    create_route,
+    read_route,
     single_post,
 )
-from service.store import claims as store
+from service.http.deps import Conn
+from service.usecases import claims
 
 EXAMPLES = [
     Example(
@@ -48,28 +48,20 @@ EXAMPLES = [
 ]
 
 
-@post(
+create_claim = create_route(
+    post,
     "/v1/claims",
+    claims.create_claim,
+    r.ClaimIn,
+    r.Claim,
+    examples=EXAMPLES,
     operation_id="createClaim",
     tags=["claims"],
     guards=[PROVIDER],
     summary="Send a claim (sip, lakemedelsgenomgang, teamkonferens, extraordinar_insats)",
     description="Validated per `type`. The same claim again answers 200 with the stored one; other "
     "content under the same id is a 409 (withdraw it and send a new one).",
-    responses={200: replay(r.Claim), **CREATE_RESPONSES},
 )
-async def create_claim(
-    request: Req,
-    conn: Conn,
-    data: Annotated[SkipValidation[r.ClaimIn], Body(examples=EXAMPLES)],
-    idempotency_key: IdempotencyKey = None,
-) -> Response[r.Claim]:
-    return await single_post(
-        request,
-        conn,
-        idempotency_key,
-        lambda body: store.create(conn, request.user, parse(r.ClaimIn, data), body),
-    )
 
 
 @get(
@@ -89,19 +81,18 @@ async def list_claims(
     after: After = "",
     limit: Limit = 100,
 ) -> r.ClaimPage:
-    return await store.list_claims(conn, request.user, provider, status, after, limit)
+    return await claims.list_claims(conn, request.user, provider, status, after, limit)
 
 
-@get(
+get_claim = read_route(
     "/v1/claims/{external_id:str}",
+    claims.get_claim,
+    r.Claim,
     operation_id="getClaim",
     tags=["claims"],
     guards=[PROVIDER],
     summary="One of the provider's claims",
-    responses={404: NOT_FOUND},
 )
-async def get_claim(request: Req, conn: Conn, external_id: FromPath[str]) -> r.Claim:
-    return await store.get(conn, request.user, external_id)
 
 
 @post(
@@ -117,7 +108,7 @@ async def withdraw_claim(
     request: Req, conn: Conn, external_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> Response[r.Claim]:
     async def produce(body: bytes) -> tuple[r.Claim, bool]:
-        return await store.withdraw(conn, request.user, external_id, body), False
+        return await claims.withdraw_claim(conn, request.user, external_id, body), False
 
     return await single_post(request, conn, idempotency_key, produce)
 

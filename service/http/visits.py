@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated
 
-from litestar import get as get_route
-from litestar import post
+from litestar import get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, Reference, RequestBody, Schema
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 
 from schemas import records as r
 from service.domain.errors import Problem
-from service.http.deps import Conn
-from service.http.records import PROVIDER, RECORD_READERS, ProviderFilter
-from service.http.registry import (
-    CHANGE_RESPONSES,
+from service.http.common import (
     INVALID,
-    NOT_FOUND,
+    PROVIDER,
+    RECORD_READERS,
     After,
     Limit,
-    Payload,
+    ProviderFilter,
     Req,
-    parse,
+    change_route,
     problem,
+    read_route,
 )
-from service.store import visits as store
+from service.http.deps import Conn
+from service.usecases import visits
+from service.usecases.visits import MAX_ROWS
 
 NDJSON = "application/x-ndjson"
 
@@ -65,10 +65,10 @@ class _VisitsOperation(Operation):
         visit = Reference(ref="#/components/schemas/VisitIn")
         self.request_body = RequestBody(
             required=True,
-            description=f"Up to {store.MAX_ROWS} visits: a JSON array, or NDJSON (one visit per line).",
+            description=f"Up to {MAX_ROWS} visits: a JSON array, or NDJSON (one visit per line).",
             content={
                 "application/json": OpenAPIMediaType(
-                    schema=Schema(type="array", items=visit, max_items=store.MAX_ROWS),
+                    schema=Schema(type="array", items=visit, max_items=MAX_ROWS),
                     examples={
                         "two": Example(summary="Two registrations of one physical visit", value=[V01, V02])
                     },
@@ -127,46 +127,35 @@ BATCH_CONFLICT = problem(
         ),
         400: problem("The body is not valid JSON"),
         409: BATCH_CONFLICT,
-        413: problem(f"More than {store.MAX_ROWS} visits, or a body over the size limit"),
+        413: problem(f"More than {MAX_ROWS} visits, or a body over the size limit"),
         415: problem("Neither application/json nor application/x-ndjson"),
         422: BATCH_INVALID,
     },
 )
 async def post_visits(request: Req, conn: Conn) -> r.VisitBatchResult:
     media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    batch = store.Batch(
-        request.user.provider_id or "",
-        await store.insats_report_types(conn, request.user.tenant_id),
-        datetime.now(UTC),
-    )
     if media_type == NDJSON:
-        await batch.add_ndjson(request.stream())
-    elif media_type == "application/json":
-        batch.add_array(await request.body())
-    else:
-        raise UnsupportedMediaType(f"send application/json or {NDJSON}, not {media_type}")
-    batch.done()
-    return await store.merge(conn, request.user, batch)
+        return await visits.post_visits(conn, request.user, request.stream())
+    if media_type == "application/json":
+        return await visits.post_visits(conn, request.user, await request.body())
+    raise UnsupportedMediaType(f"send application/json or {NDJSON}, not {media_type}")
 
 
-@post(
+correct_visit = change_route(
+    post,
     "/v1/visits/{external_id:str}/corrections",
+    visits.correct_visit,
+    r.VisitCorrection,
+    r.Visit,
     operation_id="correctVisit",
     tags=["visits"],
     guards=[PROVIDER],
     status_code=200,
     summary="Correct a stored visit: the old version is kept with who and when",
-    responses=CHANGE_RESPONSES,
 )
-async def correct_visit(
-    request: Req, conn: Conn, external_id: FromPath[str], data: Payload[r.VisitCorrection]
-) -> r.Visit:
-    return await store.correct(
-        conn, request.user, external_id, parse(r.VisitCorrection, data), await request.body()
-    )
 
 
-@get_route(
+@get(
     "/v1/visits",
     operation_id="listVisits",
     tags=["visits"],
@@ -186,19 +175,17 @@ async def list_visits(
     limit: Limit = 100,
 ) -> r.VisitPage:
     month = date.fromisoformat(f"{period}-01") if period else None
-    return await store.list_visits(conn, request.user, provider, month, after, limit)
+    return await visits.list_visits(conn, request.user, provider, month, after, limit)
 
 
-@get_route(
+get_visit = read_route(
     "/v1/visits/{external_id:str}",
+    visits.get_visit,
+    r.VisitDetail,
     operation_id="getVisit",
     tags=["visits"],
     guards=[PROVIDER],
     summary="One of the provider's visits with its earlier versions",
-    responses={404: NOT_FOUND},
 )
-async def get_visit(request: Req, conn: Conn, external_id: FromPath[str]) -> r.VisitDetail:
-    return await store.get(conn, request.user, external_id)
-
 
 ROUTES = [post_visits, correct_visit, list_visits, get_visit]

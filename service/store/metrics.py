@@ -15,18 +15,13 @@ async def runs(conn: asyncpg.Connection, tenant: str) -> list[tuple[str, int, fl
 
 
 async def discrepancies(conn: asyncpg.Connection, tenant: str) -> list[tuple[str, str, int]]:
-    """(code, status, count) over the findings of each period's latest real run per provider, with the
+    """(code, status, count) over the findings of each period's current run per provider, with the
     status that run applied."""
     rows = await conn.fetch(
-        """WITH latest AS (
-               SELECT DISTINCT ON (r.period, p.id) r.id AS run_id, p.id AS provider_id
-               FROM runs r JOIN providers p
-                 ON p.tenant_id = r.tenant_id AND (r.provider_id IS NULL OR r.provider_id = p.id)
-               WHERE r.tenant_id = $1 AND r.kind = 'real'
-               ORDER BY r.period, p.id, r.seq DESC)
-           SELECT rd.code, rd.status, count(*) FROM latest l
+        """SELECT rd.code, rd.status, count(*) FROM current_runs c
            JOIN run_discrepancies rd
-             ON rd.tenant_id = $1 AND rd.run_id = l.run_id AND rd.provider_id = l.provider_id
+             ON rd.tenant_id = c.tenant_id AND rd.run_id = c.run_id AND rd.provider_id = c.provider_id
+           WHERE c.tenant_id = $1
            GROUP BY rd.code, rd.status""",
         tenant,
     )

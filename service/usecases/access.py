@@ -14,3 +14,9 @@ def own_provider(who: Principal, provider: str | None) -> str | None:
     if provider is not None and provider != who.provider_id:
         raise Forbidden("a provider key sees only its own provider")
     return who.provider_id
+
+
+def listed_provider(who: Principal, provider: str | None) -> str | None:
+    """The provider whose records a list shows: a provider key always its own (a filter naming
+    another narrows nothing and reveals nothing), every other role the one asked for, or all (None)."""
+    return who.provider_id if who.role == "provider" else provider

@@ -9,6 +9,33 @@ PNR_C = "193001239825"
 UNKNOWN = "194502179387"
 LUHN_BAD = "193805149494"
 
+# A decision for PNR_A with two lines.
+DECISION = {
+    "id": "D1",
+    "customer": PNR_A,
+    "lines": [
+        {
+            "id": "D1-1",
+            "code": "morgonhjalp",
+            "category": "omsorg",
+            "minutes": 30,
+            "occasions": "1",
+            "per": "day",
+            "from": "2024-01-01",
+            "to": None,
+        },
+        {
+            "id": "D1-2",
+            "code": "stadning",
+            "category": "service",
+            "minutes": 90,
+            "occasions": "0.5",
+            "per": "week",
+            "from": "2024-01-01",
+        },
+    ],
+}
+
 
 def visit(n: int | str, **changes):
     """A valid visit; `n` makes the id (V<n>) and a distinct start minute."""

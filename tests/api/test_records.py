@@ -4,24 +4,9 @@ import json
 
 import pytest
 
-from tests.api.ingestion import LUHN_BAD, PNR_A, PNR_B, UNKNOWN, customer, register
+from tests.api.ingestion import DECISION, LUHN_BAD, PNR_A, PNR_B, UNKNOWN, customer, register
 from tests.conftest import auth
 
-DECISION = {
-    "id": "D1",
-    "customer": PNR_A,
-    "lines": [
-        {
-            "id": "D1-1",
-            "code": "morgonhjalp",
-            "category": "omsorg",
-            "minutes": 30,
-            "occasions": 1,
-            "per": "day",
-            "from": "2024-01-01",
-        }
-    ],
-}
 RECORDS = {
     "executions": {"id": "X1", "decision": "D1", "from": "2024-01-10"},
     "pauses": {"id": "PA1", "customer": PNR_A, "reason": "sjukhus", "from": "2024-03-10", "to": "2024-03-14"},

@@ -3,7 +3,7 @@
 import json
 
 from service.domain.identity import luhn_valid
-from tests.api.ingestion import LUHN_BAD, PNR_A, PNR_B, PNR_C, customer, register
+from tests.api.ingestion import DECISION, LUHN_BAD, PNR_A, PNR_B, PNR_C, customer, register
 from tests.conftest import auth
 
 
@@ -243,32 +243,6 @@ async def test_choice_history(client, keys, conn):
 
 
 # Decisions ---------------------------------------------------------------------------------------
-
-DECISION = {
-    "id": "D1",
-    "customer": PNR_A,
-    "lines": [
-        {
-            "id": "D1-1",
-            "code": "morgonhjalp",
-            "category": "omsorg",
-            "minutes": 30,
-            "occasions": "1",
-            "per": "day",
-            "from": "2024-01-01",
-            "to": None,
-        },
-        {
-            "id": "D1-2",
-            "code": "stadning",
-            "category": "service",
-            "minutes": 90,
-            "occasions": "0.5",
-            "per": "week",
-            "from": "2024-01-01",
-        },
-    ],
-}
 
 
 async def test_decisions(client, keys, conn):

@@ -12,9 +12,9 @@ For each scale, on a database of DATABASE_URL's server (default: the local Postg
 
 1. generate the month (tests/bench/synth.py, seeded) and load it through the bulk paths: the
    registry and provider records with `copy_records_to_table` into their tables (the registry's
-   bulk path), the visits through `service.store.visits` exactly as `POST /v1/visits` does (a
+   bulk path), the visits through `service.usecases.visits` exactly as `POST /v1/visits` does (a
    `Batch` per 10 000 rows of one provider, decoded and checked from the JSON body, merged through
-   the staging table, audited), the claims through `service.store.claims.create`; then two earlier
+   the staging table, audited), the claims through `service.usecases.claims`; then two earlier
    months of visits as history (see HISTORY) and VACUUM ANALYZE, as autovacuum would after a load;
 2. in a process of its own (so that its peak RSS is the service's, not the generator's), with a
    pool as the service has: one aggregate scan of the month's visits (provider, customer,
@@ -42,7 +42,6 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -58,8 +57,7 @@ from schemas import records as r  # noqa: E402
 from service import db  # noqa: E402
 from service.domain.periods import Period  # noqa: E402
 from service.domain.principal import Principal  # noqa: E402
-from service.store import claims as claim_store  # noqa: E402
-from service.store import visits as visit_store  # noqa: E402
+from service.usecases import claims, visits  # noqa: E402
 from service.usecases.system import seed_defaults  # noqa: E402
 from tests.bench.synth import Month, generate  # noqa: E402
 
@@ -156,21 +154,16 @@ async def load_visits(dsn: str, month: Month, concurrency: int = 2) -> None:
     for visit in month.visits:
         by_provider[visit["provider"]].append(visit)
     bodies = [
-        (provider, msgspec.json.encode(rows[i : i + visit_store.MAX_ROWS]))
+        (provider, msgspec.json.encode(rows[i : i + visits.MAX_ROWS]))
         for provider, rows in by_provider.items()
-        for i in range(0, len(rows), visit_store.MAX_ROWS)
+        for i in range(0, len(rows), visits.MAX_ROWS)
     ][::-1]
 
     async def worker(conn: asyncpg.Connection) -> None:
         while bodies:
             provider, body = bodies.pop()
             async with conn.transaction():
-                batch = visit_store.Batch(
-                    provider, await visit_store.insats_report_types(conn, TENANT), datetime.now(UTC)
-                )
-                batch.add_array(body)
-                batch.done()
-                await visit_store.merge(conn, provider_principal(provider), batch)
+                await visits.post_visits(conn, provider_principal(provider), body)
 
     connections = [await db.connect(dsn) for _ in range(concurrency)]
     try:
@@ -186,7 +179,7 @@ async def load_claims(conn: asyncpg.Connection, month: Month) -> None:
         body = msgspec.json.encode(claim)
         data = msgspec.json.decode(body, type=r.ClaimIn)
         async with conn.transaction():
-            await claim_store.create(conn, provider_principal(claim["provider"]), data, body)
+            await claims.create_claim(conn, provider_principal(claim["provider"]), data, body)
 
 
 async def prepare(server_dsn: str, name: str, scale: Scale, reuse: bool) -> tuple[str, dict[str, Any]]:

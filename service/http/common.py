@@ -1,0 +1,240 @@
+"""What the JSON API's controllers share: bodies decoded so that their problems name the field, paging
+and header parameters, the documented problem replies, single-object POSTs (201 when stored now,
+200 for an identical replay, Idempotency-Key honoured), and factories for the routes that carry one
+object to one use case and back (`create_route`, `change_route`, `read_route`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Annotated, Any, TypeAlias, TypeVar
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.datastructures import State
+from litestar.enums import RequestEncodingType
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import Body, BodyKwarg, FromPath, HeaderParameter, QueryParameter, SkipValidation
+
+from schemas.registry import ProblemDetails
+from service.auth import allow
+from service.domain.errors import Invalid, field_error
+from service.domain.principal import Principal
+from service.http.deps import Conn
+from service.usecases import idempotency
+
+Req = Request[Principal, None, State]
+T = TypeVar("T")
+
+# A JSON body decoded by `parse`, not by Litestar: its problems then name their field (and the
+# position in a list), the same as a batch row's; the OpenAPI schema is still T's.
+Payload: TypeAlias = Annotated[SkipValidation[T], BodyKwarg(media_type=RequestEncodingType.JSON)]
+
+
+def parse(kind: type[T], data: Any) -> T:
+    try:
+        return msgspec.convert(data, kind)
+    except msgspec.ValidationError as err:
+        problem = field_error(str(err))
+        raise Invalid(f"{problem['field'] or 'body'}: {problem['message']}", errors=[problem]) from None
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        description="Optional. The same key with the same body returns the first reply again; "
+        "with another body, 422. Scoped to the API key.",
+    ),
+]
+After = Annotated[str, QueryParameter(description="cursor: the `next_after` of the previous page")]
+Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="items per page")]
+ProviderFilter = Annotated[
+    str | None,
+    QueryParameter(
+        description="invoice_admin and auditor: only this provider's (a provider sees only its own)"
+    ),
+]
+
+PROVIDER = allow("provider")
+RECORD_READERS = allow("provider", "invoice_admin", "auditor")
+
+
+def problem(description: str, *examples: dict[str, Any]) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=ProblemDetails,
+        description=description,
+        media_type="application/problem+json",
+        generate_examples=False,
+        examples=[Example(summary=e["title"], value=e) for e in examples] or None,
+    )
+
+
+INVALID = problem(
+    "Bad input: every problem, each naming its field",
+    {
+        "type": "urn:kundval:problem:validation",
+        "title": "The request is not valid",
+        "status": 422,
+        "detail": "customer: personnummer check digit does not match (Luhn)",
+        "errors": [{"field": "customer", "message": "personnummer check digit does not match (Luhn)"}],
+    },
+)
+CONFLICT = problem(
+    "The id exists with other content",
+    {
+        "type": "urn:kundval:problem:conflict",
+        "title": "Conflict with the current state",
+        "status": 409,
+        "detail": "decision D1 exists with other content; correct it through its routes",
+    },
+)
+NOT_FOUND = problem(
+    "No such record (or not the caller's)",
+    {"type": "urn:kundval:problem:not-found", "title": "No such resource", "status": 404},
+)
+CREATE_RESPONSES = {409: CONFLICT, 422: INVALID}
+CHANGE_RESPONSES = {404: NOT_FOUND, 409: CONFLICT, 422: INVALID}
+
+
+async def single_post(
+    request: Req,
+    conn: Conn,
+    idem_key: str | None,
+    produce: Callable[[bytes], Awaitable[tuple[Any, bool]]],
+) -> Response[Any]:
+    """Run a single-object create: 201 when stored now, 200 for an identical replay; with an
+    Idempotency-Key the first reply is stored and returned again for the same key and body."""
+    body = await request.body()
+
+    async def run() -> tuple[int, bytes]:
+        result, created = await produce(body)
+        return (201 if created else 200), msgspec.json.encode(result)
+
+    if idem_key is None:
+        status, content = await run()
+    else:
+        status, content = await idempotency.once(
+            conn, request.user, idem_key, (request.method, request.url.path, body), run
+        )
+    return Response(content=content, status_code=status, media_type="application/json")
+
+
+# Route factories ---------------------------------------------------------------------------------
+#
+# A use case behind these takes (conn, who, *path parameters, [data, payload]): the path's values in
+# the path's order, the parsed body, and the raw body for the audit log.
+
+_PATH_TYPES = {"str": str, "date": date}
+
+
+def _path_parameters(path: str) -> list[tuple[str, Any, Any]]:
+    return [
+        (name, FromPath[_PATH_TYPES[kind]], inspect.Parameter.empty)
+        for name, kind in re.findall(r"\{(\w+):(\w+)\}", path)
+    ]
+
+
+def _handler(
+    decorator: Callable[..., HTTPRouteHandler],
+    path: str,
+    call: Callable[..., Awaitable[Any]],
+    parameters: list[tuple[str, Any, Any]],
+    returns: Any,
+    options: dict[str, Any],
+) -> HTTPRouteHandler:
+    """A route whose handler has the signature Litestar reads (both the parsing of a request and
+    the OpenAPI document come from it): request, conn, the path's parameters, then `parameters`.
+    `call(request, conn, path values, arguments)` answers it."""
+    at = _path_parameters(path)
+    names = [name for name, _, _ in at]
+
+    async def handler(request: Req, conn: Conn, **arguments: Any) -> Any:
+        return await call(request, conn, [arguments.pop(n) for n in names], arguments)
+
+    signature = [("request", Req, inspect.Parameter.empty), ("conn", Conn, inspect.Parameter.empty)]
+    signature += at + parameters
+    handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=a, default=d)
+            for n, a, d in signature
+        ],
+        return_annotation=returns,
+    )
+    handler.__annotations__ = {n: a for n, a, _ in signature} | {"return": returns}
+    return decorator(path, **options)(handler)
+
+
+def _body(kind: type, examples: list[Example] | None) -> Any:
+    if examples is None:
+        return Payload[kind]
+    return Annotated[SkipValidation[kind], Body(examples=examples)]
+
+
+def create_route(
+    decorator: Callable[..., HTTPRouteHandler],
+    path: str,
+    use: Callable[..., Awaitable[tuple[Any, bool]]],
+    body: type,
+    out: type,
+    *,
+    examples: list[Example] | None = None,
+    replayed: str = "An identical replay: the stored record",
+    responses: dict[int, ResponseSpec] | None = None,
+    **options: Any,
+) -> HTTPRouteHandler:
+    """A single-object create (`single_post`); `use(...) -> (result, created)`. `replayed` describes
+    the 200 reply; a route under a path parameter may also answer 404."""
+
+    async def call(request: Req, conn: Conn, at: list[Any], arguments: dict[str, Any]) -> Response[Any]:
+        data = parse(body, arguments["data"])
+        return await single_post(
+            request,
+            conn,
+            arguments["idempotency_key"],
+            lambda payload: use(conn, request.user, *at, data, payload),
+        )
+
+    options["responses"] = {
+        200: ResponseSpec(data_container=out, description=replayed, generate_examples=False),
+        **(CHANGE_RESPONSES if "{" in path else CREATE_RESPONSES),
+        **(responses or {}),
+    }
+    parameters = [
+        ("data", _body(body, examples), inspect.Parameter.empty),
+        ("idempotency_key", IdempotencyKey, None),
+    ]
+    return _handler(decorator, path, call, parameters, Response[out], options)
+
+
+def change_route(
+    decorator: Callable[..., HTTPRouteHandler],
+    path: str,
+    use: Callable[..., Awaitable[Any]],
+    body: type,
+    out: type,
+    **options: Any,
+) -> HTTPRouteHandler:
+    """A correction of one object; `use(...)` returns the object as it is now."""
+
+    async def call(request: Req, conn: Conn, at: list[Any], arguments: dict[str, Any]) -> Any:
+        data = parse(body, arguments["data"])
+        return await use(conn, request.user, *at, data, await request.body())
+
+    options.setdefault("responses", CHANGE_RESPONSES)
+    return _handler(decorator, path, call, [("data", Payload[body], inspect.Parameter.empty)], out, options)
+
+
+def read_route(path: str, use: Callable[..., Awaitable[Any]], out: type, **options: Any) -> HTTPRouteHandler:
+    """GET one object by its path."""
+
+    async def call(request: Req, conn: Conn, at: list[Any], _arguments: dict[str, Any]) -> Any:
+        return await use(conn, request.user, *at)
+
+    return _handler(get, path, call, [], out, {"responses": {404: NOT_FOUND}, **options})

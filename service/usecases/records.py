@@ -1,0 +1,179 @@
+"""Provider records (domain.md section 3), written by role `provider`: executions, pauses, enrolments
+and delegations.
+
+The four kinds share one shape, so one `Kind` serves them all: a record is keyed by the API key's
+provider and its external id, created idempotently, corrected whole or ended (its `to`), and
+audited. Another provider's record is simply not found (404), so its existence is never revealed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from schemas import records as r
+from service.domain.errors import Conflict
+from service.domain.principal import Principal
+from service.domain.visibility import shown_pnr
+from service.store import records as store
+from service.store import registry
+from service.usecases.access import listed_provider
+from service.usecases.ingestion import Checks, after_record, audit_write, found, own, record_page
+
+# The API's name of a content column where it is not the column's own.
+FIELDS = {
+    "pnr": "customer",
+    "decision_id": "decision",
+    "insats_code": "code",
+    "valid_from": "from_",
+    "valid_to": "to",
+}
+
+Validate = Callable[[asyncpg.Connection, Principal, Checks, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # in audit actions and messages
+    table: store.Table
+    out: type[msgspec.Struct]
+    page: type[msgspec.Struct]
+    validate: Validate | None = None  # checks beyond the shared ones, given the content columns
+
+    def _out(self, row: store.Record, role: str, *, single: bool) -> Any:
+        fields: dict[str, Any] = {"id": row.external_id, "provider": row.provider_id}
+        for column in self.table.columns:
+            fields[FIELDS.get(column, column)] = getattr(row, column)
+        if "pnr" in self.table.columns:
+            fields["customer"] = shown_pnr(row.pnr, row.protected, role, single=single)
+            fields["customer_ref"] = row.ref
+        return self.out(**fields)
+
+    def _audited(self, row: store.Record) -> Any:
+        # The audit log keeps the customer's ref (or the masked number), never the number itself.
+        return self._out(row, "invoice_admin", single=False)
+
+    async def _content(self, conn: asyncpg.Connection, who: Principal, data: Any) -> dict[str, Any]:
+        """The content columns from a request, checked; every problem at once as a 422."""
+        checks = Checks()
+        checks.own_provider(data.provider, who)
+        content = {column: getattr(data, FIELDS.get(column, column)) for column in self.table.columns}
+        if "pnr" in content:
+            content["pnr"] = checks.pnr(content["pnr"])
+        checks.span(content["valid_from"], content["valid_to"])
+        if self.validate is not None:
+            await self.validate(conn, who, checks, content)
+        checks.done()
+        return content
+
+    async def _stored(
+        self, conn: asyncpg.Connection, who: Principal, external_id: str, *, lock: bool = False
+    ) -> store.Record:
+        row = await store.record(conn, self.table, own(who, external_id), lock=lock)
+        return found(row, f"no {self.name} {external_id}")
+
+    async def create(
+        self, conn: asyncpg.Connection, who: Principal, data: Any, payload: bytes
+    ) -> tuple[Any, bool]:
+        content = await self._content(conn, who, data)
+        created = await store.insert(conn, self.table.name, own(who, data.id), content)
+        row = await self._stored(conn, who, data.id)
+        if not created and any(getattr(row, c) != v for c, v in content.items()):
+            raise Conflict(f"{self.name} {data.id} exists with other content; correct it with PUT")
+        ids = [f"{who.provider_id}:{data.id}"]
+        await audit_write(conn, who, f"{self.name}.create", ids, payload, after=self._audited(row))
+        return self._out(row, who.role, single=True), created
+
+    async def _update(
+        self,
+        conn: asyncpg.Connection,
+        who: Principal,
+        before: store.Record,
+        content: dict[str, Any],
+        payload: bytes,
+        change: str,
+    ) -> Any:
+        external_id = before.external_id
+        await store.update(conn, self.table.name, own(who, external_id), content)
+        after = await self._stored(conn, who, external_id)
+        await audit_write(
+            conn,
+            who,
+            f"{self.name}.{change}",
+            [f"{who.provider_id}:{external_id}"],
+            payload,
+            before=self._audited(before),
+            after=self._audited(after),
+        )
+        return self._out(after, who.role, single=True)
+
+    async def correct(
+        self, conn: asyncpg.Connection, who: Principal, external_id: str, data: Any, payload: bytes
+    ) -> Any:
+        """Replace the record's content (its id stays)."""
+        before = await self._stored(conn, who, external_id, lock=True)
+        if data.id != external_id:
+            checks = Checks()
+            checks.add("id", "must be the id in the path (ids are not renamed)")
+            checks.done()
+        content = await self._content(conn, who, data)
+        return await self._update(conn, who, before, content, payload, "correct")
+
+    async def end(
+        self, conn: asyncpg.Connection, who: Principal, external_id: str, data: r.RecordEnd, payload: bytes
+    ) -> Any:
+        """Set (or, with null, clear) the record's inclusive last day."""
+        before = await self._stored(conn, who, external_id, lock=True)
+        checks = Checks()
+        checks.span(before.valid_from, data.to)
+        if self is PAUSE:  # whose customer it must be depends on the pause's last day
+            await _pause(conn, who, checks, {"pnr": before.pnr, "valid_to": data.to})
+        checks.done()
+        return await self._update(conn, who, before, {"valid_to": data.to}, payload, "end")
+
+    async def get(self, conn: asyncpg.Connection, who: Principal, external_id: str) -> Any:
+        return self._out(await self._stored(conn, who, external_id), who.role, single=True)
+
+    async def listing(
+        self, conn: asyncpg.Connection, who: Principal, provider: str | None, after: str, limit: int
+    ) -> Any:
+        """A provider's own records, or (invoice_admin, auditor) every provider's, optionally one's.
+        The cursor is `provider:external_id`."""
+        provider = listed_provider(who, provider)
+        rows = await store.records(conn, self.table, who.tenant_id, provider, after_record(after), limit + 1)
+        items, cursor = record_page(rows, limit)
+        return self.page(items=[self._out(x, who.role, single=False) for x in items], next_after=cursor)
+
+
+async def _execution(conn: asyncpg.Connection, who: Principal, checks: Checks, content: dict) -> None:
+    if await registry.decision(conn, who.tenant_id, content["decision_id"]) is None:
+        checks.add("decision", "unknown decision")
+
+
+async def _pause(conn: asyncpg.Connection, who: Principal, checks: Checks, content: dict) -> None:
+    # A pause stops granted time for every provider, so only a provider that has (or had) the
+    # customer by choice or enrolment on some day up to the pause's last day may register one.
+    if content["pnr"] and not await registry.is_providers_customer(
+        conn, who.tenant_id, who.provider_id, content["pnr"], on_or_before=content["valid_to"]
+    ):
+        checks.add(
+            "customer", "not your customer (by choice or enrolment) on any day up to the pause's last day"
+        )
+
+
+async def _delegation(conn: asyncpg.Connection, who: Principal, checks: Checks, content: dict) -> None:
+    insats = await registry.insats(conn, who.tenant_id, content["insats_code"])
+    if insats is None:
+        checks.add("code", "unknown insats code")
+    elif insats.report_type != "hsl_delegated":
+        checks.add("code", f"insats {insats.code} is not a delegable task (report type {insats.report_type})")
+
+
+EXECUTION = Kind("execution", store.EXECUTIONS, r.Execution, r.ExecutionPage, _execution)
+PAUSE = Kind("pause", store.PAUSES, r.Pause, r.PausePage, _pause)
+ENROLMENT = Kind("enrolment", store.ENROLMENTS, r.Enrolment, r.EnrolmentPage)
+DELEGATION = Kind("delegation", store.DELEGATIONS, r.Delegation, r.DelegationPage, _delegation)
