@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
@@ -71,12 +72,12 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
 async def _checked(owner: str | None, service: str) -> Database:
     migrated = []
     if owner:
-        conn = await connect(owner)
+        conn = await _reach(owner)
         try:
             migrated = await migrate(conn)
         finally:
             await conn.close()
-    conn = await connect(service)
+    conn = await _reach(service)
     try:
         await check_service_role(conn)
         try:
@@ -88,6 +89,17 @@ async def _checked(owner: str | None, service: str) -> Database:
     finally:
         await conn.close()
     return Database(service, migrated)
+
+
+async def _reach(dsn: str) -> asyncpg.Connection:
+    try:
+        return await connect(dsn)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        where = urlsplit(dsn)
+        raise SetupError(
+            f"cannot reach the database at {where.hostname or 'localhost'}:{where.port or 5432}"
+            f"{where.path}: {err or type(err).__name__}"
+        ) from None
 
 
 async def check_service_role(conn: asyncpg.Connection) -> None:

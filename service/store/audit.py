@@ -43,6 +43,17 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     hash: str
 
 
+class AuditFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Which entries to list; None matches every value. `since` is inclusive, `until` exclusive."""
+
+    actor: str | None = None
+    action: str | None = None
+    entity_kind: str | None = None
+    entity_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 class VerifyResult(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     checked: int
@@ -139,16 +150,12 @@ async def head(conn: asyncpg.Connection, tenant_id: str) -> tuple[int, str]:
 async def entries(
     conn: asyncpg.Connection,
     tenant_id: str,
+    where: AuditFilter | None = None,
     *,
-    actor: str | None = None,
-    action: str | None = None,
-    entity_kind: str | None = None,
-    entity_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
     after_seq: int = 0,
     limit: int = 100,
 ) -> list[AuditEntry]:
+    where = where or AuditFilter()
     rows = await conn.fetch(
         """SELECT * FROM audit_log
            WHERE tenant_id = $1 AND seq > $2
@@ -161,44 +168,28 @@ async def entries(
            ORDER BY seq LIMIT $9""",
         tenant_id,
         after_seq,
-        actor,
-        action,
-        entity_kind,
-        entity_id,
-        since,
-        until,
+        *msgspec.structs.astuple(where),
         limit,
     )
     return [AuditEntry(**dict(r)) for r in rows]
 
 
 async def verify(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
-    """Walk the tenant's chain and name the first entry that does not hold; then check what the
-    settlements froze (domain.md 7b): the head each recorded must still be in the chain, so a chain
-    cut back to before it is reported, and each must still hash to its stored SHA-256 (a problem
-    there has no position in the chain: `first_broken` is None and `problem` names the settlement).
+    """Walk the tenant's chain up to its recorded head, and find nothing after that head (the service
+    writes audit_head: set back, it would leave the entries after it unchecked); name the first entry
+    that does not hold.
 
-    Reading the head first (with whether anything lies after it, in the same statement) makes the walk
-    consistent under concurrent writers: every position up to it is committed, so a gap is a removed
-    entry, not one still being written; and what settlements froze never changes.
+    The head, and whether anything lies after it, are read in one statement: every position up to it
+    is committed, so a gap is a removed entry, not one still being written, and a concurrent writer is
+    never taken for entries after the head.
     """
-    from service.store import settlements  # here: settlements imports this module to record entries
-
     async with contextlib.AsyncExitStack() as stack:
         if not conn.is_in_transaction():
             await stack.enter_async_context(conn.transaction(readonly=True))
-        walked = await _walk(conn, tenant_id)
-        if not walked.ok:
-            return walked
-        if anchor := await settlements.verify_anchors(conn, tenant_id, walked.checked):
-            return _broken(*anchor)
-        if problem := await settlements.verify_hashes(conn, tenant_id):
-            return VerifyResult(ok=False, checked=walked.checked, problem=problem)
-        return walked
+        return await _walk(conn, tenant_id)
 
 
 async def _walk(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
-    """The chain from its first entry to its recorded head, and nothing after that head."""
     head_seq, head_hash, beyond = await conn.fetchrow(
         """SELECT coalesce(h.seq, 0), coalesce(h.hash, $2),
                   EXISTS (SELECT 1 FROM audit_log a WHERE a.tenant_id = $1 AND a.seq > coalesce(h.seq, 0))

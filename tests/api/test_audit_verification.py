@@ -11,7 +11,8 @@ import uuid
 import pytest
 
 from service.cli import main
-from service.store import audit
+from service.domain.principal import Principal
+from service.usecases import audit
 from tests.api.test_settlements import PROVIDER, _settle
 from tests.api.test_settlements import month as month  # a fixture
 from tests.conftest import auth
@@ -67,7 +68,7 @@ async def test_a_chain_cut_back_before_a_settlements_head_is_reported(client, co
     assert f"settlement {settled['id']}" in out and f"recorded its head at {head}" in out
     assert body["ok"] is False and body["first_broken"] == head
     assert f"settlement {settled['id']}" in body["problem"]
-    result = await audit.verify(conn, "kson")
+    result = await audit.verify(conn, Principal(tenant_id="kson", role="auditor", name="ic"))
     assert (result.ok, result.first_broken, result.checked) == (False, head, head - 1)
 
 

@@ -3,8 +3,9 @@ and the service's role has only the privileges it needs."""
 
 from service import db
 
-# Tables that are not per tenant: the tenant list itself and the migration ledger.
-GLOBAL = {"tenants", "schema_migrations"}
+# Tables that are not per tenant: the tenant list itself, the migration ledger, and the rate-limit
+# counters (a failed authentication has no tenant).
+GLOBAL = {"tenants", "schema_migrations", "rate_limits"}
 # Keyed by tenant but looked up before the tenant is known (by the key's hash): a Citus reference table.
 REFERENCE = {"api_keys"}
 
