@@ -1,9 +1,9 @@
 """`kundval scenario run INPUT.json [--tariff ID]`: a scenario month, end to end, over HTTP.
 
-A fresh database (an embedded PostgreSQL in a temporary directory, or a throwaway database on
-DATABASE_URL's server) and the service itself, started in-process under uvicorn on a free loopback
-port. Everything then goes through the public HTTP API with an ordinary HTTP client (httpx), as the
-registry, the providers and the invoice administrator would: the records (service/scenario_load.py),
+A fresh database (an embedded PostgreSQL in a temporary directory, or a throwaway database that
+KUNDVAL_MIGRATION_URL's role makes on its server) and the service itself, connecting as its own role
+and started in-process under uvicorn on a free loopback port. Everything then goes through the public
+HTTP API with an ordinary HTTP client (httpx), as the registry, the providers and the invoice administrator would: the records (service/scenario_load.py),
 a run, the scenario's review decisions through the decision endpoint (each discrepancy looked up by
 its key in the run's list, filtered by provider and code), a second run, and its result document.
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -26,11 +25,12 @@ import asyncpg
 import httpx
 import msgspec
 
-from service import db
+from service import db, serving
+from service.domain.principal import Principal, Role
 from service.embedded import EmbeddedPostgres
 from service.scenario_load import ScenarioLoadError, load_scenario
 from service.settings import Settings
-from service.store import apikeys
+from service.usecases import keys, system
 
 
 class ScenarioError(RuntimeError):
@@ -51,15 +51,23 @@ def read_scenario(data: bytes, source: str) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def _fresh_database(settings: Settings) -> AsyncIterator[str]:
-    """A database of our own for one scenario, removed afterwards."""
+async def _fresh_database(settings: Settings) -> AsyncIterator[tuple[str, str]]:
+    """A database of our own for one scenario, removed afterwards: its owner's DSN and the service's."""
     if settings.database_url:
+        if not settings.migration_url:
+            raise ScenarioError(
+                "with DATABASE_URL a scenario needs KUNDVAL_MIGRATION_URL too: that role makes, migrates "
+                "and drops a throwaway database on the server, and the service connects as DATABASE_URL's"
+            )
         name = f"kundval_scenario_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(settings.database_url)
+        admin = await asyncpg.connect(settings.migration_url)
         try:
             await admin.execute(f'CREATE DATABASE "{name}"')
             try:
-                yield urlunsplit(urlsplit(settings.database_url)._replace(path=f"/{name}"))
+                yield (
+                    _with_database(settings.migration_url, name),
+                    _with_database(settings.database_url, name),
+                )
             finally:
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
@@ -68,44 +76,35 @@ async def _fresh_database(settings: Settings) -> AsyncIterator[str]:
     folder = tempfile.mkdtemp(prefix="kundval-scenario-")
     server = EmbeddedPostgres(folder)
     try:
-        dsn = await asyncio.to_thread(server.start)
+        owner = await asyncio.to_thread(server.start)
         try:
-            yield dsn
+            yield owner, server.dsn(server.database, db.SERVICE_ROLE)
         finally:
             await asyncio.to_thread(server.stop)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _prepare(dsn: str, tenant: str) -> dict[str, str]:
-    """Migrate, create the tenant, and make the registry's and the invoice administrator's keys
-    (keys are made on the command line, never over the API)."""
-    conn = await db.connect(dsn)
+def _with_database(dsn: str, name: str) -> str:
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+
+
+async def _keys(owner: str, tenant: str, roles: dict[str, tuple[Role, str | None]]) -> dict[str, str]:
+    """`Authorization` values of new keys by name, made as on the command line (never over the API), in
+    the database migrated (as its owner) with the tenant in place."""
+    conn = await db.connect(owner)
     try:
         await db.migrate(conn)
-        await conn.execute(
-            "INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING",
-            tenant,
-        )
-        keys = {}
-        for role in ("registry", "invoice_admin"):
-            _, key = await apikeys.create(conn, tenant_id=tenant, role=role, name=f"scenario:{role}")
-            keys[role] = f"Bearer {key}"
-        return keys
-    finally:
-        await conn.close()
-
-
-async def _provider_keys(dsn: str, tenant: str, providers: list[str]) -> dict[str, str]:
-    conn = await db.connect(dsn)
-    try:
-        keys = {}
-        for provider in providers:
-            _, key = await apikeys.create(
-                conn, tenant_id=tenant, role="provider", name=f"scenario:{provider}", provider_id=provider
-            )
-            keys[provider] = f"Bearer {key}"
-        return keys
+        async with conn.transaction():
+            await system.add_tenant(conn, tenant)
+            operator = Principal.cli(tenant, "scenario")
+            made = {}
+            for name, (role, provider) in roles.items():
+                _, key = await keys.create(
+                    conn, operator, role=role, name=f"scenario:{name}", provider=provider
+                )
+                made[name] = f"Bearer {key}"
+            return made
     finally:
         await conn.close()
 
@@ -113,30 +112,19 @@ async def _provider_keys(dsn: str, tenant: str, providers: list[str]) -> dict[st
 @contextlib.asynccontextmanager
 async def _serving(dsn: str, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
     """The service under uvicorn on a free loopback port, and a client talking HTTP to it."""
-    import uvicorn
-
     from service.app import create_app
 
-    settings = Settings(database_url=dsn, default_tenant=tenant, log_level="warning", log_format="json")
-    app = create_app(settings)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", host="127.0.0.1", port=port)
+    settings = Settings(
+        database_url=dsn, default_tenant=tenant, log_level="warning", log_format="json", port=0
     )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        while not server.started:
-            if task.done():
-                raise ScenarioError("the service did not start (see the log above)")
-            await asyncio.sleep(0.02)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
+        async with (
+            serving.in_process(create_app(settings), settings) as url,
+            httpx.AsyncClient(base_url=url, timeout=600) as client,
+        ):
             yield client
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    except serving.NotStarted as err:
+        raise ScenarioError(str(err)) from None
 
 
 async def _call(client: httpx.AsyncClient, key: str, method: str, url: str, **kwargs: Any) -> Any:
@@ -181,18 +169,21 @@ async def _review(
 async def run(scenario: dict[str, Any], settings: Settings, tariff: str | None = None) -> dict[str, Any]:
     """The scenario's result document (examples/README.md format)."""
     tenant = scenario["tenant"]
-    async with _fresh_database(settings) as dsn:
-        keys = await _prepare(dsn, tenant)
-        async with _serving(dsn, tenant) as client:
+    async with _fresh_database(settings) as (owner, service):
+        made = await _keys(
+            owner, tenant, {"registry": ("registry", None), "invoice_admin": ("invoice_admin", None)}
+        )
+        async with _serving(service, tenant) as client:
             for provider in scenario.get("providers", []):
-                await _call(client, keys["registry"], "POST", "/v1/providers", json=provider)
-            provider_ids = [p["id"] for p in scenario.get("providers", [])]
-            keys |= await _provider_keys(dsn, tenant, provider_ids)
+                await _call(client, made["registry"], "POST", "/v1/providers", json=provider)
+            made |= await _keys(
+                owner, tenant, {p["id"]: ("provider", p["id"]) for p in scenario.get("providers", [])}
+            )
             try:
-                await load_scenario(client, scenario, keys)
+                await load_scenario(client, scenario, made)
             except ScenarioLoadError as err:
                 raise ScenarioError(str(err)) from None
-            admin = keys["invoice_admin"]
+            admin = made["invoice_admin"]
             request = {"period": scenario["period"], **({"tariff": tariff} if tariff else {})}
             first = await _call(client, admin, "POST", "/v1/runs", json=request)
             warnings = await _review(client, admin, first["id"], scenario.get("review_decisions", []))

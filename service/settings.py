@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args, get_type_hints
 
 import msgspec
 import platformdirs
@@ -14,6 +14,7 @@ import platformdirs
 # typo that would otherwise be silently ignored.
 ENV = {
     "DATABASE_URL": "database_url",
+    "KUNDVAL_MIGRATION_URL": "migration_url",
     "KUNDVAL_DATA_DIR": "data_dir",
     "KUNDVAL_HOST": "host",
     "KUNDVAL_PORT": "port",
@@ -23,6 +24,12 @@ ENV = {
     "KUNDVAL_POOL_MIN": "pool_min",
     "KUNDVAL_POOL_MAX": "pool_max",
     "KUNDVAL_DEFAULT_TENANT": "default_tenant",
+    "KUNDVAL_HEADER_TIMEOUT": "header_timeout",
+    "KUNDVAL_BODY_TIMEOUT": "body_timeout",
+    "KUNDVAL_RATE_WINDOW": "rate_window",
+    "KUNDVAL_RATE_FAILED_AUTH": "rate_failed_auth",
+    "KUNDVAL_RATE_WRITES_PER_KEY": "rate_writes_per_key",
+    "KUNDVAL_RATE_WRITES_PER_ADDRESS": "rate_writes_per_address",
 }
 FIELD_ENV = {field: name for name, field in ENV.items()}
 
@@ -32,8 +39,11 @@ class ConfigError(Exception):
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    # None: run an embedded PostgreSQL whose data lives under data_dir.
+    # None: run an embedded PostgreSQL whose data lives under data_dir. Otherwise the service's role:
+    # one that owns no table and is no superuser (the start refuses any other).
     database_url: str | None = None
+    # The owner's URL, for migrations; None: apply none (a pending one stops the start).
+    migration_url: str | None = None
     data_dir: str = msgspec.field(default_factory=lambda: platformdirs.user_data_dir("kundval"))
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
@@ -45,14 +55,28 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     pool_min: Annotated[int, msgspec.Meta(ge=1)] = 2
     pool_max: Annotated[int, msgspec.Meta(ge=1)] = 10
     default_tenant: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9-]{1,62}$")] = "kson"
+    # Seconds a connection may take to send a request's head, and may leave a body waiting between
+    # two reads (a slow client holds a connection no longer).
+    header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    body_timeout: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    # Rate limits (domain.md 7b), counted in PostgreSQL per fixed window of rate_window seconds; 0 is
+    # no limit. Failed authentications per client address; writes per API key and per address.
+    rate_window: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 60
+    rate_failed_auth: Annotated[int, msgspec.Meta(ge=0)] = 100
+    rate_writes_per_key: Annotated[int, msgspec.Meta(ge=0)] = 3000
+    rate_writes_per_address: Annotated[int, msgspec.Meta(ge=0)] = 30000
 
     def __post_init__(self) -> None:
         if self.pool_min > self.pool_max:
             raise ConfigError("KUNDVAL_POOL_MIN must not exceed KUNDVAL_POOL_MAX")
-        if self.database_url is not None and not self.database_url.startswith(
-            ("postgresql://", "postgres://")
-        ):
-            raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+        for field in ("database_url", "migration_url"):
+            url = getattr(self, field)
+            if url is not None and not url.startswith(("postgresql://", "postgres://")):
+                raise ConfigError(f"{FIELD_ENV[field]} must be a postgresql:// URL")
+        if self.migration_url and not self.database_url:
+            raise ConfigError(
+                "KUNDVAL_MIGRATION_URL needs DATABASE_URL (without it the embedded server has its own roles)"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -70,9 +94,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 def _name_variable(message: str) -> str:
-    """Rewrite msgspec's `$.field` path into the environment variable's name."""
-    match = re.search(r"`\$\.(\w+)`", message)
+    """Rewrite msgspec's `$.field` path into the environment variable's name, and name the allowed
+    values of a field that has a fixed set of them."""
+    match = re.search(r"\s*-\s*at\s*`\$\.(\w+)`", message)
     if not match:
         return message
-    name = FIELD_ENV.get(match.group(1), match.group(1))
-    return f"{name}: {message[: match.start()].rstrip(' -')}"
+    field = match.group(1)
+    text = f"{FIELD_ENV.get(field, field)}: {message[: match.start()]}"
+    allowed = get_args(get_type_hints(Settings).get(field))
+    if allowed and all(isinstance(a, str) for a in allowed):
+        text += f" (allowed: {', '.join(allowed)})"
+    return text

@@ -26,6 +26,8 @@ def test_overrides_win_over_environment():
         ({"KUNDVAL_MAX_BODY_BYTES": "-1"}, "KUNDVAL_MAX_BODY_BYTES"),
         ({"KUNDVAL_PORTT": "8000"}, "KUNDVAL_PORTT"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://s@h/d", "KUNDVAL_MIGRATION_URL": "owner"}, "KUNDVAL_MIGRATION_URL"),
+        ({"KUNDVAL_MIGRATION_URL": "postgresql://o@h/d"}, "KUNDVAL_MIGRATION_URL"),
         ({"KUNDVAL_POOL_MIN": "5", "KUNDVAL_POOL_MAX": "2"}, "KUNDVAL_POOL_MIN"),
     ],
 )
@@ -38,3 +40,9 @@ def test_settings_are_frozen():
     s = Settings.from_env({})
     with pytest.raises(AttributeError):
         s.port = 1  # type: ignore[misc]
+
+
+def test_a_value_outside_a_fixed_set_names_the_allowed_ones():
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"KUNDVAL_LOG_FORMAT": "xml"})
+    assert str(refused.value) == "KUNDVAL_LOG_FORMAT: Invalid enum value 'xml' (allowed: auto, json, console)"
