@@ -5,7 +5,7 @@
 `client` is an httpx-compatible async client pointed at the service; `keys` maps "registry" and
 each of the scenario's provider ids to an `Authorization` header value. Providers must exist before
 their keys can, so a caller may register them first: posting the same provider again is an
-identical replay. Records go in the order the service needs (registry first; enrolments before
+identical replay. Customers and decisions go in through the registry import. Records go in the order the service needs (registry first; enrolments before
 pauses, which require the customer to be the provider's) and, within a kind, in the scenario's
 order, which is arrival order. Executions are nested in the scenario's decisions without ids; each
 gets `<decision id>-X<n>`, n counting that decision's executions from 1.
@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from service.usecases.registry_import import MAX_ROWS as IMPORT_ROWS
 from service.usecases.visits import MAX_ROWS
 
 
@@ -48,15 +49,24 @@ def _by_provider(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, 
     return grouped
 
 
+def registry_rows(scenario: dict[str, Any]) -> list[dict[str, Any]]:
+    """The scenario's customers and decisions as the rows of a registry import (customers first)."""
+    customers = [{"kind": "customer", **c} for c in scenario.get("customers", [])]
+    decisions = [
+        {"kind": "decision", **{k: v for k, v in d.items() if k != "executions"}}
+        for d in scenario.get("decisions", [])
+    ]
+    return customers + decisions
+
+
 async def load_scenario(client: AsyncClient, scenario: dict[str, Any], keys: dict[str, str]) -> None:
     registry = keys["registry"]
     for provider in scenario.get("providers", []):
         await _send(client, registry, "POST", "/v1/providers", provider, f"provider {provider['id']}")
-    for customer in scenario.get("customers", []):
-        await _send(client, registry, "POST", "/v1/customers", customer, "a customer")
-    for decision in scenario.get("decisions", []):
-        body = {k: v for k, v in decision.items() if k != "executions"}
-        await _send(client, registry, "POST", "/v1/decisions", body, f"decision {decision['id']}")
+    rows = registry_rows(scenario)
+    for start in range(0, len(rows), IMPORT_ROWS):
+        batch = rows[start : start + IMPORT_ROWS]
+        await _send(client, registry, "POST", "/v1/registry/import", batch, "the registry import")
     for decision in scenario.get("decisions", []):
         for n, execution in enumerate(decision.get("executions", []), start=1):
             body = {**execution, "id": f"{decision['id']}-X{n}", "decision": decision["id"]}

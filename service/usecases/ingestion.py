@@ -151,12 +151,11 @@ class Rows:
             self.add_json(rest)
 
     async def read(self, body: bytes | AsyncIterable[bytes]) -> None:
-        """A JSON array (`bytes`) or NDJSON (chunks as they arrive); then `done()`."""
+        """A JSON array (`bytes`) or NDJSON (chunks as they arrive); `done()` still to call."""
         if isinstance(body, bytes):
             self.add_array(body)
         else:
             await self.add_ndjson(body)
-        self.done()
 
     def done(self) -> None:
         if self.errors:

@@ -164,6 +164,7 @@ async def post_visits(
     stored when a row is bad (422) or an id is stored with other content (409)."""
     batch = await _batch(conn, who)
     await batch.read(body)
+    batch.done()
     rows = batch.rows
     inserted = 0
     if rows:
