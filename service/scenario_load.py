@@ -5,7 +5,8 @@
 `client` is an httpx-compatible async client pointed at the service; `keys` maps "registry" and
 each of the scenario's provider ids to an `Authorization` header value. Providers must exist before
 their keys can, so a caller may register them first: posting the same provider again is an
-identical replay. Customers and decisions go in through the registry import. Records go in the order the service needs (registry first; enrolments before
+identical replay. Customers and decisions go in through the registry import, provider records
+through their batch routes. Records go in the order the service needs (registry first; enrolments before
 pauses, which require the customer to be the provider's) and, within a kind, in the scenario's
 order, which is arrival order. Executions are nested in the scenario's decisions without ids; each
 gets `<decision id>-X<n>`, n counting that decision's executions from 1.
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from service.usecases.records import MAX_ROWS as RECORD_ROWS
 from service.usecases.registry_import import MAX_ROWS as IMPORT_ROWS
 from service.usecases.visits import MAX_ROWS
 
@@ -67,17 +69,21 @@ async def load_scenario(client: AsyncClient, scenario: dict[str, Any], keys: dic
     for start in range(0, len(rows), IMPORT_ROWS):
         batch = rows[start : start + IMPORT_ROWS]
         await _send(client, registry, "POST", "/v1/registry/import", batch, "the registry import")
-    for decision in scenario.get("decisions", []):
-        for n, execution in enumerate(decision.get("executions", []), start=1):
-            body = {**execution, "id": f"{decision['id']}-X{n}", "decision": decision["id"]}
-            await _send(
-                client, keys[execution["provider"]], "POST", "/v1/executions", body, f"execution {body['id']}"
-            )
-    for kind in ("enrolments", "pauses", "delegations"):
-        for record in scenario.get(kind, []):
-            await _send(
-                client, keys[record["provider"]], "POST", f"/v1/{kind}", record, f"{kind} {record['id']}"
-            )
+    executions = [
+        {**execution, "id": f"{decision['id']}-X{n}", "decision": decision["id"]}
+        for decision in scenario.get("decisions", [])
+        for n, execution in enumerate(decision.get("executions", []), start=1)
+    ]
+    for kind, records in (
+        ("executions", executions),
+        *((kind, scenario.get(kind, [])) for kind in ("enrolments", "pauses", "delegations")),
+    ):
+        for provider, rows in _by_provider(records).items():
+            for start in range(0, len(rows), RECORD_ROWS):
+                batch = rows[start : start + RECORD_ROWS]
+                await _send(
+                    client, keys[provider], "POST", f"/v1/{kind}/batch", batch, f"{kind} of {provider}"
+                )
     for provider, visits in _by_provider(scenario.get("visits", [])).items():
         for start in range(0, len(visits), MAX_ROWS):
             batch = visits[start : start + MAX_ROWS]

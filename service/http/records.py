@@ -8,7 +8,7 @@ the handlers' annotations must be the actual types of each kind when the handler
 from typing import Any
 
 from litestar import get, patch, post, put
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, Reference
 
 from schemas import records as r
 from service.http.common import (
@@ -18,13 +18,16 @@ from service.http.common import (
     Limit,
     ProviderFilter,
     Req,
+    batch_body,
+    batch_operation,
     change_route,
     create_route,
+    problem,
     read_route,
 )
 from service.http.deps import Conn
 from service.usecases import records
-from service.usecases.records import Kind
+from service.usecases.records import MAX_ROWS, Kind
 
 EXAMPLES = {
     "executions": {"id": "D1-X1", "decision": "D1", "from": "2024-01-10"},
@@ -64,7 +67,35 @@ def _routes(kind: Kind, path: str, body: Any, what: str) -> list[Any]:
     ) -> page:
         return await kind.listing(conn, request.user, provider, after, limit)
 
+    @post(
+        f"{url}/batch",
+        operation_id=f"post{plural}",
+        tags=tags,
+        guards=[PROVIDER],
+        status_code=200,
+        operation_class=batch_operation(
+            Reference(ref=f"#/components/schemas/{body.__name__}"),
+            f"Up to {MAX_ROWS} {plural.lower()}: a JSON array, or NDJSON (one a line).",
+            MAX_ROWS,
+            {"one": Example(summary=f"A {noun}", value=[EXAMPLES[path]])},
+        ),
+        summary=f"Post up to {MAX_ROWS} {plural.lower()}: all or nothing, idempotent per id",
+        description=f"The checks of `POST {url}` for every row; every bad field of every row is "
+        "named (422) and nothing is stored. An id already stored with the same content is "
+        "unchanged; with other content the batch is a 409 naming the ids (correct with PUT).",
+        responses={
+            400: problem("The body is not valid JSON"),
+            409: problem("Some ids are stored with other content; nothing of the batch was stored"),
+            413: problem(f"More than {MAX_ROWS} rows, or a body over the size limit"),
+            415: problem("Neither application/json nor application/x-ndjson"),
+            422: problem("Bad rows: every problem with its row index and field; nothing was stored"),
+        },
+    )
+    async def batch(request: Req, conn: Conn) -> r.RecordBatchResult:
+        return await kind.create_batch(conn, request.user, body, await batch_body(request))
+
     return [
+        batch,
         create_route(
             post,
             url,
