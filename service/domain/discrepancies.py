@@ -1,7 +1,7 @@
 """Discrepancies (domain.md section 6): codes, kinds, stable keys, status and plain explanations.
 
 The checks themselves live where their data is: visit checks as SQL predicates
-(sql/reconcile/visits.sql), the others in the pricing of their basis (service/reconcile/pricing.py).
+(sql/reconcile/visits.sql), the others in the pricing of their basis (service/reconcile/bases/).
 Every finding is made here, so a code's kind, key and wording have one place.
 """
 
@@ -50,6 +50,7 @@ LIMIT_CODES = {
 SHARE_CAP_CODE = "DELEGATED_CAP"
 AMOUNT_CAP_CODE = "TEAM_AMOUNT_CAP"
 
+# LONG_VISIT: a visit longer than this; reaches the check in sql/reconcile/visits.sql as a parameter.
 LONG_VISIT_SECONDS = 8 * 3600
 # KSON's target for the share of granted time performed (LOW_PERFORMED_SHARE).
 PERFORMED_SHARE_TARGET = Fraction(85, 100)
@@ -86,9 +87,11 @@ class Decision:
     version: str
 
 
-def status(kind: Kind, decision: Decision | None, version: str) -> Status:
-    """Hard and info discrepancies are always open; a blocking one is decided by the decision made
-    on this version of its record (a correction reopens it)."""
+def status(kind: str, decision: Decision | None, version: str) -> Status:
+    """A discrepancy's effective status, its one definition (the engine applies it to what a run
+    finds, the store to what a run found): hard and info discrepancies are always open; a blocking
+    one is decided by the latest decision when that was made on this version of its record (a
+    correction reopens it)."""
     if kind != "blocking" or decision is None or decision.version != version:
         return "open"
     return "approved" if decision.decision == "approve" else "rejected"

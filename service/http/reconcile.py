@@ -18,12 +18,14 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from schemas import reconcile as s
 from service.auth import allow
 from service.domain.errors import Invalid, NotFound
+from service.domain.lines import exact_text
 from service.domain.periods import Period
 from service.domain.principal import Principal
 from service.http import views
 from service.http.deps import Conn
-from service.reconcile import document, engine
+from service.reconcile import engine
 from service.store import discrepancies, runs, tariffs
+from service.usecases import documents as document
 
 Req = Request[Principal, None, State]
 Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
@@ -285,13 +287,13 @@ async def get_line(request: Req, conn: Conn, invoice_line_id: FromPath[UUID]) ->
         zone=line.zone,
         unit=line.unit,
         quantity=getattr(shown, "quantity", None),
-        quantity_exact=line.quantity,
+        quantity_exact=exact_text(line.quantity) if line.quantity is not None else None,
         unit_price=line.unit_price,
         amount=line.amount,
         held_by=line.held_by and viewer.text(line.held_by, line.pnr),
         discrepancy=line.discrepancy,
         sources=shown.sources,
-        detail=line.detail,
+        detail=document.line_detail(line),
         trail=await runs.trail(conn, who.tenant_id, line),
     )
     await views.audit_shown(conn, who, viewer, "line.read")

@@ -13,6 +13,7 @@ from schemas.reconcile import Period, ProviderId
 from service.auth import allow
 from service.domain.errors import NotFound
 from service.domain.export import decimal_comma, to_csv
+from service.domain.lines import InvoiceLine
 from service.domain.principal import Principal
 from service.domain.visibility import Viewer
 from service.http import views
@@ -30,7 +31,7 @@ def _visible(request: Request[Principal, None, object], row: store.SettlementRow
     return row
 
 
-def _out(row: store.SettlementRow, lines: list[store.LineRow] | None, viewer: Viewer | None) -> s.Settlement:
+def _out(row: store.SettlementRow, lines: list[InvoiceLine] | None, viewer: Viewer | None) -> s.Settlement:
     return s.Settlement(
         id=row.id,
         provider=row.provider_id,

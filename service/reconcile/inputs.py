@@ -7,12 +7,13 @@ checks) happens in PostgreSQL; unflagged visits arrive already summed per line.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -20,6 +21,7 @@ import msgspec
 from service.domain.discrepancies import LONG_VISIT_SECONDS
 from service.domain.periods import DayRange, Period
 from service.domain.versions import TariffSpan
+from service.store import changes
 
 SQL_DIR = Path(__file__).resolve().parent.parent.parent / "sql" / "reconcile"
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.M)
@@ -37,6 +39,8 @@ def queries() -> dict[str, str]:
 
 
 # The rows have slots: a city's month reads a few hundred thousand of them (a third less memory).
+# Their fields are the columns of their query, in order (a record makes a row as it is), with the
+# days, where a row has them, last.
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +68,8 @@ class MarkupRow:
     occasions: Decimal
     per: str
     zone: str
+    delegation_ids: Sequence[str]
     days: tuple[DayRange, ...]
-    delegation_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +83,7 @@ class VisitLineRow:
     zone: str | None
     seconds: Decimal
     visits: int
-    ids: tuple[str, ...]
+    ids: Sequence[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +109,13 @@ class FlaggedVisit:
     version: str
     tariff_id: str | None
     zone: str | None
-    components: tuple[str, ...]
+    components: Sequence[str]
     unknown_customer: bool
     not_chosen: bool
-    missing_enrolment: tuple[str, ...]
-    pauses: tuple[str, ...]
+    missing_enrolment: Sequence[str]
+    pauses: Sequence[str]
     wrong_staff: bool
-    overlaps: tuple[str, ...]
+    overlaps: Sequence[str]
     duplicate_of: str | None
     manual: bool
     long_visit: bool
@@ -121,17 +125,17 @@ class FlaggedVisit:
 class DeclinedRow:
     provider: str
     pnr: str
-    ids: tuple[str, ...]
+    ids: Sequence[str]
 
 
 @dataclass(frozen=True, slots=True)
 class ListedRow:
     provider: str
-    enrolment_id: str
+    id: str  # the enrolment
     pnr: str
     area: str
     remiss: str | None
-    valid_from: date
+    day: date  # the enrolment's start: its discrepancies are dated by it
     version: str
     zone: str
     tariff_id: str
@@ -141,10 +145,10 @@ class ListedRow:
 @dataclass(frozen=True, slots=True)
 class UnlistedRow:
     provider: str
-    enrolment_id: str
+    id: str  # the enrolment
     pnr: str
     area: str
-    valid_from: date
+    day: date  # the enrolment's start
     version: str
     days: tuple[DayRange, ...]
 
@@ -161,7 +165,7 @@ class ClaimRow:
     version: str
     known_customer: bool
     chosen: bool
-    enrolled_areas: frozenset[str]
+    enrolled_areas: Collection[str]
 
 
 @dataclass
@@ -182,8 +186,16 @@ class Inputs:
     marks: dict[str, int]
 
 
-def _days(multirange: list[asyncpg.Range]) -> tuple[DayRange, ...]:
-    return tuple((r.lower, r.upper) for r in multirange)
+R = TypeVar("R")
+
+
+def _rows(make: Callable[..., R], records: list[asyncpg.Record]) -> list[R]:
+    return [make(*r) for r in records]
+
+
+def _rows_with_days(make: Callable[..., R], records: list[asyncpg.Record]) -> list[R]:
+    """Rows whose last column is a date multirange: the days as (first, end) pairs."""
+    return [make(*r[:-1], tuple((d.lower, d.upper) for d in r[-1])) for r in records]
 
 
 # The jsonb parameters below are passed as Python values: the connection's jsonb codec encodes them.
@@ -234,45 +246,15 @@ async def load(
     spans_json = _spans_json(spans)
 
     await conn.execute(q["granted"], *window, provider, spans_json)
-    granted = [
-        GrantedRow(
-            r["provider_id"],
-            r["pnr"],
-            r["decision_id"],
-            r["line_id"],
-            r["category"],
-            r["minutes"],
-            r["occasions"],
-            r["per"],
-            r["zone"],
-            r["tariff_id"],
-            _days(r["days"]),
-        )
-        for r in await conn.fetch(q["granted_rows"])
-    ]
+    granted = _rows_with_days(GrantedRow, await conn.fetch(q["granted_rows"]))
     markup: dict[tuple[str, str], list[MarkupRow]] = {}
     for span in spans:
         for c in span.tariff.components:
-            if c.basis != "granted_time_markup":
-                continue
-            rows = await conn.fetch(
-                q["markup"], tenant, span.tariff.id, c.category, sorted(c.delegation_codes or ())
-            )
-            markup[(span.tariff.id, c.id)] = [
-                MarkupRow(
-                    r["provider_id"],
-                    r["pnr"],
-                    r["decision_id"],
-                    r["line_id"],
-                    r["minutes"],
-                    r["occasions"],
-                    r["per"],
-                    r["zone"],
-                    _days(r["days"]),
-                    tuple(r["delegation_ids"]),
+            if c.basis == "granted_time_markup":
+                rows = await conn.fetch(
+                    q["markup"], tenant, span.tariff.id, c.category, sorted(c.delegation_codes or ())
                 )
-                for r in rows
-            ]
+                markup[(span.tariff.id, c.id)] = _rows_with_days(MarkupRow, rows)
 
     await conn.execute(
         q["visits"],
@@ -284,53 +266,10 @@ async def load(
         LONG_VISIT_SECONDS,
     )
     await conn.execute(q["visits_statistics"])
-    visit_lines = [
-        VisitLineRow(
-            r["provider_id"],
-            r["component"],
-            r["tariff_id"],
-            r["pnr"],
-            r["zone"],
-            r["seconds"],
-            r["visits"],
-            tuple(r["ids"]),
-        )
-        for r in await conn.fetch(q["visit_lines"])
-    ]
-    performed = [
-        PerformedRow(r["provider_id"], r["pnr"], r["tariff_id"], r["report_type"], r["seconds"], r["visits"])
-        for r in await conn.fetch(q["performed"])
-    ]
-    flagged = [
-        FlaggedVisit(
-            provider=r["provider_id"],
-            id=r["external_id"],
-            pnr=r["pnr"],
-            staff=r["staff_id"],
-            staff_category=r["staff_category"],
-            report_type=r["report_type"],
-            day=r["service_date"],
-            seconds=r["seconds"],
-            version=str(r["changed_seq"]),
-            tariff_id=r["tariff_id"],
-            zone=r["zone"],
-            components=tuple(r["components"]),
-            unknown_customer=r["unknown_customer"],
-            not_chosen=r["not_chosen"],
-            missing_enrolment=tuple(sorted(r["missing_enrolment"])),
-            pauses=tuple(r["pauses"] or ()),
-            wrong_staff=r["wrong_staff"],
-            overlaps=tuple(r["overlapping"] or ()),
-            duplicate_of=r["duplicate_of"],
-            manual=r["manual"],
-            long_visit=r["long_visit"],
-        )
-        for r in await conn.fetch(q["flagged"])
-    ]
-    declined = [
-        DeclinedRow(r["provider_id"], r["pnr"], tuple(r["ids"]))
-        for r in await conn.fetch(q["declined"], *window, provider)
-    ]
+    visit_lines = _rows(VisitLineRow, await conn.fetch(q["visit_lines"]))
+    performed = _rows(PerformedRow, await conn.fetch(q["performed"]))
+    flagged = _rows(FlaggedVisit, await conn.fetch(q["flagged"]))
+    declined = _rows(DeclinedRow, await conn.fetch(q["declined"], *window, provider))
 
     listing_areas = sorted(
         {
@@ -341,51 +280,10 @@ async def load(
         }
     )
     await conn.execute(q["listing"], first, end, provider, listing_areas)
-    listed = [
-        ListedRow(
-            r["provider_id"],
-            r["external_id"],
-            r["pnr"],
-            r["area"],
-            r["remiss"],
-            r["valid_from"],
-            str(r["changed_seq"]),
-            r["zone"],
-            r["tariff_id"],
-            _days(r["days"]),
-        )
-        for r in await conn.fetch(q["listed_days"], spans_json)
-    ]
-    unlisted = [
-        UnlistedRow(
-            r["provider_id"],
-            r["external_id"],
-            r["pnr"],
-            r["area"],
-            r["valid_from"],
-            str(r["changed_seq"]),
-            _days(r["days"]),
-        )
-        for r in await conn.fetch(q["unlisted_days"])
-    ]
-    claims = [
-        ClaimRow(
-            provider=r["provider_id"],
-            id=r["external_id"],
-            type=r["type"],
-            day=r["claim_date"],
-            pnr=r["pnr"],
-            requested_amount=r["requested_amount"],
-            motivation=r["motivation"],
-            version=str(r["changed_seq"]),
-            known_customer=r["known_customer"],
-            chosen=r["chosen"],
-            enrolled_areas=frozenset(r["enrolled_areas"]),
-        )
-        for r in await conn.fetch(q["claims"], tenant, period.year_start, end)
-    ]
+    listed = _rows_with_days(ListedRow, await conn.fetch(q["listed_days"], spans_json))
+    unlisted = _rows_with_days(UnlistedRow, await conn.fetch(q["unlisted_days"]))
+    claims = _rows(ClaimRow, await conn.fetch(q["claims"], tenant, period.year_start, end))
     paused = frozenset(r["pnr"] for r in await conn.fetch(q["paused_customers"]))
-    marks = {r["input"]: r["seq"] for r in await conn.fetch(q["high_water"], tenant)}
     return Inputs(
         period=period,
         provider=provider,
@@ -400,5 +298,5 @@ async def load(
         unlisted=unlisted,
         claims=claims,
         paused=paused,
-        marks=marks,
+        marks=await changes.marks(conn, tenant),
     )

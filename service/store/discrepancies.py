@@ -17,7 +17,8 @@ import asyncpg
 import msgspec
 
 from schemas import reconcile as s
-from service.domain.discrepancies import Decision, Finding
+from service.domain.discrepancies import Decision, Finding, Status
+from service.domain.discrepancies import status as effective_status
 from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.money import InvalidMoney, parse_money
 from service.domain.principal import Principal
@@ -40,7 +41,6 @@ class StoredFinding(msgspec.Struct, frozen=True, kw_only=True):
     version: str
     detail: str
     provider_detail: str
-    status_now: str
     decision_seq: int | None  # the latest decision on the key, in force or not
     decision: str | None
     reason: str | None
@@ -48,6 +48,20 @@ class StoredFinding(msgspec.Struct, frozen=True, kw_only=True):
     decision_version: str | None
     decided_by: str | None
     decided_at: datetime | None
+
+    @property
+    def status_now(self) -> Status:
+        """As decided now: the latest decision, in force while the record keeps its version."""
+        latest = None
+        if self.decision_seq is not None:
+            latest = Decision(
+                self.decision_seq,
+                self.key,
+                self.decision,
+                self.amount,
+                self.decision_version,  # type: ignore[arg-type]
+            )
+        return effective_status(self.kind, latest, self.version)
 
 
 async def in_force(conn: asyncpg.Connection, tenant: str) -> tuple[dict[str, Decision], int]:
@@ -80,11 +94,7 @@ async def register(conn: asyncpg.Connection, tenant: str, findings: Iterable[Fin
 
 _SELECT = """
 SELECT d.id, rd.run_id, rd.key, rd.provider_id, rd.code, rd.kind, rd.record, rd.pnr, rd.day, rd.status,
-       rd.version, rd.detail, rd.provider_detail,
-       CASE WHEN rd.kind = 'blocking' AND l.version = rd.version
-            THEN CASE l.decision WHEN 'approve' THEN 'approved' ELSE 'rejected' END
-            ELSE 'open' END AS status_now,
-       l.seq AS decision_seq, l.decision, l.reason, l.amount, l.version AS decision_version,
+       rd.version, rd.detail, rd.provider_detail, l.seq AS decision_seq, l.decision, l.reason, l.amount, l.version AS decision_version,
        l.decided_by, l.decided_at
 FROM chosen c
 JOIN run_discrepancies rd ON rd.tenant_id = $1 AND rd.run_id = c.run_id AND rd.provider_id = c.provider_id
@@ -106,12 +116,7 @@ _CHOSEN_RUN = """WITH chosen AS (
     WHERE r.tenant_id = $1 AND r.id = $2::uuid
 )"""
 _CHOSEN_CURRENT = """WITH chosen AS (
-    SELECT DISTINCT ON (p.id) p.id AS provider_id, r.id AS run_id
-    FROM providers p
-    JOIN runs r ON r.tenant_id = p.tenant_id AND r.period = $2 AND r.kind = 'real'
-               AND (r.provider_id IS NULL OR r.provider_id = p.id)
-    WHERE p.tenant_id = $1
-    ORDER BY p.id, r.seq DESC
+    SELECT provider_id, run_id FROM current_runs WHERE tenant_id = $1 AND period = $2
 )"""
 
 
@@ -128,27 +133,28 @@ async def find(
     after: UUID | None = None,
     limit: int = 1000,
 ) -> list[StoredFinding]:
-    """Findings of one run, or of the period's current real runs, filtered; ordered by key."""
+    """Findings of one run, or of the period's current real runs, filtered; ordered by key. The
+    status as decided now is worked out in Python (StoredFinding.status_now), so a filter on it reads
+    on in batches until `limit` match."""
     head = _CHOSEN_RUN if run_id is not None else _CHOSEN_CURRENT
     query = f"""{head}
         SELECT * FROM ({_SELECT}) f
         WHERE ($3::text IS NULL OR provider_id = $3) AND ($4::text IS NULL OR code = $4)
-          AND ($5::text IS NULL OR kind = $5) AND ($6::text IS NULL OR status_now = $6)
-          AND ($7::uuid IS NULL OR key COLLATE "C" >
-               (SELECT key FROM discrepancies WHERE tenant_id = $1 AND id = $7) COLLATE "C")
-        ORDER BY key COLLATE "C" LIMIT $8"""
-    rows = await conn.fetch(
-        query,
-        tenant,
-        str(run_id) if run_id is not None else period,
-        provider,
-        code,
-        kind,
-        status,
-        after,
-        limit,
-    )
-    return [StoredFinding(**dict(r)) for r in rows]
+          AND ($5::text IS NULL OR kind = $5)
+          AND ($6::uuid IS NULL OR key COLLATE "C" >
+               (SELECT key FROM discrepancies WHERE tenant_id = $1 AND id = $6) COLLATE "C")
+        ORDER BY key COLLATE "C" LIMIT $7"""
+    batch = limit if status is None else max(limit, 1000)
+    out: list[StoredFinding] = []
+    while True:
+        rows = await conn.fetch(
+            query, tenant, str(run_id) if run_id is not None else period, provider, code, kind, after, batch
+        )
+        found = [StoredFinding(**dict(r)) for r in rows]
+        out += [f for f in found if status is None or f.status_now == status]
+        if len(found) < batch or len(out) >= limit:
+            return out[:limit]
+        after = found[-1].id
 
 
 async def latest(conn: asyncpg.Connection, tenant: str, discrepancy_id: UUID) -> StoredFinding:

@@ -7,7 +7,7 @@ kept apart and never current.
 from __future__ import annotations
 
 import uuid
-from collections import Counter
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -19,10 +19,10 @@ import msgspec
 
 from schemas import reconcile as s
 from service.domain.errors import NotFound
-from service.domain.lines import exact_text, show
+from service.domain.lines import Adjustment, InvoiceLine, exact_text, parse_exact, show
+from service.domain.outcome import Outcome
 from service.domain.periods import show_ranges
 from service.domain.principal import Principal
-from service.reconcile.pricing import Outcome
 from service.store import audit, discrepancies
 
 
@@ -46,33 +46,9 @@ class RunRow(msgspec.Struct, frozen=True, kw_only=True):
     warnings: list[str]
 
 
-class StoredLine(msgspec.Struct, frozen=True, kw_only=True):
-    id: UUID
-    run_id: UUID
-    ord: int
-    provider_id: str
-    kind: str
-    component: str
-    area: str
-    basis: str
-    tariff_id: str
-    rule: str
-    pnr: str | None
-    zone: str | None
-    unit: str | None
-    quantity: str | None
-    unit_price: Decimal | None
-    amount: Decimal
-    held_by: str | None
-    discrepancy: str | None
-    trail: dict[str, list[str]]
-    detail: dict[str, Any]
-
-
-_RUN_COLUMNS = ", ".join(RunRow.__struct_fields__)
-_LINE_COLUMNS = ", ".join(StoredLine.__struct_fields__)
-LINE_INSERT = [
-    "tenant_id",
+# A stored line's columns; `quantity` is stored as its exact text ("39/14").
+LINE_COLUMNS = (
+    "id",
     "run_id",
     "ord",
     "provider_id",
@@ -92,34 +68,49 @@ LINE_INSERT = [
     "discrepancy",
     "trail",
     "detail",
-]
+)
+_RUN_COLUMNS = ", ".join(RunRow.__struct_fields__)
+LINE_SELECT = ", ".join(f"rl.{c}" for c in LINE_COLUMNS)
+# The lines an adjustment links, by relation (sql/migrations/0007), and the fields of Adjustment.
+LINK_RELATIONS = {
+    "original": "original_lines",
+    "earlier": "earlier_adjustments",
+    "recomputed": "recomputed_lines",
+}
+_LINKED = ",\n       ".join(
+    f"""ARRAY(SELECT k.linked_line_id FROM run_line_links k WHERE k.tenant_id = a.tenant_id
+               AND k.line_id = a.line_id AND k.relation = '{relation}' ORDER BY k.n) AS {field}"""
+    for relation, field in LINK_RELATIONS.items()
+)
+# What an adjustment corrects, with the lines it links in order.
+_ADJUSTMENTS = f"""
+SELECT a.line_id, a.original_period, a.adjusts, a.settled_run_id AS settled_run,
+       a.recompute_run_id AS recompute_run, a.paid_amount, a.recomputed_amount,
+       {_LINKED}
+FROM run_line_adjustments a
+WHERE a.tenant_id = $1 AND a.line_id = ANY ($2::uuid[])
+"""
 
 
-def _summary(outcome: Outcome, providers: list[str]) -> dict[str, Any]:
-    per: dict[str, dict[str, Any]] = {
-        p: {"provider": p, "total": Decimal("0.00"), "held": Decimal("0.00"), "open_blocking": 0}
-        for p in providers
-    }
-    for line in outcome.lines:
-        entry = per.setdefault(
-            line.provider,
-            {
-                "provider": line.provider,
-                "total": Decimal("0.00"),
-                "held": Decimal("0.00"),
-                "open_blocking": 0,
-            },
-        )
-        entry["held" if line.kind == "held" else "total"] += line.amount
-    for finding in outcome.findings:
-        if finding.kind == "blocking" and finding.status == "open":
-            per[finding.provider]["open_blocking"] += 1
-    for provider, entry in per.items():
-        entry["metrics"] = outcome.metrics.get(provider, {})
-    return {
-        "providers": [per[p] for p in sorted(per)],
-        "discrepancy_counts": dict(sorted(Counter(f.code for f in outcome.findings).items())),
-    }
+async def read_lines(
+    conn: asyncpg.Connection, tenant: str, rows: Iterable[asyncpg.Record]
+) -> list[InvoiceLine]:
+    """Typed lines from rows of run_lines' columns (and a settled line's `account`), with what each
+    adjustment among them corrects."""
+    out = []
+    for r in rows:
+        quantity = r["quantity"]
+        out.append(InvoiceLine(**{**r, "quantity": parse_exact(quantity) if quantity is not None else None}))
+    adjusting = [x.id for x in out if x.kind == "adjustment"]
+    if adjusting:
+        found = {
+            r["line_id"]: Adjustment(**{k: v for k, v in r.items() if k != "line_id"})
+            for r in await conn.fetch(_ADJUSTMENTS, tenant, adjusting)
+        }
+        for x in out:
+            if x.kind == "adjustment":
+                x.adjustment = found[x.id]
+    return out
 
 
 async def save(
@@ -142,7 +133,7 @@ async def save(
     kind = kind or ("whatif" if forced else "real")
     run_id = uuid.uuid4()
     tenant = who.tenant_id
-    summary = _summary(outcome, providers)
+    summary = outcome.summary(providers)
     grand_total = sum((p["total"] for p in summary["providers"]), Decimal("0.00"))
     await discrepancies.register(conn, tenant, outcome.findings)
     await conn.execute(
@@ -169,47 +160,7 @@ async def save(
         summary,
         outcome.warnings,
     )
-    # COPY has no binary form for jsonb: stage the JSON as text, then one INSERT ... SELECT, which
-    # also draws the line ids (a uuid4 per line in Python costs a second at 100 000 lines).
-    await conn.execute(
-        """CREATE TEMP TABLE kv_lines_in (LIKE run_lines) ON COMMIT DROP;
-           ALTER TABLE kv_lines_in DROP id, ALTER trail TYPE text, ALTER detail TYPE text"""
-    )
-    await conn.copy_records_to_table(
-        "kv_lines_in",
-        columns=LINE_INSERT,
-        records=[
-            (
-                tenant,
-                run_id,
-                ord_,
-                line.provider,
-                line.kind,
-                line.component.id,
-                line.component.area,
-                line.component.basis,
-                line.tariff_id,
-                line.rule,
-                line.pnr,
-                line.zone,
-                line.unit,
-                exact_text(line.quantity) if line.quantity is not None else None,
-                line.unit_price,
-                line.amount,
-                line.held_by,
-                line.discrepancy,
-                msgspec.json.encode(line.trail).decode(),
-                msgspec.json.encode(line.detail).decode(),
-            )
-            for ord_, line in enumerate(outcome.lines, start=1)
-        ],
-    )
-    columns = ", ".join(LINE_INSERT)
-    await conn.execute(
-        f"""INSERT INTO run_lines (id, {columns})
-            SELECT gen_random_uuid(), {columns.replace("trail", "trail::jsonb").replace("detail", "detail::jsonb")}
-            FROM kv_lines_in"""
-    )
+    await _store_lines(conn, tenant, run_id, outcome.lines)
     await conn.copy_records_to_table(
         "run_discrepancies",
         columns=[
@@ -268,6 +219,98 @@ async def save(
     return await get(conn, tenant, run_id)
 
 
+async def _store_lines(conn: asyncpg.Connection, tenant: str, run_id: UUID, lines: list[InvoiceLine]) -> None:
+    """A run's lines in their order, and what each adjustment among them corrects."""
+    # COPY has no binary form for jsonb: stage the JSON as text, then one INSERT ... SELECT, which
+    # also draws the ids the engine did not set (a uuid4 per line in Python costs a second at
+    # 100 000 lines; the engine sets them only on lines that something links to).
+    await conn.execute(
+        """CREATE TEMP TABLE kv_lines_in (LIKE run_lines) ON COMMIT DROP;
+           ALTER TABLE kv_lines_in DROP tenant_id, ALTER id DROP NOT NULL, ALTER trail TYPE text,
+                                   ALTER detail TYPE text"""
+    )
+    await conn.copy_records_to_table(
+        "kv_lines_in",
+        columns=LINE_COLUMNS,
+        records=[
+            (
+                line.id,
+                run_id,
+                ord_,
+                line.provider_id,
+                line.kind,
+                line.component,
+                line.area,
+                line.basis,
+                line.tariff_id,
+                line.rule,
+                line.pnr,
+                line.zone,
+                line.unit,
+                exact_text(line.quantity) if line.quantity is not None else None,
+                line.unit_price,
+                line.amount,
+                line.held_by,
+                line.discrepancy,
+                msgspec.json.encode(line.trail).decode(),
+                msgspec.json.encode(line.detail).decode(),
+            )
+            for ord_, line in enumerate(lines, start=1)
+        ],
+    )
+    columns = ", ".join(LINE_COLUMNS[1:])
+    staged = columns.replace("trail", "trail::jsonb").replace("detail", "detail::jsonb")
+    await conn.execute(
+        f"""INSERT INTO run_lines (tenant_id, id, {columns})
+            SELECT $1, coalesce(id, gen_random_uuid()), {staged} FROM kv_lines_in""",
+        tenant,
+    )
+    adjustments = [(x.id, x.adjustment) for x in lines if x.adjustment is not None]
+    if not adjustments:
+        return
+    await conn.executemany(
+        """INSERT INTO run_line_adjustments (tenant_id, line_id, original_period, adjusts, settled_run_id,
+                                             recompute_run_id, paid_amount, recomputed_amount)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+        [
+            (
+                tenant,
+                line_id,
+                a.original_period,
+                a.adjusts,
+                a.settled_run,
+                a.recompute_run,
+                a.paid_amount,
+                a.recomputed_amount,
+            )
+            for line_id, a in adjustments
+        ],
+    )
+    await conn.executemany(
+        """INSERT INTO run_line_links (tenant_id, line_id, relation, n, linked_line_id)
+           VALUES ($1, $2, $3, $4, $5)""",
+        [
+            (tenant, line_id, relation, n, linked)
+            for line_id, a in adjustments
+            for relation, field in LINK_RELATIONS.items()
+            for n, linked in enumerate(getattr(a, field), start=1)
+        ],
+    )
+
+
+async def recomputed(
+    conn: asyncpg.Connection, tenant: str, run_id: UUID, periods: list[tuple[str, str, UUID, int]]
+) -> None:
+    """Which settled periods a stored run recomputed: (provider, period, recompute run, adjustment
+    lines booked); the baseline of later changes once the run is settled."""
+    await conn.executemany(
+        """INSERT INTO run_recomputes (tenant_id, run_id, provider_id, original_period, recompute_run_id,
+                                       adjustments)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        [(tenant, run_id, *entry) for entry in periods],
+    )
+
+
 async def get(conn: asyncpg.Connection, tenant: str, run_id: UUID) -> RunRow:
     row = await conn.fetchrow(
         f"SELECT {_RUN_COLUMNS} FROM runs WHERE tenant_id = $1 AND id = $2", tenant, run_id
@@ -302,11 +345,11 @@ async def list_runs(
 
 
 async def current(conn: asyncpg.Connection, tenant: str, period: str, provider: str) -> RunRow | None:
-    """The period's current real run for a provider: the latest real run that covered it."""
+    """The period's current real run for a provider (the view current_runs, sql/migrations/0007)."""
     row = await conn.fetchrow(
         f"""SELECT {_RUN_COLUMNS} FROM runs
-            WHERE tenant_id = $1 AND period = $2 AND kind = 'real' AND (provider_id IS NULL OR provider_id = $3)
-            ORDER BY seq DESC LIMIT 1""",
+            WHERE tenant_id = $1 AND id = (SELECT run_id FROM current_runs
+                                           WHERE tenant_id = $1 AND period = $2 AND provider_id = $3)""",
         tenant,
         period,
         provider,
@@ -316,25 +359,25 @@ async def current(conn: asyncpg.Connection, tenant: str, period: str, provider: 
 
 async def lines(
     conn: asyncpg.Connection, tenant: str, run_id: UUID, provider: str | None = None
-) -> list[StoredLine]:
+) -> list[InvoiceLine]:
     rows = await conn.fetch(
-        f"""SELECT {_LINE_COLUMNS} FROM run_lines
-            WHERE tenant_id = $1 AND run_id = $2 AND ($3::text IS NULL OR provider_id = $3)
-            ORDER BY ord""",
+        f"""SELECT {LINE_SELECT} FROM run_lines rl
+            WHERE rl.tenant_id = $1 AND rl.run_id = $2 AND ($3::text IS NULL OR rl.provider_id = $3)
+            ORDER BY rl.ord""",
         tenant,
         run_id,
         provider,
     )
-    return [StoredLine(**dict(r)) for r in rows]
+    return await read_lines(conn, tenant, rows)
 
 
-async def line(conn: asyncpg.Connection, tenant: str, line_id: UUID) -> StoredLine:
+async def line(conn: asyncpg.Connection, tenant: str, line_id: UUID) -> InvoiceLine:
     row = await conn.fetchrow(
-        f"SELECT {_LINE_COLUMNS} FROM run_lines WHERE tenant_id = $1 AND id = $2", tenant, line_id
+        f"SELECT {LINE_SELECT} FROM run_lines rl WHERE rl.tenant_id = $1 AND rl.id = $2", tenant, line_id
     )
     if row is None:
         raise NotFound(f"no line {line_id}")
-    return StoredLine(**dict(row))
+    return (await read_lines(conn, tenant, [row]))[0]
 
 
 async def providers(conn: asyncpg.Connection, tenant: str, only: str | None = None) -> list[tuple[str, str]]:
@@ -357,7 +400,7 @@ async def customers(conn: asyncpg.Connection, tenant: str, pnrs: set[str]) -> di
     return {r["pnr"]: (r["ref"], r["protected"]) for r in rows}
 
 
-async def trail(conn: asyncpg.Connection, tenant: str, line: StoredLine) -> s.Trail:
+async def trail(conn: asyncpg.Connection, tenant: str, line: InvoiceLine) -> s.Trail:
     """The records behind a line, as they are stored now."""
     ids = line.trail
     p = line.provider_id

@@ -7,10 +7,10 @@ the canonical JSON of the whole. The database refuses any change to a settled ro
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 from uuid import UUID
 
@@ -18,14 +18,19 @@ import asyncpg
 import msgspec
 
 from service.domain.errors import Conflict, NotFound
-from service.domain.lines import parse_exact, show_quantity
+from service.domain.lines import (
+    PAID_KINDS,
+    ZERO,
+    InvoiceLine,
+    exact_text,
+    show_quantity,
+    totals,
+    totals_by_area,
+)
 from service.domain.principal import Principal
+from service.domain.settlement import digest, document
 from service.domain.tariff import Component
-from service.reconcile import document, inputs
-from service.store import audit, runs, tariffs
-
-ZERO = Decimal("0.00")
-PAID_KINDS = ("line", "reduction", "adjustment")
+from service.store import audit, changes, runs, tariffs
 
 
 class SettlementRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,51 +56,22 @@ class SettlementRow(msgspec.Struct, frozen=True, kw_only=True):
     document: dict[str, Any] | None
 
 
-class LineRow(msgspec.Struct, frozen=True, kw_only=True):
-    ord: int
-    run_line_id: UUID
-    kind: str
-    component: str
-    account: str
-    area: str
-    tariff_id: str
-    pnr: str | None
-    zone: str | None
-    unit: str | None
-    quantity: str | None
-    unit_price: Decimal | None
-    amount: Decimal
-    original_period: str | None
-
-
 _COLUMNS = ", ".join(SettlementRow.__struct_fields__)
-_LINE_COLUMNS = ", ".join(LineRow.__struct_fields__)
-
-
-def canonical(value: Any) -> bytes:
-    """Sorted keys, no insignificant whitespace, amounts (Decimal) as strings."""
-    return msgspec.json.encode(value, order="sorted")
-
-
-def digest(doc: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical(doc)).hexdigest()
+# A settled line: the run's line it froze, with its booking account.
+_SETTLED_LINE = f"""
+SELECT {runs.LINE_SELECT}, sl.account
+FROM settlement_lines sl
+JOIN run_lines rl ON rl.tenant_id = sl.tenant_id AND rl.id = sl.run_line_id
+"""
 
 
 async def _not_current(conn: asyncpg.Connection, tenant: str, run: runs.RunRow, provider: str) -> list[str]:
     """Why the run's lines are no longer those of the current inputs and decisions (empty: they are)."""
+    (changed,) = await changes.since(conn, tenant, [(provider, run.period, run.id)])
     reasons = []
-    marks = {r["input"]: r["seq"] for r in await conn.fetch(inputs.queries()["high_water"], tenant)}
-    changed = sorted(name for name, seq in marks.items() if seq > run.input_marks.get(name, 0))
-    if changed:
-        reasons.append(f"inputs changed since run {run.id}: {', '.join(changed)}")
-    decided = await conn.fetchval(
-        """SELECT max(d.seq) FROM discrepancy_decisions d
-           JOIN discrepancies k ON k.tenant_id = d.tenant_id AND k.key = d.key
-           WHERE d.tenant_id = $1 AND k.provider_id = $2""",
-        tenant,
-        provider,
-    )
-    if decided is not None and decided > run.decision_seq:
+    if changed.inputs:
+        reasons.append(f"inputs changed since run {run.id}: {', '.join(changed.inputs)}")
+    if changed.rulings:
         reasons.append(f"discrepancies were decided after run {run.id}")
     return reasons
 
@@ -135,7 +111,7 @@ async def prepare(conn: asyncpg.Connection, who: Principal, provider: str, perio
         )
     lines = [x for x in await runs.lines(conn, tenant, run.id, provider) if x.kind in PAID_KINDS]
     components = await tariffs.components(conn, tenant, run.tariffs)
-    totals = document.totals(lines, list(components.values()))
+    sums = totals(lines, list(components.values()))
     accounts: dict[str, Decimal] = {}
     for line in lines:
         account = components[(line.tariff_id, line.component)].account
@@ -159,9 +135,9 @@ async def prepare(conn: asyncpg.Connection, who: Principal, provider: str, perio
         run.id,
         who.name,
         who.key_id,
-        sum(totals.values(), ZERO),
-        totals,
-        document.totals_by_area(lines),
+        sum(sums.values(), ZERO),
+        sums,
+        totals_by_area(lines),
         dict(sorted(accounts.items())),
         run.tariffs,
     )
@@ -202,60 +178,12 @@ async def attest(conn: asyncpg.Connection, who: Principal, settlement_id: UUID) 
     all_lines = await runs.lines(conn, tenant, run.id, prepared.provider_id)
     components = await tariffs.components(conn, tenant, run.tariffs)
     paid = [x for x in all_lines if x.kind in PAID_KINDS]
-    doc = {
-        "tenant": tenant,
-        "provider": prepared.provider_id,
-        "period": prepared.period,
-        "run": str(run.id),
-        "tariffs": run.tariffs,
-        "lines": [_document_line(x, components) for x in paid],
-        "held": [
-            {
-                "component": x.component,
-                "customer": x.pnr,
-                "zone": x.zone,
-                "held_by": x.held_by,
-                "amount_if_approved": x.amount,
-            }
-            for x in all_lines
-            if x.kind == "held"
-        ],
-        "totals": prepared.totals,
-        "totals_by_area": prepared.totals_by_area,
-        "accounts": prepared.accounts,
-        "total": prepared.total,
-        "prepared_by": prepared.prepared_by,
-        "attested_by": who.name,
-        "attested_at": attested_at.isoformat(),
-        "audit_head": {"seq": head_seq, "hash": head_hash},
-    }
-    doc = msgspec.json.decode(canonical(doc))  # as it reads back from jsonb: what is hashed is stored
-    sha = digest(doc)
-    await conn.executemany(
-        f"""INSERT INTO settlement_lines (tenant_id, settlement_id, {_LINE_COLUMNS})
-            VALUES ($1, $2, {", ".join(f"${i}" for i in range(3, 3 + len(LineRow.__struct_fields__)))})""",
-        [
-            (
-                tenant,
-                settlement_id,
-                n,
-                x.id,
-                x.kind,
-                x.component,
-                components[(x.tariff_id, x.component)].account,
-                x.area,
-                x.tariff_id,
-                x.pnr,
-                x.zone,
-                x.unit,
-                x.quantity,
-                x.unit_price,
-                x.amount,
-                x.detail.get("original_period"),
-            )
-            for n, x in enumerate(paid, 1)
-        ],
+    attested = msgspec.structs.replace(
+        prepared, attested_by=who.name, attested_at=attested_at, audit_seq=head_seq, audit_hash=head_hash
     )
+    doc = document(tenant, attested, all_lines, components)
+    sha = digest(doc)
+    await _freeze(conn, tenant, settlement_id, paid, components)
     row = await conn.fetchrow(
         f"""UPDATE settlements SET status = 'settled', attested_by = $3, attested_by_key = $4, attested_at = $5,
                    audit_seq = $6, audit_hash = $7, sha256 = $8, document = $9
@@ -283,40 +211,55 @@ async def attest(conn: asyncpg.Connection, who: Principal, settlement_id: UUID) 
     return settled
 
 
-def _document_line(line: runs.StoredLine, components: dict[tuple[str, str], Component]) -> dict[str, Any]:
-    return {
-        "kind": line.kind,
-        "component": line.component,
-        "account": components[(line.tariff_id, line.component)].account,
-        "area": line.area,
-        "basis": line.basis,
-        "rule": line.rule,
-        "tariff": line.tariff_id,
-        "customer": line.pnr,
-        "zone": line.zone,
-        "unit": line.unit,
-        "quantity": shown_quantity(line.quantity, line.unit),
-        "quantity_exact": line.quantity,
-        "unit_price": line.unit_price,
-        "amount": line.amount,
-        "sources": sorted({x for ids in line.trail.values() for x in ids}),
-        "original_period": line.detail.get("original_period"),
-    }
+async def _freeze(
+    conn: asyncpg.Connection,
+    tenant: str,
+    settlement_id: UUID,
+    paid: list[InvoiceLine],
+    components: dict[tuple[str, str], Component],
+) -> None:
+    """The settled lines: frozen copies of the run's paid lines, with their booking accounts."""
+    await conn.executemany(
+        """INSERT INTO settlement_lines (tenant_id, settlement_id, ord, run_line_id, kind, component, account,
+                                         area, tariff_id, pnr, zone, unit, quantity, unit_price, amount,
+                                         original_period)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)""",
+        [
+            (
+                tenant,
+                settlement_id,
+                n,
+                x.id,
+                x.kind,
+                x.component,
+                components[(x.tariff_id, x.component)].account,
+                x.area,
+                x.tariff_id,
+                x.pnr,
+                x.zone,
+                x.unit,
+                exact_text(x.quantity) if x.quantity is not None else None,
+                x.unit_price,
+                x.amount,
+                x.original_period,
+            )
+            for n, x in enumerate(paid, 1)
+        ],
+    )
 
 
-def shown_quantity(quantity: str | None, unit: str | None) -> str | None:
-    return show_quantity(parse_exact(quantity), unit or "") if quantity is not None else None
+def shown_quantity(quantity: Fraction | None, unit: str | None) -> str | None:
+    return show_quantity(quantity, unit or "") if quantity is not None else None
 
 
 async def _publish(
-    conn: asyncpg.Connection, tenant: str, settled: SettlementRow, paid: list[runs.StoredLine]
+    conn: asyncpg.Connection, tenant: str, settled: SettlementRow, paid: list[InvoiceLine]
 ) -> None:
     """Feed entries: the settlement, and one per corrected period whose adjustments it carries."""
     adjusted: dict[str, Decimal] = {}
     for line in paid:
-        if line.kind == "adjustment":
-            original = line.detail["original_period"]
-            adjusted[original] = adjusted.get(original, ZERO) + line.amount
+        if line.original_period is not None:
+            adjusted[line.original_period] = adjusted.get(line.original_period, ZERO) + line.amount
     await append_feed(
         conn,
         tenant,
@@ -407,14 +350,71 @@ def cursor(row: SettlementRow) -> str:
     return f"{row.period}|{row.provider_id}|{row.id}"
 
 
-async def lines(conn: asyncpg.Connection, tenant: str, settlement_id: UUID) -> list[LineRow]:
+async def lines(conn: asyncpg.Connection, tenant: str, settlement_id: UUID) -> list[InvoiceLine]:
     rows = await conn.fetch(
-        f"""SELECT {_LINE_COLUMNS} FROM settlement_lines WHERE tenant_id = $1 AND settlement_id = $2
-            ORDER BY ord""",
+        f"{_SETTLED_LINE} WHERE sl.tenant_id = $1 AND sl.settlement_id = $2 ORDER BY sl.ord",
         tenant,
         settlement_id,
     )
-    return [LineRow(**dict(r)) for r in rows]
+    return await runs.read_lines(conn, tenant, rows)
+
+
+async def paid(conn: asyncpg.Connection, tenant: str, provider: str, period: str) -> list[InvoiceLine]:
+    """What was paid for a provider-period: its settled lines and reductions, and the settled
+    adjustments of it in later periods."""
+    rows = await conn.fetch(
+        f"""{_SETTLED_LINE}
+            JOIN settlements s ON s.tenant_id = sl.tenant_id AND s.id = sl.settlement_id
+            WHERE s.tenant_id = $1 AND s.provider_id = $2 AND s.status = 'settled'
+              AND ((s.period = $3 AND sl.original_period IS NULL) OR sl.original_period = $3)
+            ORDER BY s.period, sl.ord""",
+        tenant,
+        provider,
+        period,
+    )
+    return await runs.read_lines(conn, tenant, rows)
+
+
+async def settled_runs(
+    conn: asyncpg.Connection, tenant: str, providers: list[str], through: str
+) -> dict[tuple[str, str], UUID]:
+    """(provider, period) -> settled run, for the providers' settled periods up to `through`."""
+    rows = await conn.fetch(
+        """SELECT provider_id, period, run_id FROM settlements
+           WHERE tenant_id = $1 AND status = 'settled' AND provider_id = ANY ($2::text[]) AND period <= $3""",
+        tenant,
+        providers,
+        through,
+    )
+    return {(r["provider_id"], r["period"]): r["run_id"] for r in rows}
+
+
+async def baselines(
+    conn: asyncpg.Connection, tenant: str, settled: list[tuple[str, str]]
+) -> list[tuple[str, str, UUID]]:
+    """What each settled provider-period's payments add up to, as a run: its settled run, or the
+    latest recomputation of it booked by a run that is settled since (service/reconcile/adjustments)."""
+    rows = await conn.fetch(
+        """SELECT c.provider_id, c.period, base.id
+           FROM unnest($2::text[], $3::text[]) AS c (provider_id, period)
+           CROSS JOIN LATERAL (
+               SELECT r.id FROM runs r
+               WHERE r.tenant_id = $1 AND r.id IN (
+                   SELECT s.run_id FROM settlements s
+                   WHERE s.tenant_id = $1 AND s.provider_id = c.provider_id AND s.period = c.period
+                     AND s.status = 'settled'
+                   UNION ALL
+                   SELECT rr.recompute_run_id FROM run_recomputes rr
+                   JOIN settlements s ON s.tenant_id = rr.tenant_id AND s.run_id = rr.run_id
+                                     AND s.provider_id = rr.provider_id AND s.status = 'settled'
+                   WHERE rr.tenant_id = $1 AND rr.provider_id = c.provider_id AND rr.original_period = c.period)
+               ORDER BY r.seq DESC LIMIT 1
+           ) base""",
+        tenant,
+        [p for p, _ in settled],
+        [period for _, period in settled],
+    )
+    return [(r["provider_id"], r["period"], r["id"]) for r in rows]
 
 
 async def feed(conn: asyncpg.Connection, tenant: str, after: int, limit: int) -> list[asyncpg.Record]:

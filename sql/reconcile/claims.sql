@@ -6,7 +6,7 @@
 
 -- name: claims
 SELECT c.provider_id, c.external_id, c.type, c.claim_date, c.pnr, c.requested_amount, c.motivation,
-       c.changed_seq,
+       c.changed_seq::text AS version,
        c.pnr IS NULL OR cu.pnr IS NOT NULL AS known_customer,
        ch.provider_id IS NOT DISTINCT FROM c.provider_id AS chosen,
        coalesce((SELECT array_agg(DISTINCT e.area) FROM kv_enrol e

@@ -58,7 +58,7 @@ FROM kv_granted;
 -- customer has a delegation of a listed code from the same provider (domain.md 6b "Markup").
 -- $1 tenant, $2 tariff id, $3 category, $4 delegation codes.
 SELECT g.provider_id, g.pnr, g.decision_id, g.line_id, g.minutes, g.occasions, g.per, g.zone,
-       g.days * dl.days AS days, dl.ids AS delegation_ids
+       dl.ids AS delegation_ids, g.days * dl.days AS days
 FROM kv_granted g
 CROSS JOIN LATERAL (
     SELECT range_agg(d.during) AS days, array_agg(d.external_id ORDER BY d.external_id) AS ids

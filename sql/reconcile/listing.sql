@@ -35,8 +35,8 @@ WITH spans AS (
     FROM jsonb_to_recordset($1::jsonb) AS t (id text, valid_from date, valid_to date)
 ),
 split AS (
-    SELECT l.provider_id, l.external_id, l.pnr, l.area, l.remiss, l.valid_from, l.changed_seq, z.zone,
-           sp.tariff_id, l.listed * datemultirange(z.during) * datemultirange(sp.during) AS days
+    SELECT l.provider_id, l.external_id, l.pnr, l.area, l.remiss, l.valid_from, l.changed_seq::text AS version,
+           z.zone, sp.tariff_id, l.listed * datemultirange(z.during) * datemultirange(sp.during) AS days
     FROM kv_listing l
     JOIN kv_zone z ON z.pnr = l.pnr AND l.listed && datemultirange(z.during)
     JOIN spans sp ON l.listed && datemultirange(sp.during)
@@ -44,6 +44,6 @@ split AS (
 SELECT * FROM split WHERE NOT isempty(days);
 
 -- name: unlisted_days
-SELECT provider_id, external_id, pnr, area, valid_from, changed_seq, unlisted AS days
+SELECT provider_id, external_id, pnr, area, valid_from, changed_seq::text AS version, unlisted AS days
 FROM kv_listing
 WHERE NOT isempty(unlisted);

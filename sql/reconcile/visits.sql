@@ -8,7 +8,12 @@
 -- $6 the components that pay visits: [{"tariff_id", "component", "report_type", "exclude_codes",
 --    "requires_enrolment"}] (performed_time and visit_count),
 -- $7 the tariffs' staff rules: [{"tariff_id", "report_type", "categories"}],
--- $8 the longest visit in seconds that is not LONG_VISIT.
+-- $8 the longest visit in seconds that is not LONG_VISIT (service/domain/discrepancies.py).
+--
+-- The "8 hours" of the OVERLAP narrowing below is not that rule: it is the threshold of the partial
+-- index visits_staff_long (sql/migrations/0003), which any value would serve as well (a partner
+-- starts less than it before the visit, or lasts longer than it); an index predicate cannot be a
+-- parameter.
 
 -- name: visits
 -- One pass over the period's performed visits in the order of the index visits_month_staff
@@ -173,8 +178,9 @@ GROUP BY provider_id, pnr, tariff_id, report_type;
 
 -- name: flagged
 SELECT provider_id, external_id, pnr, staff_id, staff_category, report_type, service_date, seconds,
-       changed_seq, tariff_id, zone, components, unknown_customer, not_chosen, missing_enrolment, pauses,
-       wrong_staff, overlapping, duplicate_of, manual, long_visit
+       changed_seq::text AS version, tariff_id, zone, components, unknown_customer, not_chosen,
+       ARRAY(SELECT unnest(missing_enrolment) ORDER BY 1) AS missing_enrolment,
+       coalesce(pauses, '{}') AS pauses, wrong_staff, overlapping, duplicate_of, manual, long_visit
 FROM kv_visits
 WHERE flagged;
 

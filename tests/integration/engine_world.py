@@ -13,9 +13,10 @@ from decimal import Decimal
 import asyncpg
 
 from service.domain.discrepancies import Finding
+from service.domain.lines import InvoiceLine
+from service.domain.outcome import Outcome
 from service.domain.periods import Period
 from service.reconcile import inputs, pricing
-from service.reconcile.pricing import Outcome, PricedLine
 from service.store import discrepancies, tariffs
 
 TENANT = "kson"
@@ -261,8 +262,8 @@ async def decide(
     )
 
 
-def lines(outcome: Outcome, component: str | None = None, kind: str = "line") -> list[PricedLine]:
-    return [x for x in outcome.lines if x.kind == kind and (component is None or x.component.id == component)]
+def lines(outcome: Outcome, component: str | None = None, kind: str = "line") -> list[InvoiceLine]:
+    return [x for x in outcome.lines if x.kind == kind and (component is None or x.component == component)]
 
 
 def codes(outcome: Outcome) -> dict[str, str]:

@@ -18,7 +18,7 @@ async def world(conn):
 
 
 def reductions(outcome):
-    return {(x.provider, x.component.id): x for x in outcome.lines if x.kind == "reduction"}
+    return {(x.provider_id, x.component): x for x in outcome.lines if x.kind == "reduction"}
 
 
 async def test_teamkonferens_count_and_amount_caps(world, conn):
@@ -31,7 +31,7 @@ async def test_teamkonferens_count_and_amount_caps(world, conn):
         "TEAM_COUNT_CAP:prov-a:K5": "hard",
         "TEAM_AMOUNT_CAP:prov-a:2024-03": "info",
     }
-    team = {x.provider: x for x in lines(out, "teamkonferens")}
+    team = {x.provider_id: x for x in lines(out, "teamkonferens")}
     assert (team[A].quantity, team[A].amount, team[A].sources) == (
         4,
         Decimal("6000.00"),
@@ -68,7 +68,7 @@ async def test_share_cap_binding_and_not_binding(world, conn):
     )
     out = await price(conn, "2024-03")
     cut = reductions(out)
-    (paid_a,) = [x for x in lines(out, "delegerad_ovrig") if x.provider == A]
+    (paid_a,) = [x for x in lines(out, "delegerad_ovrig") if x.provider_id == A]
     assert paid_a.amount == Decimal("315.00")  # 35 min at 540/h
     assert cut[(A, "delegerad_ovrig")].amount == Decimal("280.80") - Decimal("315.00")
     assert cut[(A, "delegerad_ovrig")].detail["cap_minutes"] == "31.2000"
@@ -118,7 +118,7 @@ async def test_sip_once_per_customer_provider_and_date_and_by_choice_or_enrolmen
     await world.claim(B, "K2", "sip", "2024-03-21", C2)  # not B's customer
     out = await price(conn, "2024-03")
     assert codes(out) == {"SIP_DUPLICATE:prov-a:K2": "hard", "NOT_CHOSEN_PROVIDER:prov-b:K2": "blocking"}
-    assert {(x.provider, x.pnr): x.amount for x in lines(out, "sip")} == {
+    assert {(x.provider_id, x.pnr): x.amount for x in lines(out, "sip")} == {
         (A, C1): Decimal("1000.00"),
         (B, C1): Decimal("1000.00"),
         (A, C2): Decimal("1000.00"),
@@ -163,9 +163,9 @@ async def test_listing_only_on_chosen_days(world, conn):
         "the customer is not yours on 2024-03-16..2024-03-31"
     )
     (listed,) = lines(out, "hemsjukvard_listning")
-    assert (listed.provider, listed.quantity, listed.amount) == (A, Fraction(15, 31), Decimal("841.94"))
+    assert (listed.provider_id, listed.quantity, listed.amount) == (A, Fraction(15, 31), Decimal("841.94"))
     (held,) = lines(out, "hemsjukvard_listning", "held")
-    assert (held.provider, held.quantity, held.amount, held.held_by) == (
+    assert (held.provider_id, held.quantity, held.amount, held.held_by) == (
         B,
         Fraction(12, 31),
         Decimal("673.55"),
@@ -173,7 +173,7 @@ async def test_listing_only_on_chosen_days(world, conn):
     )
     # The 2021 model needs no remiss.
     whatif = await price(conn, "2024-03", tariff="kson-2021")
-    assert {x.provider: x.amount for x in lines(whatif, "hemsjukvard_listning")} == {
+    assert {x.provider_id: x.amount for x in lines(whatif, "hemsjukvard_listning")} == {
         A: Decimal("483.87"),
         B: Decimal("387.10"),
     }

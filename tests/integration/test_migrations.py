@@ -1,4 +1,6 @@
 import asyncio
+import io
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -7,6 +9,10 @@ import asyncpg
 import pytest
 
 from service import db
+from service.domain.settlement import digest, document
+from service.seed import seed_defaults
+from service.store import runs, settlements, tariffs
+from service.usecases import documents
 from tests.conftest import with_database
 
 
@@ -79,5 +85,58 @@ async def test_failed_migration_leaves_nothing_behind(empty_db, tmp_path):
             await db.migrate(conn, directory)
         assert await conn.fetchval("SELECT to_regclass('half_done')") is None
         assert await db.pending_migrations(conn, directory) == ["9999_broken.sql"]
+    finally:
+        await conn.close()
+
+
+SETTLED_0006 = Path(__file__).resolve().parent.parent / "data" / "settled-0006.sql"
+_COPY = re.compile(r"^COPY public\.(\w+) \(([^)]*)\) FROM stdin;\n(.*?)^\\\.\n", re.M | re.S)
+
+
+def _copy_blocks(path: Path) -> list[tuple[str, list[str], bytes]]:
+    """The COPY blocks of a data-only dump: (table, columns, rows in COPY text format)."""
+    return [
+        (table, [c.strip().strip('"') for c in columns.split(",")], data.encode())
+        for table, columns, data in _COPY.findall(path.read_text(encoding="utf-8"))
+    ]
+
+
+async def test_0007_moves_adjustment_links_and_every_settlement_keeps_its_sha256(empty_db, tmp_path):
+    """Settled data as the code before 0007 wrote it (adjustment links in run_lines.detail) goes
+    through the migration: every settlement's document, built again from its migrated lines, hashes
+    to the SHA-256 it was attested with, and an adjustment line reads as it did."""
+    before_0007 = tmp_path / "migrations"
+    before_0007.mkdir()
+    for m in db.migration_files():
+        if m.version < "0007":
+            shutil.copy(db.MIGRATIONS_DIR / m.name, before_0007 / m.name)
+    conn = await db.connect(empty_db)
+    try:
+        await db.migrate(conn, before_0007)
+        await seed_defaults(conn, "kson")
+        for table, columns, data in _copy_blocks(SETTLED_0006):
+            await conn.copy_to_table(table, source=io.BytesIO(data), columns=columns, format="text")
+        old_detail = {
+            r["id"]: r["detail"]
+            for r in await conn.fetch("SELECT id, detail FROM run_lines WHERE kind = 'adjustment'")
+        }
+        assert len(old_detail) == 12 and all("original_lines" in x for x in old_detail.values())
+
+        assert await db.migrate(conn) == ["0007_line_links.sql"]
+
+        settled = await conn.fetch("SELECT id FROM settlements WHERE status = 'settled' ORDER BY period")
+        assert len(settled) == 2
+        for row in settled:
+            settlement = await settlements.get(conn, "kson", row["id"])
+            lines = await runs.lines(conn, "kson", settlement.run_id, settlement.provider_id)
+            components = await tariffs.components(conn, "kson", settlement.tariffs)
+            rebuilt = document("kson", settlement, lines, components)
+            assert rebuilt == settlement.document and digest(rebuilt) == settlement.sha256
+            frozen = await settlements.lines(conn, "kson", settlement.id)
+            assert [x.id for x in frozen] == [x.id for x in lines if x.kind != "held"]
+        for line_id, detail in old_detail.items():
+            line = await runs.line(conn, "kson", line_id)
+            assert line.detail == {} and line.adjustment is not None
+            assert documents.line_detail(line) == detail
     finally:
         await conn.close()

@@ -14,28 +14,30 @@ from collections import Counter
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from schemas import reconcile as s
-from service.domain.lines import show, show_quantity
+from service.domain.lines import ZERO, InvoiceLine, show, show_quantity, totals, totals_by_area
 from service.domain.periods import show_ranges
 from service.domain.tariff import Component
 from service.domain.visibility import Viewer
 from service.store.discrepancies import StoredFinding
-from service.store.runs import RunRow, StoredLine
+from service.store.runs import RunRow
 
-ZERO = Decimal("0.00")
+# The views' totals are the domain's (service/domain/lines.py); named here for the views that sum.
+__all__ = ["ZERO", "totals", "totals_by_area"]
 
 
-def _sources(line: StoredLine, viewer: Viewer) -> list[str]:
+def _sources(line: InvoiceLine, viewer: Viewer) -> list[str]:
     return sorted({viewer.text(x, line.pnr) for ids in line.trail.values() for x in ids})
 
 
-def _quantity(line: StoredLine) -> str:
+def _quantity(line: InvoiceLine) -> str:
     assert line.quantity is not None and line.unit is not None
-    return show_quantity(Fraction(line.quantity), line.unit)
+    return show_quantity(line.quantity, line.unit)
 
 
-def _extras(line: StoredLine) -> dict[str, object]:
+def _extras(line: InvoiceLine) -> dict[str, object]:
     detail = line.detail
     extras: dict[str, object] = {}
     if "minutes" in detail:
@@ -50,7 +52,7 @@ def _extras(line: StoredLine) -> dict[str, object]:
     return extras
 
 
-def result_line(line: StoredLine, viewer: Viewer) -> s.ResultLine:
+def result_line(line: InvoiceLine, viewer: Viewer) -> s.ResultLine:
     return s.ResultLine(
         id=line.id,
         component=line.component,
@@ -67,7 +69,7 @@ def result_line(line: StoredLine, viewer: Viewer) -> s.ResultLine:
     )
 
 
-def result_held(line: StoredLine, viewer: Viewer) -> s.ResultHeld:
+def result_held(line: InvoiceLine, viewer: Viewer) -> s.ResultHeld:
     assert line.held_by is not None
     return s.ResultHeld(
         id=line.id,
@@ -86,7 +88,7 @@ def result_held(line: StoredLine, viewer: Viewer) -> s.ResultHeld:
     )
 
 
-def result_reduction(line: StoredLine, viewer: Viewer) -> s.ResultReduction:
+def result_reduction(line: InvoiceLine, viewer: Viewer) -> s.ResultReduction:
     assert line.discrepancy is not None
     detail = line.detail
     return s.ResultReduction(
@@ -105,15 +107,15 @@ def result_reduction(line: StoredLine, viewer: Viewer) -> s.ResultReduction:
     )
 
 
-def result_adjustment(line: StoredLine, viewer: Viewer) -> s.ResultAdjustment:
+def result_adjustment(line: InvoiceLine, viewer: Viewer) -> s.ResultAdjustment:
     """An adjustment line (service/reconcile/adjustments.py) with the lines it links."""
-    assert line.discrepancy is not None
-    detail = line.detail
+    assert line.discrepancy is not None and line.adjustment is not None
+    adjusted = line.adjustment
     return s.ResultAdjustment(
         id=line.id,
         component=line.component,
         tariff=line.tariff_id,
-        adjusts=detail["adjusts"],
+        adjusts=adjusted.adjusts,
         rule=line.rule,
         customer=viewer.customer(line.pnr),
         zone=line.zone,
@@ -121,16 +123,36 @@ def result_adjustment(line: StoredLine, viewer: Viewer) -> s.ResultAdjustment:
         quantity=_quantity(line) if line.quantity is not None else None,
         unit_price=line.unit_price,
         amount=line.amount,
-        original_period=detail["original_period"],
+        original_period=adjusted.original_period,
         discrepancy=line.discrepancy,
-        paid_amount=Decimal(detail["paid_amount"]),
-        recomputed_amount=Decimal(detail["recomputed_amount"]),
-        original_lines=detail["original_lines"],
-        earlier_adjustments=detail["earlier_adjustments"],
-        recomputed_lines=detail["recomputed_lines"],
-        recompute_run=detail["recompute_run"],
+        paid_amount=adjusted.paid_amount,
+        recomputed_amount=adjusted.recomputed_amount,
+        original_lines=adjusted.original_lines,
+        earlier_adjustments=adjusted.earlier_adjustments,
+        recomputed_lines=adjusted.recomputed_lines,
+        recompute_run=adjusted.recompute_run,
         sources=_sources(line, viewer),
     )
+
+
+def line_detail(line: InvoiceLine) -> dict[str, Any]:
+    """A line's `detail` as the API shows it: how its quantity came about, and for an adjustment
+    what it corrects (stored in columns of their own since sql/migrations/0007)."""
+    adjusted = line.adjustment
+    if adjusted is None:
+        return line.detail
+    return {
+        **line.detail,
+        "original_period": adjusted.original_period,
+        "adjusts": adjusted.adjusts,
+        "settled_run": str(adjusted.settled_run),
+        "recompute_run": str(adjusted.recompute_run),
+        "paid_amount": str(adjusted.paid_amount),
+        "recomputed_amount": str(adjusted.recomputed_amount),
+        "original_lines": [str(i) for i in adjusted.original_lines],
+        "earlier_adjustments": [str(i) for i in adjusted.earlier_adjustments],
+        "recomputed_lines": [str(i) for i in adjusted.recomputed_lines],
+    }
 
 
 def result_discrepancy(f: StoredFinding, viewer: Viewer) -> s.ResultDiscrepancy:
@@ -181,33 +203,11 @@ def discrepancy(f: StoredFinding, viewer: Viewer) -> s.Discrepancy:
     )
 
 
-def component_order(components: list[Component]) -> list[Component]:
-    """The run's components, once each by id, in tariff and file order."""
-    return list({c.id: c for c in reversed(components)}.values())[::-1]
-
-
-def totals(lines: list[StoredLine], components: list[Component]) -> dict[str, Decimal]:
-    """Per component of the run's tariffs: its paid lines plus its reductions."""
-    out = {c.id: ZERO for c in component_order(components)}
-    for line in lines:
-        if line.kind != "held":
-            out[line.component] = out.get(line.component, ZERO) + line.amount
-    return out
-
-
-def totals_by_area(lines: list[StoredLine]) -> dict[str, Decimal]:
-    out: dict[str, Decimal] = {}
-    for line in lines:
-        if line.kind != "held":
-            out[line.area] = out.get(line.area, ZERO) + line.amount
-    return dict(sorted(out.items()))
-
-
 def build(
     tenant: str,
     run: RunRow,
     providers: list[tuple[str, str]],
-    lines: list[StoredLine],
+    lines: list[InvoiceLine],
     findings: list[StoredFinding],
     components: list[Component],
     viewer: Viewer,

@@ -1,0 +1,43 @@
+"""What a reconciliation run comes to: its lines, its discrepancies, figures and warnings."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from service.domain.discrepancies import Finding
+from service.domain.lines import ZERO, InvoiceLine
+
+
+@dataclass
+class Outcome:
+    tariffs: list[str]  # the versions that priced the period
+    lines: list[InvoiceLine]
+    findings: list[Finding]
+    metrics: dict[str, dict[str, Any]]  # per provider: the caps' and the checks' figures
+    warnings: list[str]
+
+    def summary(self, providers: list[str]) -> dict[str, Any]:
+        """Per provider: paid total, held total, undecided blocking discrepancies and figures; the
+        discrepancies by code."""
+        per: dict[str, dict[str, Any]] = {}
+
+        def entry(provider: str) -> dict[str, Any]:
+            if provider not in per:
+                per[provider] = {"provider": provider, "total": ZERO, "held": ZERO, "open_blocking": 0}
+            return per[provider]
+
+        for provider in providers:
+            entry(provider)
+        for line in self.lines:
+            entry(line.provider_id)["held" if line.kind == "held" else "total"] += line.amount
+        for finding in self.findings:
+            if finding.kind == "blocking" and finding.status == "open":
+                entry(finding.provider)["open_blocking"] += 1
+        for provider, figures in per.items():
+            figures["metrics"] = self.metrics.get(provider, {})
+        return {
+            "providers": [per[p] for p in sorted(per)],
+            "discrepancy_counts": dict(sorted(Counter(f.code for f in self.findings).items())),
+        }

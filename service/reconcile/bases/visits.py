@@ -1,0 +1,121 @@
+"""The performed visits that performed_time and visit_count pay, and their checks (domain.md 6).
+
+Every check is a column of sql/reconcile/visits.sql; unflagged visits arrive summed per line, and
+only flagged ones come here one by one: each failed check becomes a discrepancy, and the visit is
+paid when every discrepancy on it lets it through (info, or approved). Payable visits also count
+towards the share cap's basis and the customer-month checks, whether a component pays them or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+
+from service.domain import discrepancies as d
+from service.domain.discrepancies import LONG_VISIT_SECONDS, Finding
+from service.domain.lines import show
+from service.reconcile.bases import performed_time, visit_count
+from service.reconcile.inputs import FlaggedVisit
+from service.reconcile.sheet import SECONDS_PER_MINUTE, Draft, Sheet, ids, on_record
+
+# How a visit adds to a line of each visit basis: (line, seconds, visits).
+ADD: dict[str, Callable[[Draft, Fraction, int], None]] = {
+    "performed_time": performed_time.add,
+    "visit_count": visit_count.add,
+}
+
+
+def price(sheet: Sheet) -> None:
+    for row in sheet.inputs.visit_lines:
+        if row.zone is None:
+            sheet.warnings.append(f"visits {ids(row.ids)}: the customer has no zone on the day; not priced")
+            continue
+        tariff = sheet.tariffs[row.tariff_id]
+        component = tariff.component(row.component)
+        line = sheet.draft(row.provider, tariff, component, row.pnr, row.zone)
+        ADD[component.basis](line, Fraction(row.seconds), row.visits)
+        line.trail["visits"].update(row.ids)
+    for row in sheet.inputs.performed:
+        sheet.count_performed(
+            row.provider, row.pnr, row.tariff_id, row.report_type, Fraction(row.seconds), row.visits
+        )
+    for visit in sheet.inputs.flagged:
+        found = [sheet.keep(f) for f in findings(visit)]
+        if not all(f.lets_through for f in found):
+            continue
+        seconds = Fraction(visit.seconds)
+        sheet.count_performed(visit.provider, visit.pnr, visit.tariff_id, visit.report_type, seconds, 1)
+        if not visit.components:
+            continue
+        if visit.zone is None or visit.tariff_id is None:
+            sheet.warnings.append(f"visit {visit.id}: the customer has no zone on the day; not priced")
+            continue
+        tariff = sheet.tariffs[visit.tariff_id]
+        for component_id in visit.components:
+            component = tariff.component(component_id)
+            line = sheet.draft(visit.provider, tariff, component, visit.pnr, visit.zone)
+            ADD[component.basis](line, seconds, 1)
+            line.trail["visits"].add(visit.id)
+            line.trail["approvals"].update(f.key for f in found if f.status == "approved")
+
+
+def findings(v: FlaggedVisit) -> list[Finding]:
+    """The discrepancies of one flagged visit, one per failed check (visits.sql)."""
+    day = v.day.isoformat()
+
+    def on(code: str, detail: str, provider_detail: str | None = None, kind: d.Kind | None = None) -> Finding:
+        return on_record(code, v, detail, provider_detail, kind)
+
+    found = []
+    if v.unknown_customer:
+        found.append(on("UNKNOWN_CUSTOMER", "the registry does not know the customer"))
+    if v.not_chosen:
+        found.append(
+            on(
+                "NOT_CHOSEN_PROVIDER",
+                f"{v.provider} is not the customer's chosen provider on {day}",
+                f"the customer is not yours on {day}",
+            )
+        )
+    if v.missing_enrolment:
+        areas = " or ".join(v.missing_enrolment)
+        found.append(
+            on(
+                "NO_ENROLMENT",
+                f"no {areas} enrolment with {v.provider} on {day}",
+                f"no {areas} enrolment of yours on {day}",
+            )
+        )
+    if v.pauses:
+        found.append(
+            on(
+                "DURING_PAUSE",
+                f"the customer is paused on {day} (pause {ids(v.pauses)})",
+                f"the customer is paused on {day}",
+                kind=d.kind_of("DURING_PAUSE", report_type=v.report_type),
+            )
+        )
+    if v.wrong_staff:
+        found.append(
+            on("STAFF_CATEGORY", f"staff category {v.staff_category} may not register {v.report_type} visits")
+        )
+    if v.overlaps:
+        found.append(on("OVERLAP", f"staff {v.staff} also on {ids(v.overlaps)} at the same time"))
+    if v.duplicate_of:
+        found.append(
+            on(
+                "DUPLICATE",
+                f"same customer, staff, report type and start as {v.duplicate_of}, received first",
+            )
+        )
+    if v.manual:
+        found.append(
+            on(
+                "MANUAL_REGISTRATION",
+                f"manual registration on a paid performed-time component ({ids(v.components)})",
+            )
+        )
+    if v.long_visit:
+        minutes = show(Fraction(v.seconds) / SECONDS_PER_MINUTE)
+        found.append(on("LONG_VISIT", f"{minutes} minutes, over {LONG_VISIT_SECONDS // 3600} hours"))
+    return found
