@@ -1,0 +1,163 @@
+"""Registry import benchmark: a Stockholm-sized export through HTTP (issue 11).
+
+    python tests/bench/registry.py                     # 20 000 customers and 20 000 decisions
+    python tests/bench/registry.py --customers 1500    # Norrtälje
+
+Generates the registry of a synthetic month (tests/bench/synth.py, seeded: zones, choices,
+decisions with their lines), creates a scratch database on DATABASE_URL's server (default: the
+local PostgreSQL on 127.0.0.1:5432) with the month's providers, starts `kundval serve` in its own
+process and measures:
+
+1. the import: the export as one NDJSON request to `POST /v1/registry/import`, sent in 1 MiB chunks;
+2. its replay: the same request again (everything unchanged);
+
+and the service's peak RSS (VmHWM) after both. The scratch database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import msgspec
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from service import db  # noqa: E402
+from service.seed import seed_defaults  # noqa: E402
+from service.store import apikeys  # noqa: E402
+from tests.bench.ingest import TENANT, drop, machine, start_server, wait_ready, with_database  # noqa: E402
+from tests.bench.synth import Month, generate  # noqa: E402
+
+
+def export(month: Month) -> bytes:
+    """The month's registry as NDJSON rows of `POST /v1/registry/import`, customers first."""
+    zones: dict[str, list[dict]] = {}
+    for pnr, start, zone in month.zones:
+        zones.setdefault(pnr, []).append({"from": start, "zone": zone})
+    choices: dict[str, list[dict]] = {}
+    for pnr, start, end, provider in month.choices:
+        choices.setdefault(pnr, []).append({"from": start, "to": end, "provider": provider})
+    lines: dict[str, list[dict]] = {}
+    for line_id, decision, code, category, minutes, occasions, per, start, end in month.decision_lines:
+        lines.setdefault(decision, []).append(
+            {
+                "id": line_id,
+                "code": code,
+                "category": category,
+                "minutes": str(minutes),
+                "occasions": str(occasions),
+                "per": per,
+                "from": start,
+                "to": end,
+            }
+        )
+    rows = [
+        {"kind": "customer", "pnr": pnr, "zones": zones[pnr], "choices": choices.get(pnr, [])}
+        for pnr, _ref in month.customers
+    ]
+    rows += [
+        {"kind": "decision", "id": d, "customer": pnr, "decided": decided, "lines": lines[d]}
+        for d, pnr, decided in month.decisions
+        if d in lines
+    ]
+    encode = msgspec.json.encode
+    return b"\n".join(encode(r) for r in rows) + b"\n"
+
+
+async def prepare(server_dsn: str, name: str, month: Month) -> tuple[str, str]:
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = with_database(server_dsn, name)
+    conn = await db.connect(dsn)
+    try:
+        await db.migrate(conn)
+        await seed_defaults(conn, TENANT)
+        await conn.executemany(
+            "INSERT INTO providers (tenant_id, id, orgnr, name) VALUES ($1, $2, $3, $4)",
+            [(TENANT, *p) for p in month.providers],
+        )
+        _, key = await apikeys.create(conn, tenant_id=TENANT, role="registry", name="bench")
+        return dsn, key
+    finally:
+        await conn.close()
+
+
+async def post(http: httpx.AsyncClient, key: str, body: bytes) -> tuple[float, dict]:
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 1 << 20):
+            yield body[start : start + (1 << 20)]
+
+    started = time.perf_counter()
+    response = await http.post(
+        "/v1/registry/import",
+        content=chunks(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"},
+    )
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"{response.status_code}: {response.text[:1000]}")
+    return elapsed, response.json()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--providers", type=int, default=20)
+    parser.add_argument("--port", type=int, default=8766)
+    args = parser.parse_args()
+    server_dsn = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+    print(f"generating the registry of {args.customers} customers ...", flush=True)
+    month = generate(customers=args.customers, providers=args.providers, bistand_per_day=0.0)
+    body = export(month)
+    print(
+        f"export: {len(month.customers)} customers, {len(month.decisions)} decisions, "
+        f"{len(month.decision_lines)} lines; {len(body) / 1024 / 1024:.1f} MiB of NDJSON",
+        flush=True,
+    )
+    os.environ["KUNDVAL_MAX_BODY_BYTES"] = str(max(len(body) + 1024, 16 * 1024 * 1024))
+    name = f"kundval_bench_{uuid.uuid4().hex[:8]}"
+    dsn, key = await prepare(server_dsn, name, month)
+    server = None
+    try:
+        server = start_server(dsn, args.port)
+        base_url = f"http://127.0.0.1:{args.port}"
+        await wait_ready(base_url, server)
+        async with httpx.AsyncClient(base_url=base_url, timeout=600) as http:
+            first, created = await post(http, key, body)
+            print(f"import: {first:.1f} s  {created['customers']} {created['decisions']}", flush=True)
+            again, replay = await post(http, key, body)
+            print(f"replay: {again:.1f} s  {replay['customers']} {replay['decisions']}", flush=True)
+        print(f"service peak RSS: {peak_rss_mb(server.pid):.0f} MiB")
+        print(f"machine: {machine()}")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        await drop(server_dsn, name)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
