@@ -33,45 +33,17 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from service import db  # noqa: E402
+from service.scenario_load import registry_rows  # noqa: E402
 from service.seed import seed_defaults  # noqa: E402
 from service.store import apikeys  # noqa: E402
 from tests.bench.ingest import TENANT, drop, machine, start_server, wait_ready, with_database  # noqa: E402
-from tests.bench.synth import Month, generate  # noqa: E402
+from tests.bench.synth import Month, generate, scenario  # noqa: E402
 
 
 def export(month: Month) -> bytes:
     """The month's registry as NDJSON rows of `POST /v1/registry/import`, customers first."""
-    zones: dict[str, list[dict]] = {}
-    for pnr, start, zone in month.zones:
-        zones.setdefault(pnr, []).append({"from": start, "zone": zone})
-    choices: dict[str, list[dict]] = {}
-    for pnr, start, end, provider in month.choices:
-        choices.setdefault(pnr, []).append({"from": start, "to": end, "provider": provider})
-    lines: dict[str, list[dict]] = {}
-    for line_id, decision, code, category, minutes, occasions, per, start, end in month.decision_lines:
-        lines.setdefault(decision, []).append(
-            {
-                "id": line_id,
-                "code": code,
-                "category": category,
-                "minutes": str(minutes),
-                "occasions": str(occasions),
-                "per": per,
-                "from": start,
-                "to": end,
-            }
-        )
-    rows = [
-        {"kind": "customer", "pnr": pnr, "zones": zones[pnr], "choices": choices.get(pnr, [])}
-        for pnr, _ref in month.customers
-    ]
-    rows += [
-        {"kind": "decision", "id": d, "customer": pnr, "decided": decided, "lines": lines[d]}
-        for d, pnr, decided in month.decisions
-        if d in lines
-    ]
     encode = msgspec.json.encode
-    return b"\n".join(encode(r) for r in rows) + b"\n"
+    return b"\n".join(encode(r) for r in registry_rows(scenario(month))) + b"\n"
 
 
 async def prepare(server_dsn: str, name: str, month: Month) -> tuple[str, str]:
