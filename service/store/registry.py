@@ -266,7 +266,8 @@ async def histories(
             tenant,
             list(pnrs),
         ):
-            found[r["pnr"]][at].append(row(**{k: r[k] for k in row.__struct_fields__}))  # type: ignore[attr-defined]
+            fields = dict(r)
+            found[fields.pop("pnr")][at].append(row(**fields))  # type: ignore[attr-defined]
     return found
 
 

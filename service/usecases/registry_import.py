@@ -64,6 +64,17 @@ class Export(Rows):
         self.customers: dict[str, _Customer] = {}
         self.decisions: dict[str, _Decision] = {}
         self._line_owner: dict[str, str] = {}  # line id -> decision id, within the batch
+        self._pnrs: dict[str, tuple[str, list[dict]]] = {}  # text -> (number, problems): once each
+
+    def _pnr(self, checks: Checks, text: str, field: str) -> str:
+        # A customer's number comes again in its decisions: check each text once.
+        known = self._pnrs.get(text)
+        if known is None:
+            once = Checks()
+            known = self._pnrs[text] = (once.pnr(text, field), once.errors)
+        for e in known[1]:
+            checks.add(field, e["message"])
+        return known[0]
 
     def check(self, index: int, row: s.ImportRow) -> None:
         checks = Checks()
@@ -74,7 +85,7 @@ class Export(Rows):
         self.errors.extend({"row": index, **e} for e in checks.errors)
 
     def _customer(self, index: int, row: s.CustomerRow, checks: Checks) -> None:
-        pnr = checks.pnr(row.pnr, "pnr")
+        pnr = self._pnr(checks, row.pnr, "pnr")
         registry.history_problems(checks, row.zones, row.choices, self.providers)
         if checks.errors:
             return
@@ -84,7 +95,7 @@ class Export(Rows):
             checks.add("pnr", f"repeats the customer of row {seen.index} with other content")
 
     def _decision(self, index: int, row: s.DecisionRow, checks: Checks) -> None:
-        pnr = checks.pnr(row.customer, "customer")
+        pnr = self._pnr(checks, row.customer, "customer")
         seen_lines: set[str] = set()
         for i, line in enumerate(row.lines):
             registry.check_line(checks, line, self.insatser, f"lines[{i}].")
