@@ -375,28 +375,8 @@ end_decision_line = change_route(
 # The registry import -----------------------------------------------------------------------------
 
 _EXPORT = [
-    {
-        "kind": "customer",
-        "pnr": "193805149493",
-        "zones": [{"from": "2024-01-01", "zone": "tatort"}],
-        "choices": [{"from": "2024-01-01", "provider": "exempel-omsorg"}],
-    },
-    {
-        "kind": "decision",
-        "id": "D1",
-        "customer": "193805149493",
-        "lines": [
-            {
-                "id": "D1-1",
-                "code": "morgonhjalp",
-                "category": "omsorg",
-                "minutes": "30",
-                "occasions": "1",
-                "per": "day",
-                "from": "2024-01-01",
-            }
-        ],
-    },
+    {"kind": "customer", **CUSTOMER_EXAMPLE.value},
+    {"kind": "decision", **DECISION_EXAMPLE.value},
 ]
 
 

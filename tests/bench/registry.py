@@ -25,18 +25,15 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import msgspec
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from service import db  # noqa: E402
 from service.scenario_load import registry_rows  # noqa: E402
-from service.seed import seed_defaults  # noqa: E402
 from service.store import apikeys  # noqa: E402
-from tests.bench.ingest import TENANT, drop, machine, start_server, wait_ready, with_database  # noqa: E402
+from tests.bench.ingest import TENANT, create_database, drop, machine, start_server, wait_ready  # noqa: E402
 from tests.bench.synth import Month, generate, scenario  # noqa: E402
 
 
@@ -47,16 +44,8 @@ def export(month: Month) -> bytes:
 
 
 async def prepare(server_dsn: str, name: str, month: Month) -> tuple[str, str]:
-    admin = await asyncpg.connect(server_dsn)
+    dsn, conn = await create_database(server_dsn, name)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    dsn = with_database(server_dsn, name)
-    conn = await db.connect(dsn)
-    try:
-        await db.migrate(conn)
-        await seed_defaults(conn, TENANT)
         await conn.executemany(
             "INSERT INTO providers (tenant_id, id, orgnr, name) VALUES ($1, $2, $3, $4)",
             [(TENANT, *p) for p in month.providers],
