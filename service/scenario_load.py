@@ -5,8 +5,8 @@
 `client` is an httpx-compatible async client pointed at the service; `keys` maps "registry" and
 each of the scenario's provider ids to an `Authorization` header value. Providers must exist before
 their keys can, so a caller may register them first: posting the same provider again is an
-identical replay. Customers and decisions go in through the registry import, provider records
-through their batch routes. Records go in the order the service needs (registry first; enrolments before
+identical replay. Customers and decisions go in through the registry import, provider records,
+visits and claims through their batch routes. Records go in the order the service needs (registry first; enrolments before
 pauses, which require the customer to be the provider's) and, within a kind, in the scenario's
 order, which is arrival order. Executions are nested in the scenario's decisions without ids; each
 gets `<decision id>-X<n>`, n counting that decision's executions from 1.
@@ -78,15 +78,17 @@ async def load_scenario(client: AsyncClient, scenario: dict[str, Any], keys: dic
         ("executions", executions),
         *((kind, scenario.get(kind, [])) for kind in ("enrolments", "pauses", "delegations")),
     ):
-        for provider, rows in _by_provider(records).items():
-            for start in range(0, len(rows), RECORD_ROWS):
-                batch = rows[start : start + RECORD_ROWS]
-                await _send(
-                    client, keys[provider], "POST", f"/v1/{kind}/batch", batch, f"{kind} of {provider}"
-                )
-    for provider, visits in _by_provider(scenario.get("visits", [])).items():
-        for start in range(0, len(visits), MAX_ROWS):
-            batch = visits[start : start + MAX_ROWS]
-            await _send(client, keys[provider], "POST", "/v1/visits", batch, f"visits of {provider}")
-    for claim in scenario.get("claims", []):
-        await _send(client, keys[claim["provider"]], "POST", "/v1/claims", claim, f"claim {claim['id']}")
+        await _post_batches(client, keys, f"/v1/{kind}/batch", records, RECORD_ROWS, kind)
+    await _post_batches(client, keys, "/v1/visits", scenario.get("visits", []), MAX_ROWS, "visits")
+    await _post_batches(client, keys, "/v1/claims/batch", scenario.get("claims", []), RECORD_ROWS, "claims")
+
+
+async def _post_batches(
+    client: AsyncClient, keys: dict[str, str], url: str, records: list[dict[str, Any]], limit: int, what: str
+) -> None:
+    """Each provider's records in batches of at most `limit`, in the scenario's order."""
+    for provider, rows in _by_provider(records).items():
+        for start in range(0, len(rows), limit):
+            await _send(
+                client, keys[provider], "POST", url, rows[start : start + limit], f"{what} of {provider}"
+            )

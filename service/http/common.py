@@ -85,6 +85,17 @@ def batch_operation(
     return BatchOperation
 
 
+def batch_responses(max_rows: int, correct: str) -> dict[int, ResponseSpec]:
+    """The problem replies of a provider records' batch route; `correct` says how to correct one."""
+    return {
+        400: problem("The body is not valid JSON"),
+        409: problem(f"Some ids are stored with other content; nothing of the batch was stored ({correct})"),
+        413: problem(f"More than {max_rows} rows, or a body over the size limit"),
+        415: problem("Neither application/json nor application/x-ndjson"),
+        422: problem("Bad rows: every problem with its row index and field; nothing was stored"),
+    }
+
+
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(

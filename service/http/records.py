@@ -20,9 +20,9 @@ from service.http.common import (
     Req,
     batch_body,
     batch_operation,
+    batch_responses,
     change_route,
     create_route,
-    problem,
     read_route,
 )
 from service.http.deps import Conn
@@ -83,13 +83,7 @@ def _routes(kind: Kind, path: str, body: Any, what: str) -> list[Any]:
         description=f"The checks of `POST {url}` for every row; every bad field of every row is "
         "named (422) and nothing is stored. An id already stored with the same content is "
         "unchanged; with other content the batch is a 409 naming the ids (correct with PUT).",
-        responses={
-            400: problem("The body is not valid JSON"),
-            409: problem("Some ids are stored with other content; nothing of the batch was stored"),
-            413: problem(f"More than {MAX_ROWS} rows, or a body over the size limit"),
-            415: problem("Neither application/json nor application/x-ndjson"),
-            422: problem("Bad rows: every problem with its row index and field; nothing was stored"),
-        },
+        responses=batch_responses(MAX_ROWS, "correct a record with PUT"),
     )
     async def batch(request: Req, conn: Conn) -> r.RecordBatchResult:
         return await kind.create_batch(conn, request.user, body, await batch_body(request))

@@ -173,6 +173,18 @@ class Rows:
 _RAW_ROWS = msgspec.json.Decoder(list[msgspec.Raw])
 
 
+class Collected(Rows):
+    """A batch's decoded rows with their index, kept to be checked against the database after
+    the body is read."""
+
+    def __init__(self, row_type: Any, limit: int, noun: str) -> None:
+        super().__init__(row_type, limit, noun)
+        self.items: list[tuple[int, Any]] = []
+
+    def check(self, index: int, row: Any) -> None:
+        self.items.append((index, row))
+
+
 def found(row: T | None, message: str) -> T:
     """The row looked up, or a 404 saying `message`."""
     if row is None:

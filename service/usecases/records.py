@@ -22,9 +22,9 @@ from service.domain.visibility import shown_pnr
 from service.store import audit, registry
 from service.store import records as store
 from service.usecases.access import listed_provider
-from service.usecases.ingestion import Checks, Rows, after_record, audit_write, found, own, record_page
+from service.usecases.ingestion import Checks, Collected, after_record, audit_write, found, own, record_page
 
-MAX_ROWS = 10_000
+MAX_ROWS = 10_000  # per batch, for each kind and for claims
 
 # The API's name of a content column where it is not the column's own.
 FIELDS = {
@@ -103,7 +103,7 @@ class Kind:
         """Records of one request (a JSON array or NDJSON), all or nothing, with the checks of
         `create`: every bad field of every row named (422); the same id again with the same content
         is unchanged, with other content a 409 naming the ids. One audit entry for the batch."""
-        batch = _Collected(body_type, f"{self.name}s")
+        batch = Collected(body_type, MAX_ROWS, f"{self.name}s")
         await batch.read(body)
         contents: dict[str, tuple[int, dict[str, Any]]] = {}
         for index, data in batch.items:
@@ -198,17 +198,6 @@ class Kind:
         rows = await store.records(conn, self.table, who.tenant_id, provider, after_record(after), limit + 1)
         items, cursor = record_page(rows, limit)
         return self.page(items=[self._out(x, who.role, single=False) for x in items], next_after=cursor)
-
-
-class _Collected(Rows):
-    """A batch's decoded rows, kept to be checked against the database after the body is read."""
-
-    def __init__(self, body_type: type, noun: str) -> None:
-        super().__init__(body_type, MAX_ROWS, noun)
-        self.items: list[tuple[int, Any]] = []
-
-    def check(self, index: int, row: Any) -> None:
-        self.items.append((index, row))
 
 
 async def _execution(conn: asyncpg.Connection, who: Principal, checks: Checks, content: dict) -> None:
