@@ -109,9 +109,11 @@ class Kind:
         for index, data in batch.items:
             checks = Checks()
             content = await self._checked(conn, who, checks, data)
-            batch.errors.extend({"row": index, **e} for e in checks.errors)
+            if checks.errors:
+                batch.errors.extend({"row": index, **e} for e in checks.errors)
+                continue
             seen = contents.setdefault(data.id, (index, content))
-            if not checks.errors and seen[0] != index and seen[1] != content:
+            if seen[1] != content:
                 batch.error(index, "id", f"repeats the id of row {seen[0]} with other content")
         batch.done()
         inserted, conflicts = 0, []
