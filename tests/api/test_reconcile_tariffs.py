@@ -1,5 +1,6 @@
 """Tariff versions over HTTP: load, four-eyes activation, validity rules, and what runs use."""
 
+import json
 from importlib.resources import files
 
 from tests.conftest import auth
@@ -90,3 +91,16 @@ async def test_overlaps_are_refused_and_a_same_validity_version_replaces(client,
     run = (await client.post("/v1/runs", json={"period": "2024-01"}, headers=admin)).json()
     assert run["tariffs"] == ["kson-2021b"]
     assert (await client.post("/v1/tariffs/kson-2021b/activation", headers=second)).status_code == 409
+
+
+async def test_tariff_changes_are_logged_as_events(client, keys, capsys):
+    source = version("kson-2026", "2026-01-01")
+    await client.post("/v1/tariffs", json={"source": source}, headers=auth(keys["invoice_admin"]))
+    await client.post("/v1/tariffs/kson-2026/activation", headers=auth(keys["invoice_admin_2"]))
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    events = [x for x in lines if x["logger"] == "kundval.events"]
+    assert [(e["event"], e["tariff"]) for e in events] == [
+        ("tariff.loaded", "kson-2026"),
+        ("tariff.activated", "kson-2026"),
+    ]
+    assert events[1]["ends"] == "kson-2024" and events[1]["request_id"]
