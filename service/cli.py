@@ -248,7 +248,7 @@ def _registry_import(args: argparse.Namespace, settings: Settings) -> int:
     from service.domain.errors import Problem
     from service.usecases.registry_import import import_registry
 
-    tenant = _tenant(args, settings)
+    who = _operator(args, settings)
 
     async def chunks() -> AsyncIterator[bytes]:
         with args.file.open("rb") as f:
@@ -256,11 +256,9 @@ def _registry_import(args: argparse.Namespace, settings: Settings) -> int:
                 yield chunk
 
     async def work(conn: asyncpg.Connection) -> Any:
-        async with conn.transaction():
-            with args.file.open("rb") as f:
-                array = f.read(64).lstrip().startswith(b"[")
-            body = args.file.read_bytes() if array else chunks()
-            return await import_registry(conn, _operator(tenant), body)
+        with args.file.open("rb") as f:
+            array = f.read(64).lstrip().startswith(b"[")
+        return await import_registry(conn, who, args.file.read_bytes() if array else chunks())
 
     try:
         result = _with_db(settings, work)
