@@ -178,6 +178,13 @@ class VisitCorrection(_In, kw_only=True):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)] | None = None
 
 
+class RecordBatchResult(_Out, kw_only=True):
+    """`inserted`: new records stored; `unchanged`: records already stored with the same content."""
+
+    inserted: int
+    unchanged: int
+
+
 class VisitBatchResult(_Out, kw_only=True):
     """`inserted`: new visits stored; `unchanged`: visits already stored with the same content."""
 

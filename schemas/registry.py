@@ -242,3 +242,35 @@ class Decision(_Out, kw_only=True):
 class DecisionPage(_Out, kw_only=True):
     items: list[Decision]
     next_after: Cursor
+
+
+# Registry import (the case system's export) ------------------------------------------------------
+
+
+class CustomerRow(CustomerIn, tag_field="kind", tag="customer", kw_only=True):
+    """A customer of an export: its zones and choices replace the stored ones whole. An absent
+    `protected` keeps the stored flag (only an explicit false lifts it)."""
+
+    protected: bool | None = None  # type: ignore[assignment]
+
+
+class DecisionRow(DecisionIn, tag_field="kind", tag="decision", kw_only=True):
+    """A decision of an export: its lines are created or corrected; stored lines it leaves out
+    are left as they are (end one with an explicit `to`)."""
+
+
+ImportRow = CustomerRow | DecisionRow
+
+
+class ImportCounts(_Out, kw_only=True):
+    created: int
+    changed: int
+    unchanged: int
+
+
+class ImportResult(_Out, kw_only=True):
+    received: int
+    customers: ImportCounts
+    decisions: ImportCounts
+    changed_customers: list[CustomerRef]
+    changed_decisions: list[str]

@@ -1,4 +1,4 @@
-"""The `kundval` command: serve, migrate, apikey, audit, tariff, scenario, openapi."""
+"""The `kundval` command: serve, migrate, apikey, audit, tariff, registry, scenario, openapi."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path)
     load.add_argument("--tenant")
     load.set_defaults(run=_tariff_load)
+
+    registry = sub.add_parser("registry", help="the registry").add_subparsers(title="actions")
+    imp = registry.add_parser(
+        "import", help="import the case system's export (as POST /v1/registry/import): all or nothing"
+    )
+    imp.add_argument("file", type=Path, help="a JSON array or NDJSON of tagged customers and decisions")
+    imp.add_argument("--tenant")
+    imp.set_defaults(run=_registry_import)
 
     scenario = sub.add_parser("scenario", help="scenario months").add_subparsers(title="actions")
     play = scenario.add_parser(
@@ -225,6 +233,35 @@ def _tariff_load(args: argparse.Namespace, settings: Settings) -> int:
         f"loaded tariff {tariff.id} ({tariff.valid_from} to {tariff.valid_to or 'open-ended'}), pending: an "
         f"invoice_admin activates it with POST /v1/tariffs/{tariff.id}/activation"
     )
+    return 0
+
+
+def _registry_import(args: argparse.Namespace, settings: Settings) -> int:
+    from service.domain.errors import Problem
+    from service.usecases.registry_import import import_registry
+
+    who = _operator(args, settings)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        with args.file.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+
+    async def work(conn: asyncpg.Connection) -> Any:
+        with args.file.open("rb") as f:
+            array = f.read(64).lstrip().startswith(b"[")
+        return await import_registry(conn, who, args.file.read_bytes() if array else chunks())
+
+    try:
+        result = _with_db(settings, work)
+    except OSError as err:
+        raise CommandError(f"cannot read {args.file}: {err}") from None
+    except Problem as err:
+        rows = "; ".join(
+            f"row {e.get('row')} {e['field']}: {e['message']}" for e in err.extra.get("errors", [])
+        )
+        raise CommandError(f"{args.file}: {rows or err.detail}") from None
+    print(json.dumps(msgspec.to_builtins(result), indent=2))
     return 0
 
 

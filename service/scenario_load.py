@@ -5,7 +5,8 @@
 `client` is an httpx-compatible async client pointed at the service; `keys` maps "registry" and
 each of the scenario's provider ids to an `Authorization` header value. Providers must exist before
 their keys can, so a caller may register them first: posting the same provider again is an
-identical replay. Records go in the order the service needs (registry first; enrolments before
+identical replay. Customers and decisions go in through the registry import, provider records,
+visits and claims through their batch routes. Records go in the order the service needs (registry first; enrolments before
 pauses, which require the customer to be the provider's) and, within a kind, in the scenario's
 order, which is arrival order. Executions are nested in the scenario's decisions without ids; each
 gets `<decision id>-X<n>`, n counting that decision's executions from 1.
@@ -20,6 +21,8 @@ from typing import Any, Protocol
 
 import msgspec
 
+from service.usecases.records import MAX_ROWS as RECORD_ROWS
+from service.usecases.registry_import import MAX_ROWS as IMPORT_ROWS
 from service.usecases.visits import MAX_ROWS
 
 
@@ -48,29 +51,44 @@ def _by_provider(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, 
     return grouped
 
 
+def registry_rows(scenario: dict[str, Any]) -> list[dict[str, Any]]:
+    """The scenario's customers and decisions as the rows of a registry import (customers first)."""
+    customers = [{"kind": "customer", **c} for c in scenario.get("customers", [])]
+    decisions = [
+        {"kind": "decision", **{k: v for k, v in d.items() if k != "executions"}}
+        for d in scenario.get("decisions", [])
+    ]
+    return customers + decisions
+
+
 async def load_scenario(client: AsyncClient, scenario: dict[str, Any], keys: dict[str, str]) -> None:
     registry = keys["registry"]
     for provider in scenario.get("providers", []):
         await _send(client, registry, "POST", "/v1/providers", provider, f"provider {provider['id']}")
-    for customer in scenario.get("customers", []):
-        await _send(client, registry, "POST", "/v1/customers", customer, "a customer")
-    for decision in scenario.get("decisions", []):
-        body = {k: v for k, v in decision.items() if k != "executions"}
-        await _send(client, registry, "POST", "/v1/decisions", body, f"decision {decision['id']}")
-    for decision in scenario.get("decisions", []):
-        for n, execution in enumerate(decision.get("executions", []), start=1):
-            body = {**execution, "id": f"{decision['id']}-X{n}", "decision": decision["id"]}
+    rows = registry_rows(scenario)
+    for start in range(0, len(rows), IMPORT_ROWS):
+        batch = rows[start : start + IMPORT_ROWS]
+        await _send(client, registry, "POST", "/v1/registry/import", batch, "the registry import")
+    executions = [
+        {**execution, "id": f"{decision['id']}-X{n}", "decision": decision["id"]}
+        for decision in scenario.get("decisions", [])
+        for n, execution in enumerate(decision.get("executions", []), start=1)
+    ]
+    for kind, records in (
+        ("executions", executions),
+        *((kind, scenario.get(kind, [])) for kind in ("enrolments", "pauses", "delegations")),
+    ):
+        await _post_batches(client, keys, f"/v1/{kind}/batch", records, RECORD_ROWS, kind)
+    await _post_batches(client, keys, "/v1/visits", scenario.get("visits", []), MAX_ROWS, "visits")
+    await _post_batches(client, keys, "/v1/claims/batch", scenario.get("claims", []), RECORD_ROWS, "claims")
+
+
+async def _post_batches(
+    client: AsyncClient, keys: dict[str, str], url: str, records: list[dict[str, Any]], limit: int, what: str
+) -> None:
+    """Each provider's records in batches of at most `limit`, in the scenario's order."""
+    for provider, rows in _by_provider(records).items():
+        for start in range(0, len(rows), limit):
             await _send(
-                client, keys[execution["provider"]], "POST", "/v1/executions", body, f"execution {body['id']}"
+                client, keys[provider], "POST", url, rows[start : start + limit], f"{what} of {provider}"
             )
-    for kind in ("enrolments", "pauses", "delegations"):
-        for record in scenario.get(kind, []):
-            await _send(
-                client, keys[record["provider"]], "POST", f"/v1/{kind}", record, f"{kind} {record['id']}"
-            )
-    for provider, visits in _by_provider(scenario.get("visits", [])).items():
-        for start in range(0, len(visits), MAX_ROWS):
-            batch = visits[start : start + MAX_ROWS]
-            await _send(client, keys[provider], "POST", "/v1/visits", batch, f"visits of {provider}")
-    for claim in scenario.get("claims", []):
-        await _send(client, keys[claim["provider"]], "POST", "/v1/claims", claim, f"claim {claim['id']}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from litestar import Response, get, post
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, Reference, Schema
 from litestar.params import FromPath, QueryParameter
 
 from schemas import records as r
@@ -18,12 +18,16 @@ from service.http.common import (
     Limit,
     ProviderFilter,
     Req,
+    batch_body,
+    batch_operation,
+    batch_responses,
     create_route,
     read_route,
     single_post,
 )
 from service.http.deps import Conn
 from service.usecases import claims
+from service.usecases.records import MAX_ROWS
 
 EXAMPLES = [
     Example(
@@ -113,4 +117,36 @@ async def withdraw_claim(
     return await single_post(request, conn, idempotency_key, produce)
 
 
-ROUTES = [create_claim, list_claims, get_claim, withdraw_claim]
+@post(
+    "/v1/claims/batch",
+    operation_id="postClaims",
+    tags=["claims"],
+    guards=[PROVIDER],
+    status_code=200,
+    operation_class=batch_operation(
+        Schema(
+            one_of=[
+                Reference(ref=f"#/components/schemas/{kind.__name__}")
+                for kind in (
+                    r.SipClaim,
+                    r.LakemedelsgenomgangClaim,
+                    r.TeamkonferensClaim,
+                    r.ExtraordinarInsatsClaim,
+                )
+            ]
+        ),
+        f"Up to {MAX_ROWS} claims: a JSON array, or NDJSON (one a line).",
+        MAX_ROWS,
+        {"one": Example(summary="A claim", value=[EXAMPLES[0].value])},
+    ),
+    summary=f"Post up to {MAX_ROWS} claims: all or nothing, idempotent per id",
+    description="The checks of `POST /v1/claims` for every row; every bad field of every row is named "
+    "(422) and nothing is stored. The same claim again is unchanged; other content under a stored id "
+    "makes the batch a 409 naming the ids.",
+    responses=batch_responses(MAX_ROWS, "withdraw a claim and send a new one"),
+)
+async def post_claims(request: Req, conn: Conn) -> r.RecordBatchResult:
+    return await claims.create_claims(conn, request.user, await batch_body(request))
+
+
+ROUTES = [post_claims, create_claim, list_claims, get_claim, withdraw_claim]

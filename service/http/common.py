@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, TypeAlias, TypeVar
 
@@ -18,12 +19,12 @@ from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, Reference, RequestBody, Schema
 from litestar.params import Body, BodyKwarg, FromPath, HeaderParameter, QueryParameter, SkipValidation
 
 from schemas.registry import ProblemDetails
 from service.auth import allow
-from service.domain.errors import Invalid, field_error
+from service.domain.errors import Invalid, Problem, field_error
 from service.domain.principal import Principal
 from service.http.deps import Conn
 from service.usecases import idempotency
@@ -42,6 +43,57 @@ def parse(kind: type[T], data: Any) -> T:
     except msgspec.ValidationError as err:
         problem = field_error(str(err))
         raise Invalid(f"{problem['field'] or 'body'}: {problem['message']}", errors=[problem]) from None
+
+
+NDJSON = "application/x-ndjson"
+
+
+class UnsupportedMediaType(Problem):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+async def batch_body(request: Request[Any, Any, Any]) -> bytes | AsyncIterable[bytes]:
+    """A batch body for `service.usecases.ingestion.Rows`: a JSON array whole, NDJSON as it streams."""
+    media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media_type == NDJSON:
+        return request.stream()
+    if media_type == "application/json":
+        return await request.body()
+    raise UnsupportedMediaType(f"send application/json or {NDJSON}, not {media_type}")
+
+
+def batch_operation(
+    row: Schema | Reference, description: str, max_rows: int, examples: dict[str, Example]
+) -> type[Operation]:
+    """The OpenAPI operation of a batch route: its body is read by the handler (to stream NDJSON),
+    so its schema is declared here."""
+
+    @dataclass
+    class BatchOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                required=True,
+                description=description,
+                content={
+                    "application/json": OpenAPIMediaType(
+                        schema=Schema(type="array", items=row, max_items=max_rows), examples=examples
+                    ),
+                    NDJSON: OpenAPIMediaType(schema=row),
+                },
+            )
+
+    return BatchOperation
+
+
+def batch_responses(max_rows: int, correct: str) -> dict[int, ResponseSpec]:
+    """The problem replies of a provider records' batch route; `correct` says how to correct one."""
+    return {
+        400: problem("The body is not valid JSON"),
+        409: problem(f"Some ids are stored with other content; nothing of the batch was stored ({correct})"),
+        413: problem(f"More than {max_rows} rows, or a body over the size limit"),
+        415: problem("Neither application/json nor application/x-ndjson"),
+        422: problem("Bad rows: every problem with its row index and field; nothing was stored"),
+    }
 
 
 IdempotencyKey = Annotated[

@@ -8,7 +8,7 @@ the handlers' annotations must be the actual types of each kind when the handler
 from typing import Any
 
 from litestar import get, patch, post, put
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, Reference
 
 from schemas import records as r
 from service.http.common import (
@@ -18,13 +18,16 @@ from service.http.common import (
     Limit,
     ProviderFilter,
     Req,
+    batch_body,
+    batch_operation,
+    batch_responses,
     change_route,
     create_route,
     read_route,
 )
 from service.http.deps import Conn
 from service.usecases import records
-from service.usecases.records import Kind
+from service.usecases.records import MAX_ROWS, Kind
 
 EXAMPLES = {
     "executions": {"id": "D1-X1", "decision": "D1", "from": "2024-01-10"},
@@ -64,7 +67,29 @@ def _routes(kind: Kind, path: str, body: Any, what: str) -> list[Any]:
     ) -> page:
         return await kind.listing(conn, request.user, provider, after, limit)
 
+    @post(
+        f"{url}/batch",
+        operation_id=f"post{plural}",
+        tags=tags,
+        guards=[PROVIDER],
+        status_code=200,
+        operation_class=batch_operation(
+            Reference(ref=f"#/components/schemas/{body.__name__}"),
+            f"Up to {MAX_ROWS} {plural.lower()}: a JSON array, or NDJSON (one a line).",
+            MAX_ROWS,
+            {"one": Example(summary=f"A {noun}", value=[EXAMPLES[path]])},
+        ),
+        summary=f"Post up to {MAX_ROWS} {plural.lower()}: all or nothing, idempotent per id",
+        description=f"The checks of `POST {url}` for every row; every bad field of every row is "
+        "named (422) and nothing is stored. An id already stored with the same content is "
+        "unchanged; with other content the batch is a 409 naming the ids (correct with PUT).",
+        responses=batch_responses(MAX_ROWS, "correct a record with PUT"),
+    )
+    async def batch(request: Req, conn: Conn) -> r.RecordBatchResult:
+        return await kind.create_batch(conn, request.user, body, await batch_body(request))
+
     return [
+        batch,
         create_route(
             post,
             url,

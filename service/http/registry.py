@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, Reference, Schema
 from litestar.params import QueryParameter
 
 from schemas import registry as s
@@ -18,13 +18,17 @@ from service.http.common import (
     Limit,
     Payload,
     Req,
+    batch_body,
+    batch_operation,
     change_route,
     create_route,
     parse,
+    problem,
     read_route,
 )
 from service.http.deps import Conn
-from service.usecases import registry
+from service.usecases import registry, registry_import
+from service.usecases.registry_import import MAX_ROWS
 
 REGISTRY = allow("registry")
 REGISTRY_READERS = allow("registry", "invoice_admin", "reader", "auditor")
@@ -368,7 +372,67 @@ end_decision_line = change_route(
     **WRITE,
 )
 
+# The registry import -----------------------------------------------------------------------------
+
+_EXPORT = [
+    {"kind": "customer", **CUSTOMER_EXAMPLE.value},
+    {"kind": "decision", **DECISION_EXAMPLE.value},
+]
+
+
+@post(
+    "/v1/registry/import",
+    operation_id="importRegistry",
+    status_code=200,
+    operation_class=batch_operation(
+        Schema(
+            one_of=[
+                Reference(ref="#/components/schemas/CustomerIn"),
+                Reference(ref="#/components/schemas/DecisionIn"),
+            ],
+            description='a customer or a decision, tagged with "kind": "customer" or "decision" '
+            "(a customer's absent `protected` keeps the stored flag)",
+        ),
+        f"Up to {MAX_ROWS} customers and decisions together: a JSON array, or NDJSON (one a line). "
+        "A decision may name a customer of the same batch.",
+        MAX_ROWS,
+        {"export": Example(summary="A customer and a decision", value=_EXPORT)},
+    ),
+    summary="Import the case system's export: customers and decisions, all or nothing",
+    description="Send `application/json` (an array) or `application/x-ndjson` (streamed). A record "
+    "identical to the stored one is unchanged (a replay writes nothing but the batch's audit entry); "
+    "a changed one is a correction with the effects of the single-record routes: a customer's zones "
+    "and choices are replaced whole, a decision's lines are created or corrected (stored lines it "
+    "leaves out, and records absent from the export, are left as they are: end a choice or a line "
+    "with an explicit `to`). A bad row makes the batch a 422 naming every bad field of every row; "
+    "nothing of it is stored.",
+    responses={
+        200: ResponseSpec(s.ImportResult, description="Stored"),
+        400: problem("The body is not valid JSON"),
+        413: problem(f"More than {MAX_ROWS} rows, or a body over the size limit"),
+        415: problem("Neither application/json nor application/x-ndjson"),
+        422: problem(
+            "Bad rows: every problem with its row index and field; nothing of the batch was stored",
+            {
+                "type": "urn:kundval:problem:validation",
+                "title": "The request is not valid",
+                "status": 422,
+                "detail": "nothing of this batch was stored: row 3 choices[0].provider: unknown provider",
+                "errors": [
+                    {"row": 3, "field": "choices[0].provider", "message": "unknown provider"},
+                    {"row": 7, "field": "lines[0].code", "message": "unknown insats code"},
+                ],
+            },
+        ),
+    },
+    **WRITE,
+)
+async def import_registry(request: Req, conn: Conn) -> s.ImportResult:
+    return await registry_import.import_registry(conn, request.user, await batch_body(request))
+
+
 ROUTES = [
+    import_registry,
     create_provider,
     list_providers,
     get_provider,

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
 from litestar import get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, Reference, RequestBody, Schema
+from litestar.openapi.spec import Example, Reference
 from litestar.params import QueryParameter
 
 from schemas import records as r
-from service.domain.errors import Problem
 from service.http.common import (
     INVALID,
     PROVIDER,
@@ -21,6 +19,8 @@ from service.http.common import (
     Limit,
     ProviderFilter,
     Req,
+    batch_body,
+    batch_operation,
     change_route,
     problem,
     read_route,
@@ -28,8 +28,6 @@ from service.http.common import (
 from service.http.deps import Conn
 from service.usecases import visits
 from service.usecases.visits import MAX_ROWS
-
-NDJSON = "application/x-ndjson"
 
 V01 = {
     "id": "V01",
@@ -53,29 +51,12 @@ V02 = {
 }
 
 
-class UnsupportedMediaType(Problem):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
-
-
-@dataclass
-class _VisitsOperation(Operation):
-    """The body is read by the handler itself (to stream NDJSON), so its schema is declared here."""
-
-    def __post_init__(self) -> None:
-        visit = Reference(ref="#/components/schemas/VisitIn")
-        self.request_body = RequestBody(
-            required=True,
-            description=f"Up to {MAX_ROWS} visits: a JSON array, or NDJSON (one visit per line).",
-            content={
-                "application/json": OpenAPIMediaType(
-                    schema=Schema(type="array", items=visit, max_items=MAX_ROWS),
-                    examples={
-                        "two": Example(summary="Two registrations of one physical visit", value=[V01, V02])
-                    },
-                ),
-                NDJSON: OpenAPIMediaType(schema=visit),
-            },
-        )
+_VisitsOperation = batch_operation(
+    Reference(ref="#/components/schemas/VisitIn"),
+    f"Up to {MAX_ROWS} visits: a JSON array, or NDJSON (one visit per line).",
+    MAX_ROWS,
+    {"two": Example(summary="Two registrations of one physical visit", value=[V01, V02])},
+)
 
 
 BATCH_INVALID = problem(
@@ -133,12 +114,7 @@ BATCH_CONFLICT = problem(
     },
 )
 async def post_visits(request: Req, conn: Conn) -> r.VisitBatchResult:
-    media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if media_type == NDJSON:
-        return await visits.post_visits(conn, request.user, request.stream())
-    if media_type == "application/json":
-        return await visits.post_visits(conn, request.user, await request.body())
-    raise UnsupportedMediaType(f"send application/json or {NDJSON}, not {media_type}")
+    return await visits.post_visits(conn, request.user, await batch_body(request))
 
 
 correct_visit = change_route(

@@ -29,4 +29,5 @@ async def discrepancies(conn: asyncpg.Connection, tenant: str) -> list[tuple[str
 
 
 async def feed_position(conn: asyncpg.Connection, tenant: str) -> int:
-    return await conn.fetchval("SELECT position FROM feed_head WHERE tenant_id = $1", tenant) or 0
+    # The feed's last committed position (feed_head is the publishing function's, not the service's).
+    return await conn.fetchval("SELECT coalesce(max(position), 0) FROM feed WHERE tenant_id = $1", tenant)

@@ -170,6 +170,10 @@ async def providers(conn: asyncpg.Connection, tenant: str, after: str, limit: in
     return await _page(conn, Provider, "providers", "id", tenant, after, limit)
 
 
+async def provider_ids(conn: asyncpg.Connection, tenant: str) -> set[str]:
+    return {r["id"] for r in await conn.fetch("SELECT id FROM providers WHERE tenant_id = $1", tenant)}
+
+
 async def known_providers(conn: asyncpg.Connection, tenant: str, ids: Iterable[str]) -> set[str]:
     rows = await conn.fetch(
         "SELECT id FROM providers WHERE tenant_id = $1 AND id = ANY($2::text[])", tenant, list(ids)
@@ -213,6 +217,15 @@ async def customer_by_pnr(conn: asyncpg.Connection, tenant: str, pnr: str) -> Cu
     return await _one(conn, Customer, "customers", "pnr", tenant, pnr, False)
 
 
+async def customers_by_pnr(conn: asyncpg.Connection, tenant: str, pnrs: Sequence[str]) -> dict[str, Customer]:
+    rows = await conn.fetch(
+        f"SELECT {columns(Customer)} FROM customers WHERE tenant_id = $1 AND pnr = ANY($2::text[])",
+        tenant,
+        list(pnrs),
+    )
+    return {r["pnr"]: Customer(**r) for r in rows}
+
+
 async def insert_customer(conn: asyncpg.Connection, tenant: str, row: Customer) -> bool:
     """Store a new customer; False (and nothing stored) when the number is registered."""
     return await _insert(conn, "customers", tenant, row, "ON CONFLICT DO NOTHING")
@@ -239,6 +252,48 @@ async def history(conn: asyncpg.Connection, tenant: str, pnr: str) -> tuple[list
         pnr,
     )
     return every(Zone, zones), every(Choice, choices)
+
+
+async def histories(
+    conn: asyncpg.Connection, tenant: str, pnrs: Sequence[str]
+) -> dict[str, tuple[list[Zone], list[Choice]]]:
+    """`history` of many customers in two statements."""
+    found: dict[str, tuple[list[Zone], list[Choice]]] = {p: ([], []) for p in pnrs}
+    for table, row, at in (("customer_zones", Zone, 0), ("provider_choices", Choice, 1)):
+        for r in await conn.fetch(
+            f"""SELECT pnr, {columns(row)} FROM {table} WHERE tenant_id = $1 AND pnr = ANY($2::text[])
+                ORDER BY pnr, valid_from""",
+            tenant,
+            list(pnrs),
+        ):
+            fields = dict(r)
+            found[fields.pop("pnr")][at].append(row(**fields))  # type: ignore[attr-defined]
+    return found
+
+
+async def insert_customers(
+    conn: asyncpg.Connection,
+    tenant: str,
+    rows: Sequence[tuple[Customer, Sequence[Zone], Sequence[Choice]]],
+) -> None:
+    """Store new customers with their zones and choices, in three statements."""
+    await conn.executemany(
+        "INSERT INTO customers (tenant_id, pnr, ref, name, protected) VALUES ($1, $2, $3, $4, $5)",
+        [(tenant, c.pnr, c.ref, c.name, c.protected) for c, _z, _c in rows],
+    )
+    await conn.executemany(
+        "INSERT INTO customer_zones (tenant_id, pnr, valid_from, zone) VALUES ($1, $2, $3, $4)",
+        [(tenant, c.pnr, z.valid_from, z.zone) for c, zones, _c in rows for z in zones],
+    )
+    await conn.executemany(
+        """INSERT INTO provider_choices (tenant_id, pnr, valid_from, valid_to, provider_id)
+           VALUES ($1, $2, $3, $4, $5)""",
+        [
+            (tenant, c.pnr, x.valid_from, x.valid_to, x.provider_id)
+            for c, _z, choices in rows
+            for x in choices
+        ],
+    )
 
 
 async def write_history(
@@ -351,6 +406,23 @@ async def decisions(
     )
 
 
+async def decisions_by_id(conn: asyncpg.Connection, tenant: str, ids: Sequence[str]) -> dict[str, Decision]:
+    rows = await conn.fetch(
+        f"{_DECISION} WHERE d.tenant_id = $1 AND d.id = ANY($2::text[])", tenant, list(ids)
+    )
+    return {r["id"]: Decision(**r) for r in rows}
+
+
+async def insert_decisions(
+    conn: asyncpg.Connection, tenant: str, rows: Sequence[tuple[str, str, date]]
+) -> None:
+    """Store new decisions `(id, pnr, decided)` (without lines) in one statement."""
+    await conn.executemany(
+        "INSERT INTO decisions (tenant_id, id, pnr, decided_on) VALUES ($1, $2, $3, $4)",
+        [(tenant, *r) for r in rows],
+    )
+
+
 async def insert_decision(
     conn: asyncpg.Connection, tenant: str, decision_id: str, pnr: str, decided: date
 ) -> bool:
@@ -394,8 +466,12 @@ async def decision_line(
 
 
 async def insert_lines(conn: asyncpg.Connection, tenant: str, lines: Sequence[DecisionLine]) -> None:
-    for line in lines:
-        await _insert(conn, "decision_lines", tenant, line)
+    fields = DecisionLine.__struct_fields__
+    placeholders = ", ".join(f"${i}" for i in range(2, len(fields) + 2))
+    await conn.executemany(
+        f"INSERT INTO decision_lines (tenant_id, {columns(DecisionLine)}) VALUES ($1, {placeholders})",
+        [(tenant, *msgspec.structs.astuple(line)) for line in lines],
+    )
 
 
 async def update_line(conn: asyncpg.Connection, tenant: str, line: DecisionLine) -> None:

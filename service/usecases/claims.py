@@ -8,6 +8,7 @@ other content under the same id is a 409. A provider withdraws a claim instead o
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterable
 from datetime import date
 from decimal import Decimal
 
@@ -15,13 +16,15 @@ import asyncpg
 import msgspec
 
 from schemas import records as r
-from service.domain.errors import Conflict
+from service.domain.errors import Conflict, Invalid
 from service.domain.money import InvalidMoney, parse_money
 from service.domain.principal import Principal
 from service.domain.visibility import shown_pnr
+from service.store import audit
 from service.store import claims as store
 from service.usecases.access import listed_provider
-from service.usecases.ingestion import Checks, after_record, audit_write, found, own, record_page
+from service.usecases.ingestion import Checks, Collected, after_record, audit_write, found, own, record_page
+from service.usecases.records import MAX_ROWS
 
 _CANONICAL = msgspec.json.Encoder()
 
@@ -88,6 +91,49 @@ async def create_claim(
     after = _claim(row, "invoice_admin", single=False)
     await audit_write(conn, who, "claim.create", [f"{who.provider_id}:{data.id}"], payload, after=after)
     return _claim(row, who.role, single=True), created
+
+
+async def create_claims(
+    conn: asyncpg.Connection, who: Principal, body: bytes | AsyncIterable[bytes]
+) -> r.RecordBatchResult:
+    """Claims of one request (a JSON array or NDJSON), all or nothing, with the checks of
+    `create_claim`: every bad field of every row named (422); the same claim again is unchanged,
+    other content under a stored id a 409 naming the ids. One audit entry for the batch."""
+    batch = Collected(r.ClaimIn, MAX_ROWS, "claims")
+    await batch.read(body)
+    contents: dict[str, tuple[int, store.Content]] = {}
+    for index, data in batch.items:
+        try:
+            content = _content(who, data)
+        except Invalid as err:
+            batch.errors.extend({"row": index, **e} for e in err.extra["errors"])
+            continue
+        seen = contents.setdefault(data.id, (index, content))
+        if seen[1].content_hash != content.content_hash:
+            batch.error(index, "id", f"repeats the id of row {seen[0]} with other content")
+    batch.done()
+    inserted, conflicts = 0, []
+    for external_id, (_, content) in contents.items():
+        if await store.insert(conn, own(who, external_id), content):
+            inserted += 1
+        elif (await _stored(conn, who, external_id)).content_hash != content.content_hash:
+            conflicts.append(external_id)
+    if conflicts:
+        raise Conflict(
+            "nothing of this batch was stored: these ids are stored with other content; withdraw a "
+            "claim and send a new one: " + ", ".join(conflicts[:100]),
+            conflicts=[{"id": x} for x in conflicts[:100]],
+        )
+    result = r.RecordBatchResult(inserted=inserted, unchanged=len(contents) - inserted)
+    await audit.record(
+        conn,
+        who,
+        action="claim.batch",
+        entity_kind="claim_batch",
+        payload_sha256=batch.digest.hexdigest(),
+        after={"received": batch.received, "inserted": inserted, "unchanged": result.unchanged},
+    )
+    return result
 
 
 async def withdraw_claim(

@@ -1,17 +1,20 @@
 """What the ingestion use cases (registry, provider records, visits, claims) share: collecting every
 bad field of a request before answering (domain.md 6: "every bad field of a row, not only the
-first"), keyset pages, and the audit entry of a write."""
+first"), batches of rows read from a JSON array or a streamed NDJSON body (`Rows`), keyset pages,
+and the audit entry of a write."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+from collections.abc import AsyncIterable, Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import asyncpg
+import msgspec
 
-from service.domain.errors import Invalid, NotFound
+from service.domain.errors import Invalid, NotFound, Problem, TooLarge, field_error
 from service.domain.identity import InvalidIdentity, parse_personnummer
 from service.domain.principal import Principal
 from service.store import audit
@@ -60,6 +63,126 @@ class Checks:
     def done(self) -> None:
         if self.errors:
             raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in self.errors), errors=self.errors)
+
+
+class Rows:
+    """The rows of one batch request, checked as they arrive (a subclass's `check(index, row)`
+    records problems with `error` and keeps what it will store). Rows are numbered from 0, the
+    same for an array's elements and NDJSON lines; `digest` is the SHA-256 of the body as sent."""
+
+    def __init__(self, row_type: Any, limit: int, noun: str) -> None:
+        self._row = msgspec.json.Decoder(row_type)
+        self._rows = msgspec.json.Decoder(list[row_type])  # type: ignore[valid-type]
+        self.limit = limit
+        self.noun = noun  # plural, for messages
+        self.errors: list[dict[str, Any]] = []
+        self.received = 0
+        self.digest = hashlib.sha256()
+
+    def check(self, index: int, row: Any) -> None:
+        raise NotImplementedError
+
+    def error(self, row: int, field: str | None, message: str) -> None:
+        self.errors.append({"row": row, "field": field, "message": message})
+
+    def _next_index(self) -> int:
+        index = self.received
+        if index >= self.limit:
+            raise TooLarge(f"at most {self.limit} {self.noun} per request; send the rest in another request")
+        self.received += 1
+        return index
+
+    def add(self, row: Any) -> None:
+        self.check(self._next_index(), row)
+
+    def add_json(self, raw: bytes | msgspec.Raw) -> None:
+        """One row still to decode (an NDJSON line or an element of an array with a bad row)."""
+        index = self._next_index()
+        try:
+            row = self._row.decode(raw)
+        except msgspec.ValidationError as err:
+            self.errors.append(field_error(str(err), row=index))
+            return
+        except msgspec.DecodeError as err:
+            self.error(index, None, f"malformed JSON: {err}")
+            return
+        self.check(index, row)
+
+    def add_array(self, body: bytes) -> None:
+        """A JSON array: decoded whole when every row is well-formed, row by row otherwise (so
+        that every bad row is named)."""
+        self.digest.update(body)
+        try:
+            rows = self._rows.decode(body)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            rows = None
+        if rows is not None:
+            if len(rows) > self.limit:
+                raise TooLarge(f"at most {self.limit} {self.noun} per request; this one has {len(rows)}")
+            for row in rows:
+                self.add(row)
+            return
+        try:
+            raws = _RAW_ROWS.decode(body)
+        except msgspec.ValidationError:
+            raise Invalid(
+                f"the body must be a JSON array of {self.noun} (or NDJSON, one a line)",
+                errors=[{"field": None, "message": "expected a JSON array"}],
+            ) from None
+        except msgspec.DecodeError as err:
+            raise Problem(f"the body is not valid JSON: {err}") from None  # 400: unreadable
+        if len(raws) > self.limit:
+            raise TooLarge(f"at most {self.limit} {self.noun} per request; this one has {len(raws)}")
+        for raw in raws:
+            self.add_json(raw)
+
+    async def add_ndjson(self, chunks: AsyncIterable[bytes]) -> None:
+        """NDJSON, read as it arrives: complete lines are decoded while the rest is still coming;
+        blank lines are skipped."""
+        rest = b""
+        async for chunk in chunks:
+            self.digest.update(chunk)
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                if line.strip():
+                    self.add_json(line)
+        if rest.strip():
+            self.add_json(rest)
+
+    async def read(self, body: bytes | AsyncIterable[bytes]) -> None:
+        """A JSON array (`bytes`) or NDJSON (chunks as they arrive); `done()` still to call."""
+        if isinstance(body, bytes):
+            self.add_array(body)
+        else:
+            await self.add_ndjson(body)
+
+    def done(self) -> None:
+        if self.errors:
+            self.errors.sort(key=lambda e: e["row"])
+            shown = self.errors[:5]
+            more = f" (and {len(self.errors) - len(shown)} more)" if len(self.errors) > len(shown) else ""
+            raise Invalid(
+                "nothing of this batch was stored: "
+                + "; ".join(f"row {e['row']} {e['field'] or 'body'}: {e['message']}" for e in shown)
+                + more,
+                errors=self.errors,
+            )
+
+
+_RAW_ROWS = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+class Collected(Rows):
+    """A batch's decoded rows with their index, kept to be checked against the database after
+    the body is read."""
+
+    def __init__(self, row_type: Any, limit: int, noun: str) -> None:
+        super().__init__(row_type, limit, noun)
+        self.items: list[tuple[int, Any]] = []
+
+    def check(self, index: int, row: Any) -> None:
+        self.items.append((index, row))
 
 
 def found(row: T | None, message: str) -> T:

@@ -8,7 +8,7 @@ audited. Another provider's record is simply not found (404), so its existence i
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +19,12 @@ from schemas import records as r
 from service.domain.errors import Conflict
 from service.domain.principal import Principal
 from service.domain.visibility import shown_pnr
+from service.store import audit, registry
 from service.store import records as store
-from service.store import registry
 from service.usecases.access import listed_provider
-from service.usecases.ingestion import Checks, after_record, audit_write, found, own, record_page
+from service.usecases.ingestion import Checks, Collected, after_record, audit_write, found, own, record_page
+
+MAX_ROWS = 10_000  # per batch, for each kind and for claims
 
 # The API's name of a content column where it is not the column's own.
 FIELDS = {
@@ -60,6 +62,14 @@ class Kind:
     async def _content(self, conn: asyncpg.Connection, who: Principal, data: Any) -> dict[str, Any]:
         """The content columns from a request, checked; every problem at once as a 422."""
         checks = Checks()
+        content = await self._checked(conn, who, checks, data)
+        checks.done()
+        return content
+
+    async def _checked(
+        self, conn: asyncpg.Connection, who: Principal, checks: Checks, data: Any
+    ) -> dict[str, Any]:
+        """The content columns from a request, its problems recorded in `checks`."""
         checks.own_provider(data.provider, who)
         content = {column: getattr(data, FIELDS.get(column, column)) for column in self.table.columns}
         if "pnr" in content:
@@ -67,7 +77,6 @@ class Kind:
         checks.span(content["valid_from"], content["valid_to"])
         if self.validate is not None:
             await self.validate(conn, who, checks, content)
-        checks.done()
         return content
 
     async def _stored(
@@ -87,6 +96,50 @@ class Kind:
         ids = [f"{who.provider_id}:{data.id}"]
         await audit_write(conn, who, f"{self.name}.create", ids, payload, after=self._audited(row))
         return self._out(row, who.role, single=True), created
+
+    async def create_batch(
+        self, conn: asyncpg.Connection, who: Principal, body_type: type, body: bytes | AsyncIterable[bytes]
+    ) -> r.RecordBatchResult:
+        """Records of one request (a JSON array or NDJSON), all or nothing, with the checks of
+        `create`: every bad field of every row named (422); the same id again with the same content
+        is unchanged, with other content a 409 naming the ids. One audit entry for the batch."""
+        batch = Collected(body_type, MAX_ROWS, f"{self.name}s")
+        await batch.read(body)
+        contents: dict[str, tuple[int, dict[str, Any]]] = {}
+        for index, data in batch.items:
+            checks = Checks()
+            content = await self._checked(conn, who, checks, data)
+            if checks.errors:
+                batch.errors.extend({"row": index, **e} for e in checks.errors)
+                continue
+            seen = contents.setdefault(data.id, (index, content))
+            if seen[1] != content:
+                batch.error(index, "id", f"repeats the id of row {seen[0]} with other content")
+        batch.done()
+        inserted, conflicts = 0, []
+        for external_id, (_, content) in contents.items():
+            if await store.insert(conn, self.table.name, own(who, external_id), content):
+                inserted += 1
+                continue
+            row = await self._stored(conn, who, external_id)
+            if any(getattr(row, c) != v for c, v in content.items()):
+                conflicts.append(external_id)
+        if conflicts:
+            raise Conflict(
+                "nothing of this batch was stored: these ids are stored with other content; correct "
+                f"a {self.name} with PUT: " + ", ".join(conflicts[:100]),
+                conflicts=[{"id": x} for x in conflicts[:100]],
+            )
+        result = r.RecordBatchResult(inserted=inserted, unchanged=len(contents) - inserted)
+        await audit.record(
+            conn,
+            who,
+            action=f"{self.name}.batch",
+            entity_kind=f"{self.name}_batch",
+            payload_sha256=batch.digest.hexdigest(),
+            after={"received": batch.received, "inserted": inserted, "unchanged": result.unchanged},
+        )
+        return result
 
     async def _update(
         self,

@@ -137,7 +137,7 @@ def new_ref() -> str:
     return "C" + base64.b32encode(secrets.token_bytes(10)).decode()[:10]
 
 
-def _sorted_choices(items: Iterable[s.ChoiceIn | s.Choice]) -> Choices:
+def sorted_choices(items: Iterable[s.ChoiceIn | s.Choice]) -> Choices:
     return sorted(
         (s.Choice(from_=c.from_, to=c.to, provider=c.provider) for c in items), key=lambda c: c.from_
     )
@@ -172,8 +172,17 @@ async def _check_history(
     zones: Sequence[s.ZoneEntry],
     choices: Sequence[s.ChoiceIn | s.Choice],
 ) -> None:
-    """Zones and choices of one customer: unique dates, known providers, nothing before the first zone."""
     providers = await store.known_providers(conn, tenant, {c.provider for c in choices})
+    history_problems(checks, zones, choices, providers)
+
+
+def history_problems(
+    checks: Checks,
+    zones: Sequence[s.ZoneEntry],
+    choices: Sequence[s.ChoiceIn | s.Choice],
+    providers: set[str],
+) -> None:
+    """Zones and choices of one customer: unique dates, known providers, nothing before the first zone."""
     first_zone = min((z.from_ for z in zones), default=None)
     for name, dates in (("zones", [z.from_ for z in zones]), ("choices", [c.from_ for c in choices])):
         seen: set[date] = set()
@@ -216,7 +225,7 @@ async def create_customer(
     await _check_history(conn, who.tenant_id, checks, data.zones, data.choices)
     checks.done()
     zones = sorted(data.zones, key=lambda z: z.from_)
-    choices = _sorted_choices(data.choices)
+    choices = sorted_choices(data.choices)
     row = store.Customer(pnr=pnr, ref=new_ref(), name=data.name, protected=data.protected)
     created = await store.insert_customer(conn, who.tenant_id, row)
     if created:
@@ -244,18 +253,29 @@ async def correct_customer(
     conn: asyncpg.Connection, who: Principal, ref: str, data: s.CustomerCorrection, payload: bytes
 ) -> s.Customer:
     before = await _customer(conn, who, ref, lock=True)
-    after = store.Customer(pnr=before.pnr, ref=ref, name=data.name, protected=data.protected)
+    return await _view(conn, who, await store_correction(conn, who, before, data, payload))
+
+
+async def store_correction(
+    conn: asyncpg.Connection,
+    who: Principal,
+    before: store.Customer,
+    data: s.CustomerCorrection,
+    payload: bytes | None,
+) -> store.Customer:
+    """A customer's name and protected identity corrected and audited (the number never is)."""
+    after = store.Customer(pnr=before.pnr, ref=before.ref, name=data.name, protected=data.protected)
     await store.update_customer(conn, who.tenant_id, after)
     await audit_write(
         conn,
         who,
         "customer.correct",
-        [ref],
+        [before.ref],
         payload,
         before={"protected": before.protected, "name_changed": before.name != data.name},
         after={"protected": data.protected},
     )
-    return await _view(conn, who, after)
+    return after
 
 
 async def read_customer(conn: asyncpg.Connection, who: Principal, ref: str) -> s.Customer:
@@ -312,28 +332,50 @@ async def _change_history(
     checks = Checks()
     await _check_history(conn, who.tenant_id, checks, new_zones, new_choices)
     checks.done()
-    new_zones = sorted(new_zones, key=lambda z: z.from_)
-    new_choices = sorted(new_choices, key=lambda c: c.from_)
+    changed = await store_history(
+        conn,
+        who,
+        row,
+        (zones, choices),
+        (sorted(new_zones, key=lambda z: z.from_), sorted(new_choices, key=lambda c: c.from_)),
+        action,
+        payload,
+    )
+    return await _view(conn, who, row), changed
+
+
+async def store_history(
+    conn: asyncpg.Connection,
+    who: Principal,
+    row: store.Customer,
+    before: tuple[Zones, Choices],
+    after: tuple[Sequence[s.ZoneEntry], Sequence[s.Choice]],
+    action: str,
+    payload: bytes | None,
+) -> bool:
+    """Store a customer's checked, sorted zones and choices where they differ (a new change mark
+    for the engine) and audit before/after; say whether anything changed."""
+    (zones, choices), (new_zones, new_choices) = before, after
     changed = (new_zones, new_choices) != (zones, choices)
     if changed:
         await _write_history(
             conn,
             who.tenant_id,
             row.pnr,
-            new_zones if new_zones != zones else None,
-            new_choices if new_choices != choices else None,
+            list(new_zones) if new_zones != zones else None,
+            list(new_choices) if new_choices != choices else None,
         )
         await store.touch_customer(conn, who.tenant_id, row.pnr)
     await audit_write(
         conn,
         who,
         action,
-        [ref],
+        [row.ref],
         payload,
         before={"zones": zones, "choices": choices},
         after={"zones": new_zones, "choices": new_choices},
     )
-    return await _view(conn, who, row), changed
+    return changed
 
 
 def _refuse_other(existing: Any, wanted: Any, what: str) -> None:
@@ -368,7 +410,7 @@ async def replace_zones(
 async def add_choice(
     conn: asyncpg.Connection, who: Principal, ref: str, data: s.ChoiceIn, payload: bytes
 ) -> tuple[s.Customer, bool]:
-    [wanted] = _sorted_choices([data])
+    [wanted] = sorted_choices([data])
 
     def change(zones: Zones, choices: Choices) -> tuple[Zones, Choices]:
         same = next((c for c in choices if c.from_ == data.from_), None)
@@ -382,7 +424,7 @@ async def replace_choices(
     conn: asyncpg.Connection, who: Principal, ref: str, data: list[s.ChoiceIn], payload: bytes
 ) -> s.Customer:
     view, _ = await _change_history(
-        conn, who, ref, payload, "customer.choices.replace", lambda z, _c: (z, _sorted_choices(data))
+        conn, who, ref, payload, "customer.choices.replace", lambda z, _c: (z, sorted_choices(data))
     )
     return view
 
@@ -405,7 +447,7 @@ async def end_choice(
 # Decisions ---------------------------------------------------------------------------------------
 
 
-def _line(row: store.DecisionLine) -> s.DecisionLine:
+def line_view(row: store.DecisionLine) -> s.DecisionLine:
     return s.DecisionLine(
         id=row.id,
         code=row.insats_code,
@@ -418,7 +460,7 @@ def _line(row: store.DecisionLine) -> s.DecisionLine:
     )
 
 
-def _line_row(decision_id: str, line: s.DecisionLineIn) -> store.DecisionLine:
+def line_row(decision_id: str, line: s.DecisionLineIn) -> store.DecisionLine:
     return store.DecisionLine(
         id=line.id,
         decision_id=decision_id,
@@ -432,7 +474,7 @@ def _line_row(decision_id: str, line: s.DecisionLineIn) -> store.DecisionLine:
     )
 
 
-def _check_line(
+def check_line(
     checks: Checks, line: s.DecisionLineIn, insatser: dict[str, store.Insats], prefix: str
 ) -> None:
     checks.positive(line.minutes, f"{prefix}minutes")
@@ -455,7 +497,7 @@ async def _decisions(
 ) -> list[s.Decision]:
     lines: dict[str, list[s.DecisionLine]] = {r.id: [] for r in rows}
     for line in await store.decision_lines(conn, who.tenant_id, decisions=list(lines)):
-        lines[line.decision_id].append(_line(line))
+        lines[line.decision_id].append(line_view(line))
     return [
         s.Decision(
             id=r.id,
@@ -498,7 +540,7 @@ async def create_decision(
     insatser = await store.catalogue(conn, who.tenant_id)
     seen: set[str] = set()
     for i, line in enumerate(data.lines):
-        _check_line(checks, line, insatser, f"lines[{i}].")
+        check_line(checks, line, insatser, f"lines[{i}].")
         if line.id in seen:
             checks.add(f"lines[{i}].id", "two lines have this id")
         seen.add(line.id)
@@ -513,11 +555,11 @@ async def create_decision(
                 "decision line ids are unique per tenant; already used: "
                 + ", ".join(f"{x.id} (decision {x.decision_id})" for x in taken)
             )
-        await store.insert_lines(conn, who.tenant_id, [_line_row(data.id, x) for x in data.lines])
+        await store.insert_lines(conn, who.tenant_id, [line_row(data.id, x) for x in data.lines])
     row = await _decision(conn, who, data.id)
     [result] = await _decisions(conn, who, [row], single=True)
     if not created:
-        wanted = sorted((_line(_line_row(data.id, x)) for x in data.lines), key=lambda x: x.id)
+        wanted = sorted((line_view(line_row(data.id, x)) for x in data.lines), key=lambda x: x.id)
         if (row.pnr, row.decided_on, wanted) != (pnr, decided, result.lines):
             raise Conflict(f"decision {data.id} exists with other content; correct it through its routes")
     after = {"customer_ref": result.customer_ref, "decided": result.decided, "lines": result.lines}
@@ -529,25 +571,31 @@ async def correct_decision(
     conn: asyncpg.Connection, who: Principal, decision_id: str, data: s.DecisionCorrection, payload: bytes
 ) -> s.Decision:
     before = await _decision(conn, who, decision_id, lock=True)
-    await store.update_decision(conn, who.tenant_id, replace(before, decided_on=data.decided))
+    await store_decided(conn, who, before, data.decided, payload)
+    return await get_decision(conn, who, decision_id)
+
+
+async def store_decided(
+    conn: asyncpg.Connection, who: Principal, before: store.Decision, decided: date, payload: bytes | None
+) -> None:
+    await store.update_decision(conn, who.tenant_id, replace(before, decided_on=decided))
     await audit_write(
         conn,
         who,
         "decision.correct",
-        [decision_id],
+        [before.id],
         payload,
         before={"decided": before.decided_on},
-        after={"decided": data.decided},
+        after={"decided": decided},
     )
-    return await get_decision(conn, who, decision_id)
 
 
 async def _checked_line(
     conn: asyncpg.Connection, who: Principal, checks: Checks, decision_id: str, data: s.DecisionLineIn
 ) -> store.DecisionLine:
-    _check_line(checks, data, await store.catalogue(conn, who.tenant_id), "")
+    check_line(checks, data, await store.catalogue(conn, who.tenant_id), "")
     checks.done()
-    return _line_row(decision_id, data)
+    return line_row(decision_id, data)
 
 
 async def add_decision_line(
@@ -560,16 +608,16 @@ async def add_decision_line(
         await store.insert_lines(conn, who.tenant_id, [wanted])
     elif existing != wanted:
         raise Conflict(f"decision line {data.id} exists with other content; correct it with PUT")
-    await _audit_line(conn, who, "add", wanted, payload, after=_line(wanted))
+    await audit_line(conn, who, "add", wanted, payload, after=line_view(wanted))
     return await get_decision(conn, who, decision_id), existing is None
 
 
-async def _audit_line(
+async def audit_line(
     conn: asyncpg.Connection,
     who: Principal,
     change: str,
     line: store.DecisionLine,
-    payload: bytes,
+    payload: bytes | None,
     **states: Any,
 ) -> None:
     ids = [line.decision_id, line.id]
@@ -599,7 +647,7 @@ async def correct_decision_line(
         checks.add("id", "must be the line id of the path")
     after = await _checked_line(conn, who, checks, decision_id, data)
     await store.update_line(conn, who.tenant_id, after)
-    await _audit_line(conn, who, "correct", after, payload, before=_line(before), after=_line(after))
+    await audit_line(conn, who, "correct", after, payload, before=line_view(before), after=line_view(after))
     return await get_decision(conn, who, decision_id)
 
 
@@ -617,5 +665,5 @@ async def end_decision_line(
     checks.done()
     after = replace(before, valid_to=data.to)
     await store.update_line(conn, who.tenant_id, after)
-    await _audit_line(conn, who, "end", after, payload, before={"to": before.valid_to}, after={"to": data.to})
+    await audit_line(conn, who, "end", after, payload, before={"to": before.valid_to}, after={"to": data.to})
     return await get_decision(conn, who, decision_id)

@@ -17,28 +17,24 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterable
 from datetime import UTC, date, datetime
-from typing import Any
 
 import asyncpg
 import msgspec
 from msgspec.structs import asdict
 
 from schemas import records as r
-from service.domain.errors import Conflict, Invalid, Problem, TooLarge, field_error
+from service.domain.errors import Conflict, Invalid
 from service.domain.identity import InvalidIdentity, parse_personnummer
 from service.domain.principal import Principal
 from service.domain.visibility import shown_pnr
 from service.store import audit, registry
 from service.store import visits as store
 from service.usecases.access import listed_provider
-from service.usecases.ingestion import after_record, audit_write, found, own, record_page
+from service.usecases.ingestion import Rows, after_record, audit_write, found, own, record_page
 
 MAX_ROWS = 10_000
 MAX_CONFLICTS_NAMED = 100
 
-_ROW = msgspec.json.Decoder(r.VisitIn)
-_ROWS = msgspec.json.Decoder(list[r.VisitIn])
-_RAW_ROWS = msgspec.json.Decoder(list[msgspec.Raw])
 _CANONICAL = msgspec.json.Encoder()
 
 
@@ -72,49 +68,21 @@ def content_hash(
     ).digest()
 
 
-class Batch:
-    """Rows of one request, checked as they arrive; `rows` are the distinct ones, ready to store.
+class Batch(Rows):
+    """Visits of one request; `rows` are the distinct ones, ready to store.
 
     Identity numbers repeat heavily within a batch (a customer has many visits), so each distinct
     text is checked once.
     """
 
     def __init__(self, provider_id: str, insatser: dict[str, str], now: datetime) -> None:
+        super().__init__(r.VisitIn, MAX_ROWS, "visits")
         self.provider_id = provider_id
         self.insatser = insatser  # code -> report type
         self.now = now
         self.rows: list[store.Staged] = []
-        self.errors: list[dict[str, Any]] = []
-        self.received = 0
-        self.digest = hashlib.sha256()
         self._seen: dict[str, tuple[int, bytes]] = {}
         self._pnrs: dict[str, str | InvalidIdentity] = {}
-
-    def _error(self, row: int, field: str | None, message: str) -> None:
-        self.errors.append({"row": row, "field": field, "message": message})
-
-    def _next_index(self) -> int:
-        index = self.received
-        if index >= MAX_ROWS:
-            raise TooLarge(f"at most {MAX_ROWS} visits per request; send the rest in another request")
-        self.received += 1
-        return index
-
-    def add(self, v: r.VisitIn) -> None:
-        self.check(self._next_index(), v)
-
-    def add_json(self, raw: bytes | msgspec.Raw) -> None:
-        """One row still to decode (an NDJSON line or an element of an array with a bad row)."""
-        index = self._next_index()
-        try:
-            visit = _ROW.decode(raw)
-        except msgspec.ValidationError as err:
-            self.errors.append(field_error(str(err), row=index))
-            return
-        except msgspec.DecodeError as err:
-            self._error(index, None, f"malformed JSON: {err}")
-            return
-        self.check(index, visit)
 
     def _pnr(self, text: str) -> str | InvalidIdentity:
         known = self._pnrs.get(text)
@@ -130,14 +98,14 @@ class Batch:
         ok = True
         start, end, report_type = v.start, v.end, v.report_type
         if end <= start:
-            self._error(index, "end", "must be after start")
+            self.error(index, "end", "must be after start")
             ok = False
         if start > self.now:
-            self._error(index, "start", "lies in the future")
+            self.error(index, "start", "lies in the future")
             ok = False
         pnr = self._pnr(v.customer)
         if isinstance(pnr, InvalidIdentity):
-            self._error(index, "customer", str(pnr))
+            self.error(index, "customer", str(pnr))
             ok = False
         insatser = self.insatser
         for j, code in enumerate(v.codes):
@@ -148,10 +116,10 @@ class Batch:
                     if found is None
                     else f"insats {code} belongs to report type {found}, not {report_type}"
                 )
-                self._error(index, f"codes[{j}]", message)
+                self.error(index, f"codes[{j}]", message)
                 ok = False
         if v.provider is not None and v.provider != self.provider_id:
-            self._error(index, "provider", "must be absent or the API key's own provider id")
+            self.error(index, "provider", "must be absent or the API key's own provider id")
             ok = False
         if not ok:
             return
@@ -162,7 +130,7 @@ class Batch:
         if seen is not None:
             # The same visit twice in one batch counts once; the same id with other content is bad input.
             if seen[1] != digest:
-                self._error(index, "id", f"repeats the id of row {seen[0]} with other content")
+                self.error(index, "id", f"repeats the id of row {seen[0]} with other content")
             return
         self._seen[v.id] = (index, digest)
         self.rows.append(
@@ -182,60 +150,6 @@ class Batch:
             )
         )
 
-    def add_array(self, body: bytes) -> None:
-        """A JSON array: decoded whole when every row is well-formed, row by row otherwise (so
-        that every bad row is named)."""
-        self.digest.update(body)
-        try:
-            visits = _ROWS.decode(body)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            visits = None
-        if visits is not None:
-            if len(visits) > MAX_ROWS:
-                raise TooLarge(f"at most {MAX_ROWS} visits per request; this one has {len(visits)}")
-            for visit in visits:
-                self.add(visit)
-            return
-        try:
-            raws = _RAW_ROWS.decode(body)
-        except msgspec.ValidationError:
-            raise Invalid(
-                "the body must be a JSON array of visits (or NDJSON, one visit a line)",
-                errors=[{"field": None, "message": "expected a JSON array"}],
-            ) from None
-        except msgspec.DecodeError as err:
-            raise Problem(f"the body is not valid JSON: {err}") from None  # 400: unreadable
-        if len(raws) > MAX_ROWS:
-            raise TooLarge(f"at most {MAX_ROWS} visits per request; this one has {len(raws)}")
-        for raw in raws:
-            self.add_json(raw)
-
-    async def add_ndjson(self, chunks: AsyncIterable[bytes]) -> None:
-        """NDJSON, read as it arrives: complete lines are decoded while the rest is still coming;
-        blank lines are skipped. Rows are numbered from 0 like the elements of an array."""
-        rest = b""
-        async for chunk in chunks:
-            self.digest.update(chunk)
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            for line in lines:
-                if line.strip():
-                    self.add_json(line)
-        if rest.strip():
-            self.add_json(rest)
-
-    def done(self) -> None:
-        if self.errors:
-            self.errors.sort(key=lambda e: e["row"])
-            shown = self.errors[:5]
-            more = f" (and {len(self.errors) - len(shown)} more)" if len(self.errors) > len(shown) else ""
-            raise Invalid(
-                "nothing of this batch was stored: "
-                + "; ".join(f"row {e['row']} {e['field'] or 'body'}: {e['message']}" for e in shown)
-                + more,
-                errors=self.errors,
-            )
-
 
 async def _batch(conn: asyncpg.Connection, who: Principal) -> Batch:
     insatser = await registry.catalogue(conn, who.tenant_id)
@@ -249,10 +163,7 @@ async def post_visits(
     """Store a batch: a JSON array (`bytes`), or NDJSON read as it arrives (chunks). Nothing is
     stored when a row is bad (422) or an id is stored with other content (409)."""
     batch = await _batch(conn, who)
-    if isinstance(body, bytes):
-        batch.add_array(body)
-    else:
-        await batch.add_ndjson(body)
+    await batch.read(body)
     batch.done()
     rows = batch.rows
     inserted = 0

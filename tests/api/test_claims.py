@@ -168,3 +168,29 @@ async def test_no_withdrawal_once_the_period_is_settled(client, keys, conn):
     response = await client.post("/v1/claims/K06/withdrawal", headers=prov)
     assert response.status_code == 409 and "2024-03" in response.json()["detail"]
     assert (await client.post("/v1/claims/K01/withdrawal", headers=prov)).status_code == 200
+
+
+async def test_a_claims_batch_is_all_or_nothing_and_idempotent(client, keys, conn):
+    prov = auth(keys["provider"])
+    good = {"id": "KB1", "type": "teamkonferens", "date": "2024-03-04"}
+    bad = {
+        "id": "KB2",
+        "type": "extraordinar_insats",
+        "date": "2024-03-04",
+        "customer": "193805149494",
+        "requested_amount": "-1",
+        "motivation": "x",
+    }
+    response = await client.post("/v1/claims/batch", json=[good, bad], headers=prov)
+    assert response.status_code == 422, response.text
+    assert {(e["row"], e["field"]) for e in response.json()["errors"]} == {
+        (1, "customer"),
+        (1, "requested_amount"),
+    }
+    assert await conn.fetchval("SELECT count(*) FROM claims") == 0
+    response = await client.post("/v1/claims/batch", json=[good], headers=prov)
+    assert response.json() == {"inserted": 1, "unchanged": 0}
+    response = await client.post("/v1/claims/batch", json=[good], headers=prov)
+    assert response.json() == {"inserted": 0, "unchanged": 1}
+    response = await client.post("/v1/claims/batch", json=[{**good, "date": "2024-03-05"}], headers=prov)
+    assert response.status_code == 409 and response.json()["conflicts"] == [{"id": "KB1"}]

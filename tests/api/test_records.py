@@ -191,3 +191,28 @@ async def test_lists_for_the_provider_and_for_the_invoice_admin(client, keys, re
     assert [e["id"] for e in only_b["items"]] == ["EB"]
     own = (await client.get("/v1/enrolments", headers=auth(keys["provider_b"]))).json()
     assert [e["id"] for e in own["items"]] == ["EB"]
+
+
+@pytest.mark.parametrize("kind", sorted(RECORDS))
+async def test_a_batch_is_all_or_nothing_and_idempotent(client, keys, conn, registry, kind):
+    prov = auth(keys["provider"])
+    good = RECORDS[kind]
+    second = {**good, "id": f"{good['id']}-2"}
+    bad = {**good, "id": f"{good['id']}-3", "provider": "prov-b", "to": "2000-01-01"}
+    response = await client.post(f"/v1/{kind}/batch", json=[good, bad, second], headers=prov)
+    assert response.status_code == 422, response.text
+    named = {(e["row"], e["field"]) for e in response.json()["errors"]}
+    assert {(1, "provider"), (1, "to")} <= named and {row for row, _ in named} == {1}
+    assert await conn.fetchval(f"SELECT count(*) FROM {kind}") == 0
+
+    body = "\n".join(json.dumps(x) for x in [good, second])
+    headers = {**prov, "Content-Type": "application/x-ndjson"}
+    response = await client.post(f"/v1/{kind}/batch", content=body, headers=headers)
+    assert response.json() == {"inserted": 2, "unchanged": 0}
+    response = await client.post(f"/v1/{kind}/batch", json=[good, second], headers=prov)
+    assert response.json() == {"inserted": 0, "unchanged": 2}
+    changed = {**second, "from": "2024-03-02"}
+    response = await client.post(f"/v1/{kind}/batch", json=[changed], headers=prov)
+    assert response.status_code == 409 and response.json()["conflicts"] == [{"id": second["id"]}]
+    actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log ORDER BY seq")]
+    assert actions.count(f"{kind[:-1]}.batch") == 2

@@ -54,7 +54,9 @@ MATRIX.update(
         ("GET", "/v1/visits"): RECORD_READERS,
         ("GET", "/v1/visits/{external_id:str}"): PROVIDERS,
         ("POST", "/v1/visits/{external_id:str}/corrections"): PROVIDERS,
+        ("POST", "/v1/registry/import"): REGISTRY,
         ("POST", "/v1/claims"): PROVIDERS,
+        ("POST", "/v1/claims/batch"): PROVIDERS,
         ("GET", "/v1/claims"): RECORD_READERS,
         ("GET", "/v1/claims/{external_id:str}"): PROVIDERS,
         ("POST", "/v1/claims/{external_id:str}/withdrawal"): PROVIDERS,
@@ -64,6 +66,7 @@ for _kind in ("executions", "pauses", "enrolments", "delegations"):
     MATRIX.update(
         {
             ("POST", f"/v1/{_kind}"): PROVIDERS,
+            ("POST", f"/v1/{_kind}/batch"): PROVIDERS,
             ("GET", f"/v1/{_kind}"): RECORD_READERS,
             ("GET", f"/v1/{_kind}/{{external_id:str}}"): PROVIDERS,
             ("PUT", f"/v1/{_kind}/{{external_id:str}}"): PROVIDERS,

@@ -192,7 +192,8 @@ def with_database(dsn: str, name: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
 
 
-async def prepare(server_dsn: str, name: str) -> tuple[str, str]:
+async def create_database(server_dsn: str, name: str) -> tuple[str, asyncpg.Connection]:
+    """A scratch database, migrated and seeded, and a connection to it."""
     admin = await asyncpg.connect(server_dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -200,9 +201,14 @@ async def prepare(server_dsn: str, name: str) -> tuple[str, str]:
         await admin.close()
     dsn = with_database(server_dsn, name)
     conn = await db.connect(dsn)
+    await db.migrate(conn)
+    await seed_defaults(conn, TENANT)
+    return dsn, conn
+
+
+async def prepare(server_dsn: str, name: str) -> tuple[str, str]:
+    dsn, conn = await create_database(server_dsn, name)
     try:
-        await db.migrate(conn)
-        await seed_defaults(conn, TENANT)
         await conn.execute(
             "INSERT INTO providers (tenant_id, id, orgnr, name) VALUES ($1, $2, '5566778899', 'Bench Omsorg AB')",
             TENANT,

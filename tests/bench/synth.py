@@ -51,6 +51,75 @@ class Month:
     claims: list[dict] = field(default_factory=list)  # in the API's claim shape, plus "provider"
 
 
+def scenario(m: Month, tenant: str = "kson", tariffs: tuple[str, ...] = ("kson-2024",)) -> dict:
+    """The month in the scenario format (`examples/2024-03-input.json`), for `kundval scenario run`."""
+    zones: dict[str, list[dict]] = {}
+    for pnr, start, zone in m.zones:
+        zones.setdefault(pnr, []).append({"from": start, "zone": zone})
+    choices: dict[str, list[dict]] = {}
+    for pnr, start, end, provider in m.choices:
+        choices.setdefault(pnr, []).append({"from": start, "to": end, "provider": provider})
+    lines: dict[str, list[dict]] = {}
+    for line_id, decision, code, category, minutes, occasions, per, start, end in m.decision_lines:
+        lines.setdefault(decision, []).append(
+            {
+                "id": line_id,
+                "code": code,
+                "category": category,
+                "minutes": str(minutes),
+                "occasions": str(occasions),
+                "per": per,
+                "from": start,
+                "to": end,
+            }
+        )
+    executions: dict[str, list[dict]] = {}
+    for provider, _ext, decision, start, end in m.executions:
+        executions.setdefault(decision, []).append({"provider": provider, "from": start, "to": end})
+    return {
+        "tenant": tenant,
+        "period": m.period,
+        "tariffs": list(tariffs),
+        "providers": [{"id": p, "orgnr": orgnr, "name": name} for p, orgnr, name in m.providers],
+        "customers": [
+            {"pnr": pnr, "zones": zones[pnr], "choices": choices.get(pnr, [])} for pnr, _ref in m.customers
+        ],
+        "decisions": [
+            {
+                "id": d,
+                "customer": pnr,
+                "decided": decided,
+                "lines": lines[d],
+                "executions": executions.get(d, []),
+            }
+            for d, pnr, decided in m.decisions
+            if d in lines
+        ],
+        "pauses": [
+            {"id": ext, "customer": pnr, "provider": p, "reason": reason, "from": start, "to": end}
+            for p, ext, pnr, reason, start, end in m.pauses
+        ],
+        "enrolments": [
+            {
+                "id": ext,
+                "customer": pnr,
+                "provider": p,
+                "area": area,
+                "from": start,
+                "to": end,
+                "remiss": remiss,
+            }
+            for p, ext, pnr, area, start, end, remiss in m.enrolments
+        ],
+        "delegations": [
+            {"id": ext, "customer": pnr, "provider": p, "code": code, "from": start, "to": end}
+            for p, ext, pnr, code, start, end in m.delegations
+        ],
+        "visits": m.visits,
+        "claims": m.claims,
+    }
+
+
 def _pnr(rng: random.Random, serial: int) -> str:
     born = date(1925, 1, 1) + timedelta(days=rng.randrange(365 * 30))
     head = f"{born:%Y%m%d}{serial % 1000:03d}"

@@ -72,3 +72,23 @@ async def _in_thread(cli, *argv):
     import asyncio
 
     return await asyncio.to_thread(cli, *argv)
+
+
+async def test_registry_import_of_an_export_file(cli, conn, tmp_path):
+    import json
+
+    from service.scenario_load import registry_rows
+    from tests.api.test_load_worked_month import SCENARIO
+
+    # No providers are registered here: the customers come without their choices.
+    rows = [{**r, "choices": []} if r["kind"] == "customer" else r for r in registry_rows(SCENARIO)]
+    export = tmp_path / "export.ndjson"
+    export.write_text("\n".join(json.dumps(r) for r in rows))
+    code, out, err = await _in_thread(cli, "registry", "import", str(export))
+    assert code == 0, err
+    assert json.loads(out)["decisions"]["created"] == sum(r["kind"] == "decision" for r in rows)
+    code, out, _ = await _in_thread(cli, "registry", "import", str(export))
+    assert code == 0 and json.loads(out)["customers"]["created"] == 0
+    export.write_text(json.dumps([{**rows[0], "pnr": "193805149494"}]))
+    code, _, err = await _in_thread(cli, "registry", "import", str(export))
+    assert code == 1 and "row 0 pnr" in err
