@@ -94,8 +94,6 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "service/auth.py": ("service.store", "service.reconcile"),
     "service/scenario": ("service.store", "service.reconcile"),
 }
-# Imports still to be moved behind the use cases; the list only shrinks.
-KNOWN: set[str] = set()
 
 
 def _imports(path: Path) -> set[str]:
@@ -130,5 +128,4 @@ def test_imports_run_one_way():
                 ):
                     if not _allowed_within(rel, name):
                         found.add(f"{rel} -> {name}")
-    assert found <= KNOWN, "imports against the one-way flow:\n" + "\n".join(sorted(found - KNOWN))
-    assert not KNOWN - found, "no longer imported, take off KNOWN:\n" + "\n".join(sorted(KNOWN - found))
+    assert not found, "imports against the one-way flow:\n" + "\n".join(sorted(found))
