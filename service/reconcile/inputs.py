@@ -217,6 +217,7 @@ def _paying_json(spans: list[TariffSpan]) -> list[dict[str, Any]]:
                         "report_type": c.report_type,
                         "exclude_codes": sorted(c.exclude_codes) if c.exclude_codes else None,
                         "requires_enrolment": c.requires_enrolment,
+                        "category": c.category,
                     }
                 )
     return rows

@@ -93,6 +93,11 @@ class Sheet:
         self.drafts: dict[tuple[object, ...], Draft] = {}
         self.findings: dict[str, Finding] = {}
         self.warnings: list[str] = []
+        # Granted minutes on billable days whether a component pays them or not: per
+        # provider-customer (LOW_PERFORMED_SHARE, minimum_share, the follow-up figures) and per
+        # provider-customer-tariff-category (cap_to_granted).
+        self.granted_all: defaultdict[tuple[str, str], Fraction] = defaultdict(Fraction)
+        self.granted_by_category: defaultdict[tuple[str, str, str, str], Fraction] = defaultdict(Fraction)
         # Granted minutes billed per provider-customer, and the decision lines behind them.
         self.granted_total: defaultdict[tuple[str, str], Fraction] = defaultdict(Fraction)
         self.granted_lines: defaultdict[tuple[str, str], set[str]] = defaultdict(set)

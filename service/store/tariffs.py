@@ -24,7 +24,7 @@ from service.domain.tariff import Component, Tariff, TariffError, load_tariff
 from service.domain.versions import Overlap, Placement, TariffSpan, Version, place
 from service.store import audit
 
-SHIPPED = ("kson-2021.toml", "kson-2024.toml")
+SHIPPED = ("kson-2021.toml", "kson-2024.toml", "kson-2024-utford.toml", "kson-2024-min80.toml")
 SYSTEM = "system:shipped"
 
 
@@ -183,6 +183,12 @@ async def _settled_under(conn: asyncpg.Connection, tenant: str, tariff_id: str) 
     )
 
 
+def initial_status(tariff: Tariff) -> str:
+    """A loaded version waits for activation, unless it is a simulation: never in force, it takes
+    none (followup.md 3)."""
+    return "simulation" if tariff.header.simulation else "pending"
+
+
 async def load(conn: asyncpg.Connection, who: Principal, source: str) -> tuple[TariffRow, bool]:
     """Store a new version as pending; (row, created). The same file again returns the stored one."""
     tariff = decode(source)
@@ -196,11 +202,12 @@ async def load(conn: asyncpg.Connection, who: Principal, source: str) -> tuple[T
                 "load the corrected file under a new id"
             )
         return existing, False
-    await _placement(conn, who.tenant_id, tariff)
+    if not tariff.header.simulation:  # a simulation is never in force: it may overlap anything
+        await _placement(conn, who.tenant_id, tariff)
     await conn.execute(
         """INSERT INTO tariffs (tenant_id, id, title, valid_from, valid_to, status, source, content_hash,
                                 loaded_by, loaded_by_key)
-           VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9)""",
+           VALUES ($1, $2, $3, $4, $5, $10, $6, $7, $8, $9)""",
         who.tenant_id,
         tariff.id,
         tariff.header.title,
@@ -210,6 +217,7 @@ async def load(conn: asyncpg.Connection, who: Principal, source: str) -> tuple[T
         digest,
         who.name,
         who.key_id,
+        initial_status(tariff),
     )
     await audit.record(
         conn,
@@ -290,8 +298,8 @@ async def forced(conn: asyncpg.Connection, tenant: str, tariff_id: str) -> Tarif
 
 
 async def seed_shipped(conn: asyncpg.Connection, tenant: str) -> None:
-    """The shipped versions, active from installation; a shipped file changed under a stored id is
-    refused like any other."""
+    """The shipped versions, active from installation (a simulation as a simulation); a shipped file
+    changed under a stored id is refused like any other."""
     folder = resources.files("service") / "data" / "tariffs"
     for name in SHIPPED:
         source = (folder / name).read_text(encoding="utf-8")
@@ -306,7 +314,8 @@ async def seed_shipped(conn: asyncpg.Connection, tenant: str) -> None:
         await conn.execute(
             """INSERT INTO tariffs (tenant_id, id, title, valid_from, valid_to, status, source, content_hash,
                                     loaded_by, activated_by, activated_at)
-               VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $8, now())""",
+               VALUES ($1, $2, $3, $4, $5, $9, $6, $7, $8,
+                       CASE WHEN $9 = 'active' THEN $8 END, CASE WHEN $9 = 'active' THEN now() END)""",
             tenant,
             tariff.id,
             tariff.header.title,
@@ -315,4 +324,5 @@ async def seed_shipped(conn: asyncpg.Connection, tenant: str) -> None:
             source,
             tariff.content_hash(),
             SYSTEM,
+            "simulation" if tariff.header.simulation else "active",
         )
