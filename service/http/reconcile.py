@@ -157,7 +157,8 @@ async def get_run_result(request: Req, conn: Conn, run_id: FromPath[UUID]) -> s.
     )
     viewer = await views.viewer(conn, who, [*(x.pnr for x in lines), *(f.pnr for f in findings)])
     components = list((await tariffs.components(conn, who.tenant_id, run.tariffs)).values())
-    result = document.build(who.tenant_id, run, scope, lines, findings, components, viewer)
+    figures = await runs.followup(conn, who.tenant_id, run_id, _own(who, None))
+    result = document.build(who.tenant_id, run, scope, lines, findings, components, viewer, figures)
     await views.audit_shown(conn, who, viewer, "run_result.read")
     return result
 

@@ -108,6 +108,8 @@ class Sheet:
         )
         self.by_tariff: defaultdict[tuple[str, str | None, str], Fraction] = defaultdict(Fraction)
         self.cap_metrics: dict[str, dict[str, str]] = defaultdict(dict)
+        # Performed visits by licensed staff with no hard discrepancy, per provider and category.
+        self.licensed: defaultdict[tuple[str, str], int] = defaultdict(int)
         # Asked once per input row (100 000s at a city's scale): worked out once each.
         self._components: dict[tuple[str, str], list[Component]] = {}
         self._daily: dict[tuple[Decimal, Decimal, str], Fraction] = {}

@@ -185,6 +185,14 @@ FROM kv_visits
 WHERE NOT flagged
 GROUP BY provider_id, pnr, tariff_id, report_type;
 
+-- name: licensed
+-- Unflagged performed visits by licensed staff, per provider and staff category (followup.md 1;
+-- flagged ones are counted in Python, where their discrepancies' kinds are known). $1 the categories.
+SELECT provider_id, staff_category, count(*) AS visits
+FROM kv_visits
+WHERE NOT flagged AND staff_category = ANY ($1::text[])
+GROUP BY provider_id, staff_category;
+
 -- name: flagged
 SELECT provider_id, external_id, pnr, staff_id, staff_category, report_type, service_date, seconds,
        changed_seq::text AS version, tariff_id, zone, components, unknown_customer, not_chosen,
