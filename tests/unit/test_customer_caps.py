@@ -81,21 +81,23 @@ def _exact_granted(rows, category=None):
 
 
 customers = st.tuples(st.sampled_from(PROVIDERS), st.sampled_from(CUSTOMERS))
+# (customer, category, minutes a day, zone, first day, further days)
+granted_specs = st.lists(
+    st.tuples(
+        customers,
+        st.sampled_from(("omsorg", "service")),
+        st.integers(1, 90),
+        st.sampled_from(ZONES),
+        st.integers(1, 31),
+        st.integers(0, 30),
+    ),
+    max_size=6,
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(
-        st.tuples(
-            customers,
-            st.sampled_from(("omsorg", "service")),
-            st.integers(1, 90),
-            st.sampled_from(ZONES),
-            st.integers(1, 31),
-            st.integers(0, 30),
-        ),
-        max_size=6,
-    ),
+    granted_specs,
     st.lists(
         st.tuples(
             customers,
@@ -146,17 +148,7 @@ def test_performed_time_is_never_paid_over_the_granted_time(granted_spec, visits
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(
-        st.tuples(
-            customers,
-            st.sampled_from(("omsorg", "service")),
-            st.integers(1, 90),
-            st.sampled_from(ZONES),
-            st.integers(1, 31),
-            st.integers(0, 30),
-        ),
-        max_size=6,
-    ),
+    granted_specs,
     st.lists(st.tuples(customers, st.integers(1, 300000)), max_size=6),
 )
 def test_minimum_share_reduces_paid_granted_time_only(granted_spec, performed_spec):
