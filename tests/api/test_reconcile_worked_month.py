@@ -172,6 +172,9 @@ async def test_a_provider_sees_its_own_part_phrased_from_its_view(client, month)
     mine = await call(client, month[SKARGARD], "GET", f"/v1/runs/{result['run']}/result")
     assert [p["provider"] for p in mine["providers"]] == [SKARGARD]
     assert {d["provider"] for d in mine["discrepancies"]} == {SKARGARD}
+    (own,) = mine["followup"]["providers"]  # its own figures only, and their sum
+    assert own["provider"] == SKARGARD and own["granted_minutes"] == "96.4286"
+    assert mine["followup"]["tenant"] == {k: v for k, v in own.items() if k != "provider"}
     text = json.dumps(mine)
     assert EXEMPEL not in text and "Exempel" not in text
     (not_chosen,) = [d for d in mine["discrepancies"] if d["code"] == "NOT_CHOSEN_PROVIDER"]
