@@ -29,8 +29,10 @@ from service.http import (
 )
 from service.http.problems import EXCEPTION_HANDLERS, body_limit_middleware
 from service.logging import configure_logging, request_logging_middleware
-from service.seed import seed_defaults
+from service.metrics import Metrics
+from service.serving import body_deadline_middleware
 from service.settings import Settings
+from service.usecases.system import seed_defaults
 from service.web import ROUTES as WEB_ROUTES
 from service.web import schema
 from service.web.templates import template_config
@@ -39,6 +41,7 @@ ROUTES = [
     system.health,
     system.ready,
     system.me,
+    system.metrics,
     audit.list_audit,
     audit.verify_audit,
     *registry.ROUTES,
@@ -56,6 +59,7 @@ ROUTES = [
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -85,7 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
         template_config=template_config(),
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "metrics": metrics}),
         # Logging is ours (service/logging.py): structlog, masked, one format for every logger.
         logging_config=None,
         debug=False,
@@ -93,7 +97,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Wrapped around the whole app, not per route, so that unmatched routes (404, 405) also get a
     # request id, an access line and the body limit.
     app.asgi_handler = request_logging_middleware(
-        body_limit_middleware(app.asgi_handler, settings.max_body_bytes)
+        body_limit_middleware(
+            body_deadline_middleware(app.asgi_handler, settings.body_timeout), settings.max_body_bytes
+        ),
+        observe=metrics.observe,
     )
     return app
 
@@ -105,7 +112,9 @@ def openapi_config() -> OpenAPIConfig:
         description=(
             "Invoicing and reconciliation for a municipal customer-choice system (kundval) in home care, "
             "home health care and home rehabilitation. Authenticate with `Authorization: Bearer <API key>`; "
-            "errors are RFC 9457 problem details."
+            "errors are RFC 9457 problem details. Failed authentications (per client address) and writes "
+            "(per key and per address) are rate-limited: over a limit the answer is 429 with `Retry-After` "
+            "in seconds."
         ),
         security=[{"apiKey": []}],
         components=Components(

@@ -1,4 +1,5 @@
-"""Bearer API keys and role guards. The key alone determines tenant, role and provider."""
+"""Bearer API keys, role guards and the rate limits of domain.md 7b. The key alone determines
+tenant, role and provider."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.types import Guard
 
 from service.domain.principal import Principal, Role
-from service.store import apikeys
+from service.usecases import keys, limits
 
 # Routes anyone may call: liveness, readiness, the API description, and the workplace's login page
 # and static files.
@@ -18,17 +19,22 @@ PUBLIC_PATHS = {"/health", "/ready", "/schema", "/login", "/static"}
 
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        settings = connection.app.state.settings
+        address = connection.client.host if connection.client else "unknown"
         scheme, _, key = connection.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            raise NotAuthorizedException(
-                "send the API key as `Authorization: Bearer <key>`",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        bearer = scheme.lower() == "bearer" and key.strip()
         async with connection.app.state.pool.acquire() as conn:
-            principal = await apikeys.authenticate(conn, key.strip())
+            principal = await keys.authenticate(conn, key.strip()) if bearer else None
+            if principal is None:
+                await limits.failed_authentication(conn, settings, address)
+            elif connection.scope["method"] in limits.WRITES:
+                await limits.write(conn, settings, principal, address)
         if principal is None:
             raise NotAuthorizedException(
-                "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
+                "the API key is unknown or revoked"
+                if bearer
+                else "send the API key as `Authorization: Bearer <key>`",
+                headers={"WWW-Authenticate": "Bearer"},
             )
         return AuthenticationResult(user=principal, auth=None)
 

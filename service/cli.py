@@ -12,15 +12,17 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
 
 from service import db
+from service.domain.errors import Problem
 from service.domain.principal import ROLES, Principal
-from service.seed import seed_defaults
 from service.settings import ConfigError, Settings
-from service.store import apikeys, audit
+from service.usecases import audit, keys, tariffs
+from service.usecases.system import seed_defaults
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 
@@ -40,10 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     except (db.MigrationError, CommandError) as err:
         print(f"kundval: {err}", file=sys.stderr)
         return 1
+    except Problem as err:
+        print(f"kundval: {_refusal(err)}", file=sys.stderr)
+        return 1
 
 
 class CommandError(Exception):
     pass
+
+
+def _refusal(err: Problem, name: Callable[[str], str] = str) -> str:
+    """A refused action in one line: each field it names (as the command calls it) and what is wrong."""
+    fields = "; ".join(f"{name(e['field'])}: {e['message']}" for e in err.extra.get("errors", []))
+    return fields or err.detail
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,22 +111,36 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
+    from service import serving
     from service.app import create_app
 
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
+    if settings.database_url:
+        # Say plainly that the database is not there, before uvicorn turns it into a traceback.
+        asyncio.run(_reachable(settings.database_url))
+    server = serving.server(create_app(settings), settings)
     server.run()
     # uvicorn exits quietly when start-up (e.g. a migration) fails; say so through the exit code.
     return 0 if server.started else 1
 
 
-def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
-    """Run `work` on a migrated database (embedded or DATABASE_URL)."""
+async def _connect(dsn: str) -> asyncpg.Connection:
+    try:
+        return await db.connect(dsn)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        where = urlsplit(dsn)
+        raise CommandError(
+            f"cannot reach the database at {where.hostname or 'localhost'}:{where.port or 5432}"
+            f"{where.path}: {err or type(err).__name__}"
+        ) from None
+
+
+async def _reachable(dsn: str) -> None:
+    await (await _connect(dsn)).close()
+
+
+def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]] | None = None) -> Any:
+    """Run `work` in one transaction on a migrated database (embedded or DATABASE_URL); without
+    work, return the names of the migrations applied."""
     from service.logging import configure_logging
 
     # A command's output is what its user wants; its log says only what went wrong, unless a level
@@ -126,63 +151,40 @@ def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[
 
     async def run() -> Any:
         async with db.database(settings) as dsn:
-            conn = await db.connect(dsn)
+            conn = await _connect(dsn)
             try:
-                await db.migrate(conn)
+                applied = await db.migrate(conn)
                 await seed_defaults(conn, settings.default_tenant)
-                return await work(conn)
+                if work is None:
+                    return applied
+                async with conn.transaction():
+                    return await work(conn)
             finally:
                 await conn.close()
 
     return asyncio.run(run())
 
 
-def _tenant(args: argparse.Namespace, settings: Settings) -> str:
-    return args.tenant or settings.default_tenant
-
-
-def _operator(tenant: str) -> Principal:
-    return Principal.cli(tenant, getpass.getuser())
+def _operator(args: argparse.Namespace, settings: Settings) -> Principal:
+    """The person at the command line, acting in the tenant named (or the default one)."""
+    return Principal.cli(args.tenant or settings.default_tenant, getpass.getuser())
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
-    applied = _with_db(settings, db.migrate)
+    applied = _with_db(settings)
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
     return 0
 
 
 def _apikey_create(args: argparse.Namespace, settings: Settings) -> int:
-    tenant = _tenant(args, settings)
-    if (args.role == "provider") != bool(args.provider):
-        raise CommandError("--provider is required for role provider and only for it")
-
-    async def work(conn: asyncpg.Connection) -> tuple[apikeys.ApiKey, str]:
-        async with conn.transaction():
-            known = await conn.fetchval("SELECT count(*) FROM tenants WHERE id = $1", tenant)
-            if not known:
-                raise CommandError(f"unknown tenant {tenant}")
-            if args.provider and not await conn.fetchval(
-                "SELECT count(*) FROM providers WHERE tenant_id = $1 AND id = $2", tenant, args.provider
-            ):
-                raise CommandError(f"unknown provider {args.provider} in tenant {tenant}; register it first")
-            record, key = await apikeys.create(
-                conn,
-                tenant_id=tenant,
-                role=args.role,
-                name=args.name or f"{args.role}{':' + args.provider if args.provider else ''}",
-                provider_id=args.provider,
-            )
-            await audit.record(
-                conn,
-                _operator(tenant),
-                action="apikey.create",
-                entity_kind="api_key",
-                entity_ids=[str(record.id)],
-                after={"role": record.role, "provider": record.provider_id, "name": record.name},
-            )
-            return record, key
-
-    record, key = _with_db(settings, work)
+    who = _operator(args, settings)
+    try:
+        record, key = _with_db(
+            settings,
+            lambda conn: keys.create(conn, who, role=args.role, name=args.name, provider=args.provider),
+        )
+    except Problem as err:
+        raise CommandError(_refusal(err, lambda field: f"--{field}")) from None
     print(f"created key {record.id} ({record.role}{', ' + record.provider_id if record.provider_id else ''})")
     print("the key is shown only now; store it safely:", file=sys.stderr)
     print(key)
@@ -190,70 +192,46 @@ def _apikey_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _apikey_list(args: argparse.Namespace, settings: Settings) -> int:
-    keys = _with_db(settings, lambda conn: apikeys.list_keys(conn, _tenant(args, settings)))
-    for k in keys:
+    who = _operator(args, settings)
+    for k in _with_db(settings, lambda conn: keys.list_keys(conn, who)):
         state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
         print(f"{k.id}  {k.role:<13} {k.provider_id or '-':<20} {state:<24} {k.name}")
     return 0
 
 
 def _apikey_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    tenant = _tenant(args, settings)
-
-    async def work(conn: asyncpg.Connection) -> apikeys.ApiKey | None:
-        async with conn.transaction():
-            record = await apikeys.revoke(conn, tenant, args.key_id)
-            if record is not None:
-                await audit.record(
-                    conn,
-                    _operator(tenant),
-                    action="apikey.revoke",
-                    entity_kind="api_key",
-                    entity_ids=[str(record.id)],
-                )
-            return record
-
-    if _with_db(settings, work) is None:
-        raise CommandError(f"no key {args.key_id} in tenant {tenant}")
+    who = _operator(args, settings)
+    _with_db(settings, lambda conn: keys.revoke(conn, who, args.key_id))
     print(f"revoked {args.key_id}")
     return 0
 
 
 def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    tenant = _tenant(args, settings)
-    result = _with_db(settings, lambda conn: audit.verify(conn, tenant))
+    who = _operator(args, settings)
+    result = _with_db(settings, lambda conn: audit.verify(conn, who))
     if result.ok:
-        print(f"audit chain of {tenant} intact: {result.checked} entries verified")
+        print(f"audit chain of {who.tenant_id} intact: {result.checked} entries verified")
         return 0
-    print(f"audit chain of {tenant} BROKEN at entry {result.first_broken}: {result.problem}")
+    print(f"audit chain of {who.tenant_id} BROKEN at entry {result.first_broken}: {result.problem}")
     return 1
 
 
 def _tariff_load(args: argparse.Namespace, settings: Settings) -> int:
-    from service.domain.errors import Problem
-    from service.store import tariffs
-
-    tenant = _tenant(args, settings)
+    who = _operator(args, settings)
     try:
         source = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise CommandError(f"cannot read {args.file}: {err}") from None
-
-    async def work(conn: asyncpg.Connection) -> tuple[tariffs.TariffRow, bool]:
-        async with conn.transaction():
-            return await tariffs.load(conn, _operator(tenant), source)
-
     try:
-        row, created = _with_db(settings, work)
+        tariff, created = _with_db(settings, lambda conn: tariffs.load(conn, who, source))
     except Problem as err:
-        fields = "; ".join(f"{e['field']}: {e['message']}" for e in err.extra.get("errors", []))
-        raise CommandError(f"{args.file}: {fields or err.detail}") from None
+        raise CommandError(f"{args.file}: {_refusal(err)}") from None
     if not created:
-        print(f"tariff {row.id} is already loaded with this content ({row.status})")
+        print(f"tariff {tariff.id} is already loaded with this content ({tariff.status})")
         return 0
     print(
-        f"loaded tariff {row.id} ({row.valid_from} to {row.valid_to or 'open-ended'}), pending: an invoice_admin "
-        f"activates it with POST /v1/tariffs/{row.id}/activation"
+        f"loaded tariff {tariff.id} ({tariff.valid_from} to {tariff.valid_to or 'open-ended'}), pending: an "
+        f"invoice_admin activates it with POST /v1/tariffs/{tariff.id}/activation"
     )
     return 0
 

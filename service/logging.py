@@ -7,7 +7,7 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -107,8 +107,11 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(name).propagate = True
 
 
-def request_logging_middleware(app: ASGIApp) -> ASGIApp:
-    """Accept or create X-Request-ID, bind it to the log context, return it, and log one access line."""
+def request_logging_middleware(
+    app: ASGIApp, observe: Callable[[str, str | None, int, float], None] | None = None
+) -> ASGIApp:
+    """Accept or create X-Request-ID, bind it to the log context, return it, and log one access line;
+    `observe` gets (method, route template or None, status, seconds) of every request."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -136,14 +139,17 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
             principal = scope.get("user")
-            handler = scope.get("route_handler")
+            template = _route_template(scope.get("route_handler"))
+            if observe is not None:
+                observe(scope["method"], template, status, seconds)
             log.info(
                 "request",
                 method=scope["method"],
-                route=_route_template(scope, handler),
+                route=template or scope.get("path", ""),
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(seconds * 1000, 2),
                 role=getattr(principal, "role", None),
                 provider=getattr(principal, "provider_id", None),
             )
@@ -152,9 +158,7 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-def _route_template(scope: Scope, handler: Any) -> str:
-    """The matched route's template (no identifiers from the URL), or the raw path if none matched."""
+def _route_template(handler: Any) -> str | None:
+    """The matched route's template (no identifiers from the URL); None if no route matched."""
     paths = getattr(handler, "paths", None)
-    if paths and len(paths) == 1:
-        return next(iter(paths))
-    return scope.get("path", "")
+    return next(iter(paths)) if paths and len(paths) == 1 else None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -26,11 +25,12 @@ import asyncpg
 import httpx
 import msgspec
 
-from service import db
+from service import db, serving
+from service.domain.principal import Principal, Role
 from service.embedded import EmbeddedPostgres
 from service.scenario_load import ScenarioLoadError, load_scenario
 from service.settings import Settings
-from service.store import apikeys
+from service.usecases import keys, system
 
 
 class ScenarioError(RuntimeError):
@@ -77,35 +77,22 @@ async def _fresh_database(settings: Settings) -> AsyncIterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _prepare(dsn: str, tenant: str) -> dict[str, str]:
-    """Migrate, create the tenant, and make the registry's and the invoice administrator's keys
-    (keys are made on the command line, never over the API)."""
+async def _keys(dsn: str, tenant: str, roles: dict[str, tuple[Role, str | None]]) -> dict[str, str]:
+    """`Authorization` values of new keys by name, made as on the command line (never over the API), in
+    the migrated database with the tenant in place."""
     conn = await db.connect(dsn)
     try:
         await db.migrate(conn)
-        await conn.execute(
-            "INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING",
-            tenant,
-        )
-        keys = {}
-        for role in ("registry", "invoice_admin"):
-            _, key = await apikeys.create(conn, tenant_id=tenant, role=role, name=f"scenario:{role}")
-            keys[role] = f"Bearer {key}"
-        return keys
-    finally:
-        await conn.close()
-
-
-async def _provider_keys(dsn: str, tenant: str, providers: list[str]) -> dict[str, str]:
-    conn = await db.connect(dsn)
-    try:
-        keys = {}
-        for provider in providers:
-            _, key = await apikeys.create(
-                conn, tenant_id=tenant, role="provider", name=f"scenario:{provider}", provider_id=provider
-            )
-            keys[provider] = f"Bearer {key}"
-        return keys
+        async with conn.transaction():
+            await system.add_tenant(conn, tenant)
+            operator = Principal.cli(tenant, "scenario")
+            made = {}
+            for name, (role, provider) in roles.items():
+                _, key = await keys.create(
+                    conn, operator, role=role, name=f"scenario:{name}", provider=provider
+                )
+                made[name] = f"Bearer {key}"
+            return made
     finally:
         await conn.close()
 
@@ -113,30 +100,19 @@ async def _provider_keys(dsn: str, tenant: str, providers: list[str]) -> dict[st
 @contextlib.asynccontextmanager
 async def _serving(dsn: str, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
     """The service under uvicorn on a free loopback port, and a client talking HTTP to it."""
-    import uvicorn
-
     from service.app import create_app
 
-    settings = Settings(database_url=dsn, default_tenant=tenant, log_level="warning", log_format="json")
-    app = create_app(settings)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", host="127.0.0.1", port=port)
+    settings = Settings(
+        database_url=dsn, default_tenant=tenant, log_level="warning", log_format="json", port=0
     )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        while not server.started:
-            if task.done():
-                raise ScenarioError("the service did not start (see the log above)")
-            await asyncio.sleep(0.02)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
+        async with (
+            serving.in_process(create_app(settings), settings) as url,
+            httpx.AsyncClient(base_url=url, timeout=600) as client,
+        ):
             yield client
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    except serving.NotStarted as err:
+        raise ScenarioError(str(err)) from None
 
 
 async def _call(client: httpx.AsyncClient, key: str, method: str, url: str, **kwargs: Any) -> Any:
@@ -182,17 +158,20 @@ async def run(scenario: dict[str, Any], settings: Settings, tariff: str | None =
     """The scenario's result document (examples/README.md format)."""
     tenant = scenario["tenant"]
     async with _fresh_database(settings) as dsn:
-        keys = await _prepare(dsn, tenant)
+        made = await _keys(
+            dsn, tenant, {"registry": ("registry", None), "invoice_admin": ("invoice_admin", None)}
+        )
         async with _serving(dsn, tenant) as client:
             for provider in scenario.get("providers", []):
-                await _call(client, keys["registry"], "POST", "/v1/providers", json=provider)
-            provider_ids = [p["id"] for p in scenario.get("providers", [])]
-            keys |= await _provider_keys(dsn, tenant, provider_ids)
+                await _call(client, made["registry"], "POST", "/v1/providers", json=provider)
+            made |= await _keys(
+                dsn, tenant, {p["id"]: ("provider", p["id"]) for p in scenario.get("providers", [])}
+            )
             try:
-                await load_scenario(client, scenario, keys)
+                await load_scenario(client, scenario, made)
             except ScenarioLoadError as err:
                 raise ScenarioError(str(err)) from None
-            admin = keys["invoice_admin"]
+            admin = made["invoice_admin"]
             request = {"period": scenario["period"], **({"tariff": tariff} if tariff else {})}
             first = await _call(client, admin, "POST", "/v1/runs", json=request)
             warnings = await _review(client, admin, first["id"], scenario.get("review_decisions", []))

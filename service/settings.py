@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args, get_type_hints
 
 import msgspec
 import platformdirs
@@ -23,6 +23,12 @@ ENV = {
     "KUNDVAL_POOL_MIN": "pool_min",
     "KUNDVAL_POOL_MAX": "pool_max",
     "KUNDVAL_DEFAULT_TENANT": "default_tenant",
+    "KUNDVAL_HEADER_TIMEOUT": "header_timeout",
+    "KUNDVAL_BODY_TIMEOUT": "body_timeout",
+    "KUNDVAL_RATE_WINDOW": "rate_window",
+    "KUNDVAL_RATE_FAILED_AUTH": "rate_failed_auth",
+    "KUNDVAL_RATE_WRITES_PER_KEY": "rate_writes_per_key",
+    "KUNDVAL_RATE_WRITES_PER_ADDRESS": "rate_writes_per_address",
 }
 FIELD_ENV = {field: name for name, field in ENV.items()}
 
@@ -45,6 +51,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     pool_min: Annotated[int, msgspec.Meta(ge=1)] = 2
     pool_max: Annotated[int, msgspec.Meta(ge=1)] = 10
     default_tenant: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9-]{1,62}$")] = "kson"
+    # Seconds a connection may take to send a request's head, and may leave a body waiting between
+    # two reads (a slow client holds a connection no longer).
+    header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    body_timeout: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    # Rate limits (domain.md 7b), counted in PostgreSQL per fixed window of rate_window seconds; 0 is
+    # no limit. Failed authentications per client address; writes per API key and per address.
+    rate_window: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 60
+    rate_failed_auth: Annotated[int, msgspec.Meta(ge=0)] = 100
+    rate_writes_per_key: Annotated[int, msgspec.Meta(ge=0)] = 3000
+    rate_writes_per_address: Annotated[int, msgspec.Meta(ge=0)] = 30000
 
     def __post_init__(self) -> None:
         if self.pool_min > self.pool_max:
@@ -70,9 +86,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 def _name_variable(message: str) -> str:
-    """Rewrite msgspec's `$.field` path into the environment variable's name."""
-    match = re.search(r"`\$\.(\w+)`", message)
+    """Rewrite msgspec's `$.field` path into the environment variable's name, and name the allowed
+    values of a field that has a fixed set of them."""
+    match = re.search(r"\s*-\s*at\s*`\$\.(\w+)`", message)
     if not match:
         return message
-    name = FIELD_ENV.get(match.group(1), match.group(1))
-    return f"{name}: {message[: match.start()].rstrip(' -')}"
+    field = match.group(1)
+    text = f"{FIELD_ENV.get(field, field)}: {message[: match.start()]}"
+    allowed = get_args(get_type_hints(Settings).get(field))
+    if allowed and all(isinstance(a, str) for a in allowed):
+        text += f" (allowed: {', '.join(allowed)})"
+    return text

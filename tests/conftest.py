@@ -22,9 +22,9 @@ from litestar.testing import AsyncTestClient
 from service import db
 from service.app import create_app
 from service.embedded import EmbeddedPostgres
-from service.seed import seed_defaults
 from service.settings import Settings
 from service.store import apikeys
+from service.usecases.system import seed_defaults
 
 
 def with_database(dsn: str, name: str) -> str:

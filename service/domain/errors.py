@@ -49,6 +49,16 @@ class Invalid(Problem):
         super().__init__(detail, errors=errors)
 
 
+class TooManyRequests(Problem):
+    """429: a rate limit (domain.md 7b) is used up until the window ends, `retry_after` seconds on."""
+
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class Unavailable(Problem):
     status, slug, title = 503, "unavailable", "Service unavailable"
 

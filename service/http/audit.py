@@ -8,11 +8,11 @@ from typing import Annotated
 from litestar import Request, get
 from litestar.params import FromQuery, QueryParameter
 
-from schemas.common import AuditEntry, AuditPage, AuditVerification
+from schemas.common import AuditPage, AuditVerification
 from service.auth import allow
 from service.domain.principal import Principal
 from service.http.deps import Conn
-from service.store import audit, settlements
+from service.usecases import audit
 
 
 @get(
@@ -34,20 +34,10 @@ async def list_audit(
     after: Annotated[int, QueryParameter(ge=0, description="position to continue after")] = 0,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> AuditPage:
-    rows = await audit.entries(
-        conn,
-        request.user.tenant_id,
-        actor=actor,
-        action=action,
-        entity_kind=entity_kind,
-        entity_id=entity_id,
-        since=since,
-        until=until,
-        after_seq=after,
-        limit=limit + 1,
+    where = audit.AuditFilter(
+        actor=actor, action=action, entity_kind=entity_kind, entity_id=entity_id, since=since, until=until
     )
-    items = [AuditEntry(**{f: getattr(r, f) for f in AuditEntry.__struct_fields__}) for r in rows[:limit]]
-    return AuditPage(items=items, next_after=items[-1].seq if len(rows) > limit else None)
+    return await audit.entries(conn, request.user, where, after=after, limit=limit)
 
 
 @get(
@@ -60,12 +50,4 @@ async def list_audit(
     "tail is detected even if the chain's own head record was rolled back with it.",
 )
 async def verify_audit(request: Request[Principal, None, object], conn: Conn) -> AuditVerification:
-    result = await audit.verify(conn, request.user.tenant_id)
-    if result.ok and (
-        broken := await settlements.verify_anchors(conn, request.user.tenant_id, result.checked)
-    ):
-        first, problem = broken
-        return AuditVerification(ok=False, checked=first - 1, first_broken=first, problem=problem)
-    return AuditVerification(
-        ok=result.ok, checked=result.checked, first_broken=result.first_broken, problem=result.problem
-    )
+    return await audit.verify(conn, request.user)

@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from service.domain.errors import Problem, field_error
+from service.domain.errors import Problem, TooManyRequests, field_error
 
 log = structlog.get_logger("kundval.errors")
 
@@ -30,6 +30,7 @@ _HTTP_TYPES = {
     403: ("forbidden", "This API key's role may not do this"),
     404: ("not-found", "No such resource"),
     405: ("method-not-allowed", "Method not allowed on this resource"),
+    408: ("request-timeout", "The request did not arrive in time"),
     409: ("conflict", "Conflict with the current state"),
     413: ("payload-too-large", "Request body too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
@@ -54,7 +55,10 @@ def problem_response(
 
 
 def _on_problem(request: Request, exc: Problem) -> Response:
-    return problem_response(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+    response = problem_response(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _on_validation(request: Request, exc: ValidationException) -> Response:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncpg
-from litestar import Request, get
+from litestar import Request, Response, get
 from litestar.datastructures import State
 
 from schemas.common import Health, Me, Ready
-from service import db
-from service.auth import ANY_ROLE
-from service.domain.errors import Unavailable
+from service.auth import ANY_ROLE, allow
 from service.domain.principal import Principal
+from service.http.deps import Conn
+from service.metrics import CONTENT_TYPE
+from service.usecases import system
 
 
 @get("/health", operation_id="getHealth", tags=["system"], summary="The process is alive")
@@ -25,17 +25,25 @@ async def health() -> Health:
     summary="The database is reachable and its schema current",
 )
 async def ready(state: State) -> Ready:
-    try:
-        async with state.pool.acquire(timeout=5) as conn:
-            pending = await db.pending_migrations(conn)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as err:
-        raise Unavailable(f"database unreachable: {type(err).__name__}") from None
-    if pending:
-        raise Unavailable(f"migrations not applied: {', '.join(pending)}")
-    return Ready(status="ready", migrations=len(db.migration_files()))
+    return await system.readiness(state.pool)
 
 
 @get("/v1/me", operation_id="getMe", tags=["system"], guards=[ANY_ROLE], summary="The API key's identity")
 async def me(request: Request[Principal, None, State]) -> Me:
     p = request.user
     return Me(tenant=p.tenant_id, role=p.role, provider=p.provider_id, key_name=p.name)
+
+
+# A scraper is an external system reading aggregates with no personal data: the reader role fits it
+# (it can change nothing and sees no registry), and auditors read everything.
+@get(
+    "/metrics",
+    operation_id="getMetrics",
+    tags=["system"],
+    guards=[allow("reader", "auditor")],
+    media_type=CONTENT_TYPE,
+    summary="Prometheus metrics: requests of this process, runs, discrepancies, feed position",
+)
+async def metrics(request: Request[Principal, None, State], conn: Conn) -> Response[bytes]:
+    books = await system.books(conn, request.user)
+    return Response(request.app.state.metrics.render(books), media_type=CONTENT_TYPE)

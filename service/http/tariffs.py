@@ -10,7 +10,7 @@ from schemas import tariffs as s
 from service.auth import allow
 from service.domain.principal import Principal
 from service.http.deps import Conn
-from service.store import tariffs
+from service.usecases import tariffs
 
 READERS = allow("invoice_admin", "auditor", "reader", "provider")
 
@@ -28,8 +28,8 @@ READERS = allow("invoice_admin", "auditor", "reader", "provider")
 async def load_tariff(
     request: Request[Principal, None, State], conn: Conn, data: JSONBody[s.TariffLoad]
 ) -> Response[s.Tariff]:
-    row, created = await tariffs.load(conn, request.user, data.source)
-    return Response(tariffs.summary(row), status_code=201 if created else 200)
+    tariff, created = await tariffs.load(conn, request.user, data.source)
+    return Response(tariff, status_code=201 if created else 200)
 
 
 @post(
@@ -45,12 +45,12 @@ async def load_tariff(
 async def activate_tariff(
     request: Request[Principal, None, State], conn: Conn, tariff_id: FromPath[str]
 ) -> s.Tariff:
-    return tariffs.summary(await tariffs.activate(conn, request.user, tariff_id))
+    return await tariffs.activate(conn, request.user, tariff_id)
 
 
 @get("/v1/tariffs", operation_id="listTariffs", tags=["tariffs"], guards=[READERS], summary="Tariff versions")
 async def list_tariffs(request: Request[Principal, None, State], conn: Conn) -> list[s.Tariff]:
-    return [tariffs.summary(row) for row in await tariffs.list_all(conn, request.user.tenant_id)]
+    return await tariffs.list_all(conn, request.user)
 
 
 @get(
@@ -63,7 +63,7 @@ async def list_tariffs(request: Request[Principal, None, State], conn: Conn) -> 
 async def get_tariff(
     request: Request[Principal, None, State], conn: Conn, tariff_id: FromPath[str]
 ) -> s.TariffDetail:
-    return tariffs.detail(await tariffs.get(conn, request.user.tenant_id, tariff_id))
+    return await tariffs.get(conn, request.user, tariff_id)
 
 
 ROUTES = [load_tariff, activate_tariff, list_tariffs, get_tariff]

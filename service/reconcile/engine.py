@@ -29,7 +29,9 @@ async def run(
             if provider is not None and not scope:
                 raise NotFound(f"no provider {provider}")
             if forced is not None:
-                spans = [await tariffs.forced(conn, tenant, forced)]
+                if (span := await tariffs.forced(conn, tenant, forced)) is None:
+                    raise NotFound(f"no tariff {forced}")
+                spans = [span]
             else:
                 spans = await tariffs.spans(conn, tenant, period.year_start, period.end)
             decisions, decision_seq = await discrepancies.in_force(conn, tenant)

@@ -10,7 +10,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from service.domain.principal import Principal, Role
+from service.domain.principal import Role
 
 PREFIX = "kv_"
 
@@ -25,6 +25,9 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
     revoked_at: datetime | None
 
 
+_COLUMNS = ", ".join(ApiKey.__struct_fields__)
+
+
 def key_hash(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
@@ -35,9 +38,9 @@ async def create(
     """Create a key; return its record and the key itself (never retrievable again)."""
     key = PREFIX + secrets.token_urlsafe(32)
     row = await conn.fetchrow(
-        """INSERT INTO api_keys (tenant_id, id, name, role, provider_id, key_hash)
+        f"""INSERT INTO api_keys (tenant_id, id, name, role, provider_id, key_hash)
            VALUES ($1, $2, $3, $4, $5, $6)
-           RETURNING id, tenant_id, name, role, provider_id, created_at, revoked_at""",
+           RETURNING {_COLUMNS}""",
         tenant_id,
         uuid.uuid4(),
         name,
@@ -50,8 +53,7 @@ async def create(
 
 async def list_keys(conn: asyncpg.Connection, tenant_id: str) -> list[ApiKey]:
     rows = await conn.fetch(
-        """SELECT id, tenant_id, name, role, provider_id, created_at, revoked_at
-           FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id""",
+        f"SELECT {_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id",
         tenant_id,
     )
     return [ApiKey(**dict(r)) for r in rows]
@@ -59,30 +61,17 @@ async def list_keys(conn: asyncpg.Connection, tenant_id: str) -> list[ApiKey]:
 
 async def revoke(conn: asyncpg.Connection, tenant_id: str, key_id: uuid.UUID) -> ApiKey | None:
     row = await conn.fetchrow(
-        """UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-           WHERE tenant_id = $1 AND id = $2
-           RETURNING id, tenant_id, name, role, provider_id, created_at, revoked_at""",
+        f"""UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+           WHERE tenant_id = $1 AND id = $2 RETURNING {_COLUMNS}""",
         tenant_id,
         key_id,
     )
     return ApiKey(**dict(row)) if row else None
 
 
-async def authenticate(conn: asyncpg.Connection, key: str) -> Principal | None:
-    """The principal of a valid, unrevoked key; None otherwise."""
-    if not key.startswith(PREFIX):
-        return None
+async def find(conn: asyncpg.Connection, key: str) -> ApiKey | None:
+    """The unrevoked key with this value."""
     row = await conn.fetchrow(
-        """SELECT id, tenant_id, name, role, provider_id FROM api_keys
-           WHERE key_hash = $1 AND revoked_at IS NULL""",
-        key_hash(key),
+        f"SELECT {_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash(key)
     )
-    if row is None:
-        return None
-    return Principal(
-        tenant_id=row["tenant_id"],
-        role=row["role"],
-        name=row["name"],
-        key_id=row["id"],
-        provider_id=row["provider_id"],
-    )
+    return ApiKey(**dict(row)) if row else None

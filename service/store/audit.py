@@ -43,6 +43,17 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     hash: str
 
 
+class AuditFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Which entries to list; None matches every value. `since` is inclusive, `until` exclusive."""
+
+    actor: str | None = None
+    action: str | None = None
+    entity_kind: str | None = None
+    entity_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 class VerifyResult(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     checked: int
@@ -139,16 +150,12 @@ async def head(conn: asyncpg.Connection, tenant_id: str) -> tuple[int, str]:
 async def entries(
     conn: asyncpg.Connection,
     tenant_id: str,
+    where: AuditFilter | None = None,
     *,
-    actor: str | None = None,
-    action: str | None = None,
-    entity_kind: str | None = None,
-    entity_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
     after_seq: int = 0,
     limit: int = 100,
 ) -> list[AuditEntry]:
+    where = where or AuditFilter()
     rows = await conn.fetch(
         """SELECT * FROM audit_log
            WHERE tenant_id = $1 AND seq > $2
@@ -161,12 +168,7 @@ async def entries(
            ORDER BY seq LIMIT $9""",
         tenant_id,
         after_seq,
-        actor,
-        action,
-        entity_kind,
-        entity_id,
-        since,
-        until,
+        *msgspec.structs.astuple(where),
         limit,
     )
     return [AuditEntry(**dict(r)) for r in rows]

@@ -1,5 +1,6 @@
 """Tariff versions over HTTP: load, four-eyes activation, validity rules, and what runs use."""
 
+import json
 from importlib.resources import files
 
 from tests.conftest import auth
@@ -111,3 +112,16 @@ async def test_a_simulation_is_never_in_force_overlaps_and_takes_no_activation(c
         body = {"period": "2024-03", "tariff": simulation}
         run = (await client.post("/v1/runs", json=body, headers=admin)).json()
         assert (run["kind"], run["tariffs"]) == ("whatif", [simulation])
+
+
+async def test_tariff_changes_are_logged_as_events(client, keys, capsys):
+    source = version("kson-2026", "2026-01-01")
+    await client.post("/v1/tariffs", json={"source": source}, headers=auth(keys["invoice_admin"]))
+    await client.post("/v1/tariffs/kson-2026/activation", headers=auth(keys["invoice_admin_2"]))
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    events = [x for x in lines if x["logger"] == "kundval.events"]
+    assert [(e["event"], e["tariff"]) for e in events] == [
+        ("tariff.loaded", "kson-2026"),
+        ("tariff.activated", "kson-2026"),
+    ]
+    assert events[1]["ends"] == "kson-2024" and events[1]["request_id"]

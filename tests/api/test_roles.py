@@ -14,6 +14,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/me"): ALL,
     ("GET", "/v1/audit"): {"auditor"},
     ("GET", "/v1/audit/verification"): {"auditor"},
+    ("GET", "/metrics"): {"reader", "auditor"},
 }
 SAMPLES: dict[str, str] = {}
 

@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from service import db  # noqa: E402
 from service.domain.identity import luhn_valid  # noqa: E402
-from service.seed import seed_defaults  # noqa: E402
 from service.store import apikeys  # noqa: E402
+from service.usecases.system import seed_defaults  # noqa: E402
 from service.usecases.visits import content_hash  # noqa: E402
 
 TENANT, PROVIDER = "kson", "bench-omsorg"

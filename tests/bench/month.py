@@ -57,8 +57,8 @@ from schemas import records as r  # noqa: E402
 from service import db  # noqa: E402
 from service.domain.periods import Period  # noqa: E402
 from service.domain.principal import Principal  # noqa: E402
-from service.seed import seed_defaults  # noqa: E402
 from service.usecases import claims, visits  # noqa: E402
+from service.usecases.system import seed_defaults  # noqa: E402
 from tests.bench.synth import Month, generate  # noqa: E402
 
 TENANT = "kson"

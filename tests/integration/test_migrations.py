@@ -10,9 +10,9 @@ import pytest
 
 from service import db
 from service.domain.settlement import digest, document
-from service.seed import seed_defaults
 from service.store import runs, settlements, tariffs
 from service.usecases import documents
+from service.usecases.system import seed_defaults
 from tests.conftest import with_database
 
 
@@ -101,22 +101,26 @@ def _copy_blocks(path: Path) -> list[tuple[str, list[str], bytes]]:
     ]
 
 
+def _migrations_through(folder, last):
+    folder.mkdir()
+    for m in db.migration_files():
+        if m.version <= last:
+            shutil.copy(db.MIGRATIONS_DIR / m.name, folder / m.name)
+    return folder
+
+
 async def test_0007_moves_adjustment_links_and_every_settlement_keeps_its_sha256(
     empty_db, tmp_path, monkeypatch
 ):
     """Settled data as the code before 0007 wrote it (adjustment links in run_lines.detail) goes
     through the migration: every settlement's document, built again from its migrated lines, hashes
     to the SHA-256 it was attested with, and an adjustment line reads as it did."""
-    before_0007 = tmp_path / "migrations"
-    before_0007.mkdir()
-    for m in db.migration_files():
-        if m.version < "0007":
-            shutil.copy(db.MIGRATIONS_DIR / m.name, before_0007 / m.name)
+    before_0007 = _migrations_through(tmp_path / "before", "0006")
     conn = await db.connect(empty_db)
     try:
         await db.migrate(conn, before_0007)
         # The tariffs shipped then (the simulations came with 0010).
-        monkeypatch.setattr(tariffs, "SHIPPED", ("kson-2021.toml", "kson-2024.toml"))
+        monkeypatch.setattr("service.usecases.system.SHIPPED_TARIFFS", ("kson-2021.toml", "kson-2024.toml"))
         await seed_defaults(conn, "kson")
         for table, columns, data in _copy_blocks(SETTLED_0006):
             await conn.copy_to_table(table, source=io.BytesIO(data), columns=columns, format="text")
@@ -126,7 +130,10 @@ async def test_0007_moves_adjustment_links_and_every_settlement_keeps_its_sha256
         }
         assert len(old_detail) == 12 and all("original_lines" in x for x in old_detail.values())
 
-        assert await db.migrate(conn) == [m.name for m in db.migration_files() if m.version >= "0007"]
+        # Later migrations are not this test's: apply 0007 alone.
+        assert await db.migrate(conn, _migrations_through(tmp_path / "through", "0007")) == [
+            "0007_line_links.sql"
+        ]
 
         settled = await conn.fetch("SELECT id FROM settlements WHERE status = 'settled' ORDER BY period")
         assert len(settled) == 2

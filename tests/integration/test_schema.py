@@ -1,7 +1,8 @@
 """The schema can be distributed by tenant (docs/scaling.md): every domain table leads with tenant_id."""
 
-# Tables that are not per tenant: the tenant list itself and the migration ledger.
-GLOBAL = {"tenants", "schema_migrations"}
+# Tables that are not per tenant: the tenant list itself, the migration ledger, and the rate-limit
+# counters (a failed authentication has no tenant).
+GLOBAL = {"tenants", "schema_migrations", "rate_limits"}
 # Keyed by tenant but looked up before the tenant is known (by the key's hash): a Citus reference table.
 REFERENCE = {"api_keys"}
 

@@ -38,3 +38,9 @@ def test_settings_are_frozen():
     s = Settings.from_env({})
     with pytest.raises(AttributeError):
         s.port = 1  # type: ignore[misc]
+
+
+def test_a_value_outside_a_fixed_set_names_the_allowed_ones():
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"KUNDVAL_LOG_FORMAT": "xml"})
+    assert str(refused.value) == "KUNDVAL_LOG_FORMAT: Invalid enum value 'xml' (allowed: auto, json, console)"
