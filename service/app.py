@@ -63,16 +63,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        # Migrate on a connection of its own before the pool exists: DDL under a live pool would
-        # invalidate its cached statements.
-        async with db.database(settings) as dsn:
-            conn = await db.connect(dsn)
+        # Migrated (as the owner) before the pool exists: DDL under a live pool would invalidate its
+        # cached statements. The pool connects as the service's role.
+        async with db.database(settings) as database:
+            conn = await db.connect(database.dsn)
             try:
-                await db.migrate(conn)
                 await seed_defaults(conn, settings.default_tenant)
             finally:
                 await conn.close()
-            app.state.pool = await db.create_pool(dsn, settings)
+            app.state.pool = await db.create_pool(database.dsn, settings)
             try:
                 yield
             finally:

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
@@ -39,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"kundval: configuration error: {err}", file=sys.stderr)
         return 2
-    except (db.MigrationError, CommandError) as err:
+    except (db.SetupError, CommandError) as err:
         print(f"kundval: {err}", file=sys.stderr)
         return 1
     except Problem as err:
@@ -66,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to bind (default 8000, or KUNDVAL_PORT)")
     serve.set_defaults(run=_serve)
 
-    sub.add_parser("migrate", help="apply pending database migrations").set_defaults(run=_migrate)
+    sub.add_parser(
+        "migrate", help="apply pending database migrations (as the owner: KUNDVAL_MIGRATION_URL)"
+    ).set_defaults(run=_migrate)
 
     key = sub.add_parser("apikey", help="create, list and revoke API keys").add_subparsers(title="actions")
     create = key.add_parser("create", help="create a key and print it once")
@@ -84,7 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     revoke.set_defaults(run=_apikey_revoke)
 
     aud = sub.add_parser("audit", help="audit log tools").add_subparsers(title="actions")
-    verify = aud.add_parser("verify", help="walk the hash chain; name the first broken entry")
+    verify = aud.add_parser(
+        "verify",
+        help="walk the hash chain and check every settlement's head and SHA-256; name the first broken",
+    )
     verify.add_argument("--tenant")
     verify.set_defaults(run=_audit_verify)
 
@@ -115,32 +119,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from service.app import create_app
 
     if settings.database_url:
-        # Say plainly that the database is not there, before uvicorn turns it into a traceback.
-        asyncio.run(_reachable(settings.database_url))
+        # Say plainly what stops the start (the database not there, a migration pending, a role that
+        # could switch the guards off) before uvicorn turns it into a traceback.
+        _with_db(settings)
     server = serving.server(create_app(settings), settings)
     server.run()
     # uvicorn exits quietly when start-up (e.g. a migration) fails; say so through the exit code.
     return 0 if server.started else 1
 
 
-async def _connect(dsn: str) -> asyncpg.Connection:
-    try:
-        return await db.connect(dsn)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-        where = urlsplit(dsn)
-        raise CommandError(
-            f"cannot reach the database at {where.hostname or 'localhost'}:{where.port or 5432}"
-            f"{where.path}: {err or type(err).__name__}"
-        ) from None
-
-
-async def _reachable(dsn: str) -> None:
-    await (await _connect(dsn)).close()
-
-
 def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]] | None = None) -> Any:
-    """Run `work` in one transaction on a migrated database (embedded or DATABASE_URL); without
-    work, return the names of the migrations applied."""
+    """Run `work` in one transaction on the service's connection to a database migrated as the owner
+    and checked (embedded or DATABASE_URL); without work, return the names of the migrations applied."""
     from service.logging import configure_logging
 
     # A command's output is what its user wants; its log says only what went wrong, unless a level
@@ -150,13 +140,12 @@ def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[
     configure_logging(settings)
 
     async def run() -> Any:
-        async with db.database(settings) as dsn:
-            conn = await _connect(dsn)
+        async with db.database(settings) as database:
+            conn = await db.connect(database.dsn)
             try:
-                applied = await db.migrate(conn)
                 await seed_defaults(conn, settings.default_tenant)
                 if work is None:
-                    return applied
+                    return database.migrated
                 async with conn.transaction():
                     return await work(conn)
             finally:
@@ -212,7 +201,10 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     if result.ok:
         print(f"audit chain of {who.tenant_id} intact: {result.checked} entries verified")
         return 0
-    print(f"audit chain of {who.tenant_id} BROKEN at entry {result.first_broken}: {result.problem}")
+    if result.first_broken is None:  # the chain holds, a settlement does not
+        print(f"settled data of {who.tenant_id} BROKEN: {result.problem}")
+    else:
+        print(f"audit chain of {who.tenant_id} BROKEN at entry {result.first_broken}: {result.problem}")
     return 1
 
 

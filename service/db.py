@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
@@ -20,24 +21,116 @@ log = structlog.get_logger("kundval.db")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql" / "migrations"
 # pg_advisory_lock key for the migration runner: two instances starting at once apply in turn.
 MIGRATION_LOCK = 0x6B756E6476616C  # "kundval"
+# The role whose privileges the service uses (migration 0008 grants them and makes the role where it is
+# missing); DATABASE_URL logs in as it, or as a role that is a member of it.
+SERVICE_ROLE = "kundval_service"
+_MIGRATE_HINT = (
+    "migrations run as the tables' owner: set KUNDVAL_MIGRATION_URL to the owner's URL, "
+    "or run `kundval migrate` with it"
+)
+_ROLES_HINT = (
+    f"the service must connect as a role that owns nothing and is no superuser ({SERVICE_ROLE}), "
+    "and migrations run as the owner (KUNDVAL_MIGRATION_URL): deploy/OPERATIONS.md, 'Database roles'"
+)
 
 
-class MigrationError(RuntimeError):
+class SetupError(RuntimeError):
+    """The database cannot be used as configured; the message says what to change."""
+
+
+class MigrationError(SetupError):
     pass
 
 
+@dataclass(frozen=True)
+class Database:
+    dsn: str  # the service's: its role owns nothing and is no superuser
+    migrated: list[str]  # the migrations this start applied, as the owner
+
+
 @contextlib.asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator[str]:
-    """The DSN to use: DATABASE_URL, or an embedded server started (and stopped) around the block."""
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    """The service's database on a current schema, checked.
+
+    DATABASE_URL names the service's role, KUNDVAL_MIGRATION_URL (when set) the owner's, which applies
+    pending migrations first. Without DATABASE_URL an embedded server is started (and stopped) around
+    the block: its superuser is the owner, and the service logs in as SERVICE_ROLE. Either way the
+    start stops with a SetupError while a migration is pending, or when the service's role could
+    switch the database's guards off (domain.md 7b).
+    """
     if settings.database_url:
-        yield settings.database_url
+        yield await _checked(settings.migration_url, settings.database_url)
         return
     server = EmbeddedPostgres(settings.data_dir)
-    dsn = server.start()
+    owner = server.start()
     try:
-        yield dsn
+        yield await _checked(owner, server.dsn(server.database, SERVICE_ROLE))
     finally:
         server.stop()
+
+
+async def _checked(owner: str | None, service: str) -> Database:
+    migrated = []
+    if owner:
+        conn = await _reach(owner)
+        try:
+            migrated = await migrate(conn)
+        finally:
+            await conn.close()
+    conn = await _reach(service)
+    try:
+        await check_service_role(conn)
+        try:
+            pending = await pending_migrations(conn)
+        except asyncpg.InsufficientPrivilegeError:
+            raise SetupError(f"the service's role may not read the schema yet: {_MIGRATE_HINT}") from None
+        if pending:
+            raise SetupError(f"{len(pending)} migration(s) pending ({', '.join(pending)}): {_MIGRATE_HINT}")
+    finally:
+        await conn.close()
+    return Database(service, migrated)
+
+
+async def _reach(dsn: str) -> asyncpg.Connection:
+    try:
+        return await connect(dsn)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        where = urlsplit(dsn)
+        raise SetupError(
+            f"cannot reach the database at {where.hostname or 'localhost'}:{where.port or 5432}"
+            f"{where.path}: {err or type(err).__name__}"
+        ) from None
+
+
+async def check_service_role(conn: asyncpg.Connection) -> None:
+    """Refuse a role that could switch the guards off: a superuser, one that may create roles (and so
+    grant itself another), or one that owns, or may become the owner of, the database, a schema or a
+    table. Membership counts: a member may SET ROLE to the owner."""
+    row = await conn.fetchrow(
+        r"""SELECT current_user AS name,
+                   EXISTS (SELECT 1 FROM pg_roles r WHERE (r.rolsuper OR r.rolcreaterole)
+                             AND pg_has_role(current_user, r.oid, 'MEMBER')) AS privileged,
+                   array(SELECT 'database ' || d.datname FROM pg_database d
+                          WHERE d.datname = current_database() AND pg_has_role(current_user, d.datdba, 'MEMBER')
+                         UNION ALL
+                         SELECT 'schema ' || n.nspname FROM pg_namespace n
+                          WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+                            AND pg_has_role(current_user, n.nspowner, 'MEMBER')
+                         UNION ALL
+                         (SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                           WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+                             AND c.relpersistence <> 't' AND pg_has_role(current_user, c.relowner, 'MEMBER')
+                           ORDER BY 1)) AS owned"""
+    )
+    if row["privileged"]:
+        raise SetupError(
+            f"the service connects as {row['name']}, a superuser or a role that may create roles: {_ROLES_HINT}"
+        )
+    if row["owned"]:
+        raise SetupError(
+            f"the service connects as {row['name']}, which owns {', '.join(row['owned'][:5])}"
+            f"{' and more' if len(row['owned']) > 5 else ''}: {_ROLES_HINT}"
+        )
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -4,6 +4,10 @@ The binaries come from the `pgserver` wheel where it is installed (CPython <= 3.
 machine's own PostgreSQL (`initdb`/`pg_ctl` on PATH or under /usr/lib/postgresql/*/bin). Either way the
 server is driven the same way: initdb once, pg_ctl start/stop, listening only on a Unix socket in a
 directory of ours, so it never collides with another server's port.
+
+Roles as with any server (docs/design.md, "Database roles"): the cluster's superuser `postgres` owns the
+schema and runs the migrations; the service connects as the role migration 0008 makes, which owns
+nothing. The socket trusts whoever can reach it, and only its directory's owner can.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ class EmbeddedPostgres:
         self._user: str | None = None
 
     def start(self) -> str:
-        """Start (or join an already running) server; return the DSN of the service database."""
+        """Start (or join an already running) server; return the owner's DSN of the service database."""
         bin_dir = find_bin_dir()
         self._user = _server_user()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -97,9 +101,9 @@ class EmbeddedPostgres:
         self._ensure_database(bin_dir)
         return self.dsn(self.database)
 
-    def dsn(self, database: str) -> str:
+    def dsn(self, database: str, user: str = "postgres") -> str:
         assert self._socket_dir is not None, "start() first"
-        return f"postgresql://postgres@/{database}?host={quote(str(self._socket_dir), safe='')}"
+        return f"postgresql://{user}@/{database}?host={quote(str(self._socket_dir), safe='')}"
 
     def stop(self) -> None:
         if not self.owned:

@@ -1,9 +1,9 @@
 """`kundval scenario run INPUT.json [--tariff ID]`: a scenario month, end to end, over HTTP.
 
-A fresh database (an embedded PostgreSQL in a temporary directory, or a throwaway database on
-DATABASE_URL's server) and the service itself, started in-process under uvicorn on a free loopback
-port. Everything then goes through the public HTTP API with an ordinary HTTP client (httpx), as the
-registry, the providers and the invoice administrator would: the records (service/scenario_load.py),
+A fresh database (an embedded PostgreSQL in a temporary directory, or a throwaway database that
+KUNDVAL_MIGRATION_URL's role makes on its server) and the service itself, connecting as its own role
+and started in-process under uvicorn on a free loopback port. Everything then goes through the public
+HTTP API with an ordinary HTTP client (httpx), as the registry, the providers and the invoice administrator would: the records (service/scenario_load.py),
 a run, the scenario's review decisions through the decision endpoint (each discrepancy looked up by
 its key in the run's list, filtered by provider and code), a second run, and its result document.
 
@@ -51,15 +51,23 @@ def read_scenario(data: bytes, source: str) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def _fresh_database(settings: Settings) -> AsyncIterator[str]:
-    """A database of our own for one scenario, removed afterwards."""
+async def _fresh_database(settings: Settings) -> AsyncIterator[tuple[str, str]]:
+    """A database of our own for one scenario, removed afterwards: its owner's DSN and the service's."""
     if settings.database_url:
+        if not settings.migration_url:
+            raise ScenarioError(
+                "with DATABASE_URL a scenario needs KUNDVAL_MIGRATION_URL too: that role makes, migrates "
+                "and drops a throwaway database on the server, and the service connects as DATABASE_URL's"
+            )
         name = f"kundval_scenario_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(settings.database_url)
+        admin = await asyncpg.connect(settings.migration_url)
         try:
             await admin.execute(f'CREATE DATABASE "{name}"')
             try:
-                yield urlunsplit(urlsplit(settings.database_url)._replace(path=f"/{name}"))
+                yield (
+                    _with_database(settings.migration_url, name),
+                    _with_database(settings.database_url, name),
+                )
             finally:
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
@@ -68,19 +76,23 @@ async def _fresh_database(settings: Settings) -> AsyncIterator[str]:
     folder = tempfile.mkdtemp(prefix="kundval-scenario-")
     server = EmbeddedPostgres(folder)
     try:
-        dsn = await asyncio.to_thread(server.start)
+        owner = await asyncio.to_thread(server.start)
         try:
-            yield dsn
+            yield owner, server.dsn(server.database, db.SERVICE_ROLE)
         finally:
             await asyncio.to_thread(server.stop)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _keys(dsn: str, tenant: str, roles: dict[str, tuple[Role, str | None]]) -> dict[str, str]:
+def _with_database(dsn: str, name: str) -> str:
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+
+
+async def _keys(owner: str, tenant: str, roles: dict[str, tuple[Role, str | None]]) -> dict[str, str]:
     """`Authorization` values of new keys by name, made as on the command line (never over the API), in
-    the migrated database with the tenant in place."""
-    conn = await db.connect(dsn)
+    the database migrated (as its owner) with the tenant in place."""
+    conn = await db.connect(owner)
     try:
         await db.migrate(conn)
         async with conn.transaction():
@@ -157,15 +169,15 @@ async def _review(
 async def run(scenario: dict[str, Any], settings: Settings, tariff: str | None = None) -> dict[str, Any]:
     """The scenario's result document (examples/README.md format)."""
     tenant = scenario["tenant"]
-    async with _fresh_database(settings) as dsn:
+    async with _fresh_database(settings) as (owner, service):
         made = await _keys(
-            dsn, tenant, {"registry": ("registry", None), "invoice_admin": ("invoice_admin", None)}
+            owner, tenant, {"registry": ("registry", None), "invoice_admin": ("invoice_admin", None)}
         )
-        async with _serving(dsn, tenant) as client:
+        async with _serving(service, tenant) as client:
             for provider in scenario.get("providers", []):
                 await _call(client, made["registry"], "POST", "/v1/providers", json=provider)
             made |= await _keys(
-                dsn, tenant, {p["id"]: ("provider", p["id"]) for p in scenario.get("providers", [])}
+                owner, tenant, {p["id"]: ("provider", p["id"]) for p in scenario.get("providers", [])}
             )
             try:
                 await load_scenario(client, scenario, made)

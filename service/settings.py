@@ -14,6 +14,7 @@ import platformdirs
 # typo that would otherwise be silently ignored.
 ENV = {
     "DATABASE_URL": "database_url",
+    "KUNDVAL_MIGRATION_URL": "migration_url",
     "KUNDVAL_DATA_DIR": "data_dir",
     "KUNDVAL_HOST": "host",
     "KUNDVAL_PORT": "port",
@@ -38,8 +39,11 @@ class ConfigError(Exception):
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    # None: run an embedded PostgreSQL whose data lives under data_dir.
+    # None: run an embedded PostgreSQL whose data lives under data_dir. Otherwise the service's role:
+    # one that owns no table and is no superuser (the start refuses any other).
     database_url: str | None = None
+    # The owner's URL, for migrations; None: apply none (a pending one stops the start).
+    migration_url: str | None = None
     data_dir: str = msgspec.field(default_factory=lambda: platformdirs.user_data_dir("kundval"))
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
@@ -65,10 +69,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def __post_init__(self) -> None:
         if self.pool_min > self.pool_max:
             raise ConfigError("KUNDVAL_POOL_MIN must not exceed KUNDVAL_POOL_MAX")
-        if self.database_url is not None and not self.database_url.startswith(
-            ("postgresql://", "postgres://")
-        ):
-            raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+        for field in ("database_url", "migration_url"):
+            url = getattr(self, field)
+            if url is not None and not url.startswith(("postgresql://", "postgres://")):
+                raise ConfigError(f"{FIELD_ENV[field]} must be a postgresql:// URL")
+        if self.migration_url and not self.database_url:
+            raise ConfigError(
+                "KUNDVAL_MIGRATION_URL needs DATABASE_URL (without it the embedded server has its own roles)"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

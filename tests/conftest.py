@@ -1,12 +1,18 @@
 """Test fixtures: a real PostgreSQL, a migrated template, and a fresh database per test.
 
 Without DATABASE_URL an embedded server is started for the session; with it, that server is used
-(its role must be allowed to create databases). Each test gets its own database cloned from a
+(its role must be allowed to create databases and roles, and the server must let the service's role
+log in without a password, as the embedded one does). Each test gets its own database cloned from a
 migrated template, so tests are isolated and may commit freely.
+
+Roles as in production: the server's role is the owner (it migrates, and `conn` is the test's own
+hand as the owner); the app, the commands and `database_url` connect as the service's role, which
+owns nothing and is no superuser, so the whole suite runs the service with only its privileges.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -30,6 +36,13 @@ from service.usecases.system import seed_defaults
 def with_database(dsn: str, name: str) -> str:
     parts = urlsplit(dsn)
     return urlunsplit(parts._replace(path="/" + name))
+
+
+def with_user(dsn: str, user: str) -> str:
+    """The same server and database as another role (no password: the test server trusts it)."""
+    parts = urlsplit(dsn)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +80,8 @@ async def template_db(server_dsn: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def database_url(server_dsn: str, template_db: str) -> AsyncIterator[str]:
+async def owner_url(server_dsn: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh database of the test's own, as its owner (the role that migrated the template)."""
     name = f"kundval_t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_dsn)
     try:
@@ -80,12 +94,32 @@ async def database_url(server_dsn: str, template_db: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await db.connect(database_url)
+def database_url(owner_url: str) -> str:
+    """The test database as the service connects to it: DATABASE_URL in production."""
+    return with_user(owner_url, db.SERVICE_ROLE)
+
+
+@contextlib.asynccontextmanager
+async def connected(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await db.connect(dsn)
     try:
         yield connection
     finally:
         await connection.close()
+
+
+@pytest.fixture
+async def conn(owner_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """The owner's connection: test data set up directly, and tampering only an owner can do."""
+    async with connected(owner_url) as connection:
+        yield connection
+
+
+@pytest.fixture
+async def service_conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the service's role: what SQL reaching the service's own user could do."""
+    async with connected(database_url) as connection:
+        yield connection
 
 
 @pytest.fixture

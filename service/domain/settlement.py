@@ -77,7 +77,8 @@ def document(
     components: Mapping[tuple[str, str], Component],
 ) -> dict[str, Any]:
     """The settled provider-period from the run's lines of the provider (paid and held, in run
-    order), as it reads back from jsonb: what is hashed is what is stored."""
+    order), as it reads back from jsonb: what is hashed is what is stored. A settled line has its
+    frozen booking account; a line being settled takes its component's."""
     assert settled.attested_at is not None
     doc = {
         "tenant": tenant,
@@ -86,7 +87,7 @@ def document(
         "run": str(settled.run_id),
         "tariffs": settled.tariffs,
         "lines": [
-            document_line(x, components[(x.tariff_id, x.component)].account)
+            document_line(x, x.account or components[(x.tariff_id, x.component)].account)
             for x in lines
             if x.kind in PAID_KINDS
         ],

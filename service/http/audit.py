@@ -46,8 +46,10 @@ async def list_audit(
     tags=["audit"],
     guards=[allow("auditor")],
     summary="Walk the tenant's audit chain and name the first entry that does not hold",
-    description="Also checks the chain's head each settlement recorded when it was attested: a removed "
-    "tail is detected even if the chain's own head record was rolled back with it.",
+    description="Also checks what each settlement froze: the chain's head it recorded when it was "
+    "attested must still be in the chain (so a removed tail is detected even if the chain's own head "
+    "record was rolled back with it), and its lines must still hash to its stored SHA-256 (a problem "
+    "there has no `first_broken` position; `problem` names the settlement).",
 )
 async def verify_audit(request: Request[Principal, None, object], conn: Conn) -> AuditVerification:
     return await audit.verify(conn, request.user)

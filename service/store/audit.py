@@ -175,31 +175,44 @@ async def entries(
 
 
 async def verify(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
-    """Walk the tenant's chain up to its recorded head; name the first entry that does not hold.
+    """Walk the tenant's chain up to its recorded head, and find nothing after that head (the service
+    writes audit_head: set back, it would leave the entries after it unchecked); name the first entry
+    that does not hold.
 
-    Reading the head first makes the walk consistent under concurrent writers: every position up to
-    it is committed, so a gap is a removed entry, not one still being written.
+    The head, and whether anything lies after it, are read in one statement: every position up to it
+    is committed, so a gap is a removed entry, not one still being written, and a concurrent writer is
+    never taken for entries after the head.
     """
-    head_seq, head_hash = await head(conn, tenant_id)
-    expected_seq, prev = 1, GENESIS
     async with contextlib.AsyncExitStack() as stack:
         if not conn.is_in_transaction():
             await stack.enter_async_context(conn.transaction(readonly=True))
-        async for row in conn.cursor(
-            "SELECT * FROM audit_log WHERE tenant_id = $1 AND seq <= $2 ORDER BY seq",
-            tenant_id,
-            head_seq,
-            prefetch=1000,
-        ):
-            fields = dict(row)
-            seq = fields["seq"]
-            if seq != expected_seq:
-                return _broken(expected_seq, f"entry {expected_seq} is missing (next present is {seq})")
-            if fields["prev_hash"] != prev:
-                return _broken(seq, "link to the previous entry is broken")
-            if entry_hash(fields) != fields["hash"]:
-                return _broken(seq, "entry content does not match its hash")
-            prev, expected_seq = fields["hash"], seq + 1
+        return await _walk(conn, tenant_id)
+
+
+async def _walk(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
+    head_seq, head_hash, beyond = await conn.fetchrow(
+        """SELECT coalesce(h.seq, 0), coalesce(h.hash, $2),
+                  EXISTS (SELECT 1 FROM audit_log a WHERE a.tenant_id = $1 AND a.seq > coalesce(h.seq, 0))
+           FROM (SELECT 1) AS one LEFT JOIN audit_head h ON h.tenant_id = $1""",
+        tenant_id,
+        GENESIS,
+    )
+    expected_seq, prev = 1, GENESIS
+    async for row in conn.cursor(
+        "SELECT * FROM audit_log WHERE tenant_id = $1 AND seq <= $2 ORDER BY seq",
+        tenant_id,
+        head_seq,
+        prefetch=1000,
+    ):
+        fields = dict(row)
+        seq = fields["seq"]
+        if seq != expected_seq:
+            return _broken(expected_seq, f"entry {expected_seq} is missing (next present is {seq})")
+        if fields["prev_hash"] != prev:
+            return _broken(seq, "link to the previous entry is broken")
+        if entry_hash(fields) != fields["hash"]:
+            return _broken(seq, "entry content does not match its hash")
+        prev, expected_seq = fields["hash"], seq + 1
     last = expected_seq - 1
     if last != head_seq:
         return _broken(
@@ -207,6 +220,8 @@ async def verify(conn: asyncpg.Connection, tenant_id: str) -> VerifyResult:
         )
     if prev != head_hash:
         return _broken(last, "the last entry does not match the recorded head")
+    if beyond:
+        return _broken(last + 1, f"entries go on after its recorded head {head_seq}: the head was set back")
     return VerifyResult(ok=True, checked=last)
 
 

@@ -199,7 +199,7 @@ async def attest(conn: asyncpg.Connection, who: Principal, settlement_id: UUID) 
         doc,
     )
     settled = _settlement(row)
-    await _publish(conn, tenant, settled, paid)
+    await publish(conn, tenant, settled.id)
     await audit.record(
         conn,
         who,
@@ -252,46 +252,16 @@ def shown_quantity(quantity: Fraction | None, unit: str | None) -> str | None:
     return show_quantity(quantity, unit or "") if quantity is not None else None
 
 
-async def _publish(
-    conn: asyncpg.Connection, tenant: str, settled: SettlementRow, paid: list[InvoiceLine]
-) -> None:
-    """Feed entries: the settlement, and one per corrected period whose adjustments it carries."""
-    adjusted: dict[str, Decimal] = {}
-    for line in paid:
-        if line.original_period is not None:
-            adjusted[line.original_period] = adjusted.get(line.original_period, ZERO) + line.amount
-    await append_feed(
-        conn,
-        tenant,
-        [("settlement", settled.id, settled.provider_id, settled.period, None, settled.total)]
-        + [
-            ("adjustment", settled.id, settled.provider_id, settled.period, original, amount)
-            for original, amount in sorted(adjusted.items())
-        ],
-    )
+async def publish(conn: asyncpg.Connection, tenant: str, settlement_id: UUID) -> list[int]:
+    """Feed entries for a settled settlement: itself, and one per corrected period whose adjustments
+    it carries; return their positions.
 
-
-async def append_feed(conn: asyncpg.Connection, tenant: str, entries: list[tuple]) -> list[int]:
-    """Append (kind, settlement, provider, period, original_period, amount) entries; return positions.
-
-    The tenant's feed_head row lock taken here is held until commit: the next writer gets its
-    positions only after these are visible, so a poller never sees a gap that is filled later.
+    The database's feed_publish (migration 0008) is the only way into the feed: it makes the entries
+    from what the settlement froze and takes their positions under the tenant's feed_head row lock,
+    held until commit, so the next writer gets its positions only after these are visible and a poller
+    never sees a gap that is filled later.
     """
-    await conn.execute(
-        "INSERT INTO feed_head (tenant_id, position) VALUES ($1, 0) ON CONFLICT DO NOTHING", tenant
-    )
-    last = await conn.fetchval(
-        "UPDATE feed_head SET position = position + $2 WHERE tenant_id = $1 RETURNING position",
-        tenant,
-        len(entries),
-    )
-    positions = list(range(last - len(entries) + 1, last + 1))
-    await conn.executemany(
-        """INSERT INTO feed (tenant_id, position, kind, settlement_id, provider_id, period, original_period, amount)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-        [(tenant, position, *entry) for position, entry in zip(positions, entries, strict=True)],
-    )
-    return positions
+    return await conn.fetchval("SELECT feed_publish($1, $2)", tenant, settlement_id)
 
 
 async def _lock(conn: asyncpg.Connection, tenant: str, provider: str, period: str) -> None:
@@ -430,6 +400,46 @@ async def feed(conn: asyncpg.Connection, tenant: str, after: int, limit: int) ->
 def verify(settled: SettlementRow) -> bool:
     """The stored document still hashes to the stored SHA-256."""
     return settled.document is not None and digest(settled.document) == settled.sha256
+
+
+async def verify_hashes(conn: asyncpg.Connection, tenant: str) -> str | None:
+    """Every settled settlement still hashes to its stored SHA-256: its stored document, and the
+    document made again, as attestation made it, from its lines as they are served (the JSON view and
+    the CSV); and every frozen copy in settlement_lines still matches the run's line it froze.
+    Returns what does not hold for the first that fails, in order of attestation."""
+    settled_ids = await conn.fetch(
+        "SELECT id FROM settlements WHERE tenant_id = $1 AND status = 'settled' ORDER BY attested_at, id",
+        tenant,
+    )
+    for settled_id in (r["id"] for r in settled_ids):
+        settled = await get(conn, tenant, settled_id)
+        name = f"settlement {settled.id} ({settled.provider_id} {settled.period})"
+        if not verify(settled):
+            return f"{name}: its stored document no longer hashes to its SHA-256"
+        served = await lines(conn, tenant, settled.id)
+        held = [
+            x for x in await runs.lines(conn, tenant, settled.run_id, settled.provider_id) if x.kind == "held"
+        ]
+        components = await tariffs.components(conn, tenant, settled.tariffs)
+        if digest(document(tenant, settled, [*served, *held], components)) != settled.sha256:
+            return f"{name}: its lines no longer hash to its SHA-256"
+        if differs := await conn.fetchval(_COPY_DIFFERS, tenant, settled.id):
+            return f"{name}: its line {differs} no longer matches the run's line it froze"
+    return None
+
+
+# The first settled line whose frozen copy no longer matches the run's line it froze.
+_COPY_DIFFERS = """
+SELECT min(sl.ord)
+FROM settlement_lines sl
+JOIN run_lines rl ON rl.tenant_id = sl.tenant_id AND rl.id = sl.run_line_id
+LEFT JOIN run_line_adjustments a ON a.tenant_id = rl.tenant_id AND a.line_id = rl.id
+WHERE sl.tenant_id = $1 AND sl.settlement_id = $2
+  AND (sl.kind, sl.component, sl.area, sl.tariff_id, sl.pnr, sl.zone, sl.unit, sl.quantity, sl.unit_price,
+       sl.amount, sl.original_period)
+      IS DISTINCT FROM (rl.kind, rl.component, rl.area, rl.tariff_id, rl.pnr, rl.zone, rl.unit, rl.quantity,
+                        rl.unit_price, rl.amount, a.original_period)
+"""
 
 
 async def verify_anchors(conn: asyncpg.Connection, tenant: str, checked: int) -> tuple[int, str] | None:

@@ -22,13 +22,17 @@ async def entries(
 
 
 async def verify(conn: asyncpg.Connection, who: Principal) -> AuditVerification:
-    """Walk the tenant's chain and name the first entry that does not hold; then check the chain's head
-    each settlement recorded when it was attested, so that a removed tail is found even if the chain's
-    own head record was rolled back with it."""
+    """Walk the tenant's chain and name the first entry that does not hold; then check what each
+    settlement froze (domain.md 7b): the chain's head it recorded when it was attested must still be in
+    the chain, so that a chain cut back to before it is found even if the chain's own head record was
+    rolled back with it; and it must still hash to its stored SHA-256 (a problem there has no position
+    in the chain: `first_broken` is None, and `problem` names the settlement)."""
     result = await audit.verify(conn, who.tenant_id)
     if result.ok and (broken := await settlements.verify_anchors(conn, who.tenant_id, result.checked)):
         first, problem = broken
         return AuditVerification(ok=False, checked=first - 1, first_broken=first, problem=problem)
+    if result.ok and (problem := await settlements.verify_hashes(conn, who.tenant_id)):
+        return AuditVerification(ok=False, checked=result.checked, first_broken=None, problem=problem)
     return AuditVerification(
         ok=result.ok, checked=result.checked, first_broken=result.first_broken, problem=result.problem
     )

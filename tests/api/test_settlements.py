@@ -193,15 +193,32 @@ async def test_feed_never_skips_or_repeats_under_parallel_writers(client, conn, 
     settled = await _settle(client, month, PROVIDER)
     writers, seen = 24, []
     done = asyncio.Event()
+    # A settled settlement for each writer to publish, of later months (written directly, as the owner).
+    later = [
+        await conn.fetchval(
+            """INSERT INTO settlements (tenant_id, id, provider_id, period, run_id, status, prepared_by, total,
+                                        totals, totals_by_area, accounts, tariffs)
+               VALUES ('kson', gen_random_uuid(), $1, $2, $3, 'prepared', 'a', 1, '{}', '{}', '{}', '{}')
+               RETURNING id""",
+            PROVIDER,
+            f"{2030 + n // 12}-{n % 12 + 1:02d}",
+            uuid.UUID(settled["run"]),
+        )
+        for n in range(writers)
+    ]
+    await conn.execute(
+        """UPDATE settlements SET status = 'settled', attested_by = 'b', attested_at = now(),
+                                  sha256 = repeat('0', 64), document = '{}'
+           WHERE id = ANY ($1::uuid[])""",
+        later,
+    )
 
     async def writer(n):
         c = await db.connect(database_url)
         try:
             async with c.transaction():
                 await asyncio.sleep(random.random() * 0.02)
-                await store.append_feed(
-                    c, "kson", [("adjustment", uuid.UUID(settled["id"]), PROVIDER, "2024-04", f"w{n}", 1)]
-                )
+                await store.publish(c, "kson", later[n])
                 # Hold the transaction open a while after taking a position: a sequence-based feed
                 # would now let a later position commit first.
                 await asyncio.sleep(random.random() * 0.05)

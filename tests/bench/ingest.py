@@ -43,6 +43,7 @@ from service.domain.identity import luhn_valid  # noqa: E402
 from service.store import apikeys  # noqa: E402
 from service.usecases.system import seed_defaults  # noqa: E402
 from service.usecases.visits import content_hash  # noqa: E402
+from tests.conftest import with_user  # noqa: E402
 
 TENANT, PROVIDER = "kson", "bench-omsorg"
 CODES = {
@@ -226,7 +227,9 @@ async def drop(server_dsn: str, name: str) -> None:
 def start_server(dsn: str, port: int) -> subprocess.Popen:
     env = {
         **os.environ,
-        "DATABASE_URL": dsn,
+        # As in production: the service's role, and the owner's URL for migrations.
+        "DATABASE_URL": with_user(dsn, db.SERVICE_ROLE),
+        "KUNDVAL_MIGRATION_URL": dsn,
         "KUNDVAL_PORT": str(port),
         "KUNDVAL_LOG_LEVEL": "warning",
         "KUNDVAL_LOG_FORMAT": "json",

@@ -8,8 +8,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from service import embedded
+from service import db, embedded
 from service.embedded import EmbeddedError, EmbeddedPostgres
+from service.settings import Settings
 
 # The machine's own PostgreSQL, as find_bin_dir looks for it when pgserver is absent.
 SYSTEM_BINARIES = bool(shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb")))
@@ -77,3 +78,19 @@ def test_missing_postgresql_says_what_to_install(monkeypatch):
         embedded.find_bin_dir()
     assert "apt-get install postgresql" in str(info.value)
     assert "DATABASE_URL" in str(info.value)
+
+
+async def test_embedded_mode_sets_up_the_owner_and_the_service_role(data_dir):
+    # The server's superuser owns the tables and migrates; the service logs in as a role that owns nothing.
+    async with db.database(Settings(data_dir=str(data_dir))) as database:
+        assert database.migrated == [m.name for m in db.migration_files()]
+        conn = await db.connect(database.dsn)
+        try:
+            assert await conn.fetchval("SELECT current_user") == db.SERVICE_ROLE
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("ALTER TABLE settlement_lines DISABLE TRIGGER USER")
+        finally:
+            await conn.close()
+    async with db.database(Settings(data_dir=str(data_dir))) as database:
+        assert database.migrated == []
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists()

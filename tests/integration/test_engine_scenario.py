@@ -1,7 +1,7 @@
 """`kundval scenario run` and `kundval tariff load`: the commands, end to end.
 
-The scenario command gets the test server's DATABASE_URL, so it makes (and drops) a throwaway
-database there and serves the app on a loopback port: the worked month goes through HTTP.
+The scenario command gets the test server's role as the owner (KUNDVAL_MIGRATION_URL) and the
+service's role as DATABASE_URL, so it makes (and drops) a throwaway database there and serves the app on a loopback port: the worked month goes through HTTP.
 """
 
 import asyncio
@@ -11,14 +11,18 @@ from importlib.resources import files
 
 import pytest
 
+from service import db
 from service.cli import main
 from tests.api.test_reconcile_worked_month import EXPECTED, SCENARIO, comparable
+from tests.conftest import with_user
 
 
 @pytest.fixture
 def command(monkeypatch, capsys):
-    def run(dsn, *argv):
+    def run(dsn, *argv, owner=None):
         monkeypatch.setenv("DATABASE_URL", dsn)
+        if owner:
+            monkeypatch.setenv("KUNDVAL_MIGRATION_URL", owner)
         code = main(list(argv))
         captured = capsys.readouterr()
         return code, captured.out, captured.err
@@ -30,8 +34,9 @@ async def scenario(command, server_dsn, tmp_path, data, *extra):
     source = tmp_path / "scenario.json"
     source.write_text(json.dumps(data), encoding="utf-8")
     target = tmp_path / "result.json"
+    service = with_user(server_dsn, db.SERVICE_ROLE)
     code, _, err = await asyncio.to_thread(
-        command, server_dsn, "scenario", "run", str(source), "--output", str(target), *extra
+        command, service, "scenario", "run", str(source), "--output", str(target), *extra, owner=server_dsn
     )
     return code, (json.loads(target.read_text(encoding="utf-8")) if code == 0 else None), err
 

@@ -9,11 +9,13 @@ import asyncpg
 import pytest
 
 from service import db
+from service.cli import main
 from service.domain.settlement import digest, document
+from service.settings import Settings
 from service.store import runs, settlements, tariffs
 from service.usecases import documents
 from service.usecases.system import seed_defaults
-from tests.conftest import with_database
+from tests.conftest import with_database, with_user
 
 
 async def test_template_database_is_current(conn):
@@ -89,6 +91,105 @@ async def test_failed_migration_leaves_nothing_behind(empty_db, tmp_path):
         await conn.close()
 
 
+# -- the owner migrates, the service connects as a role that owns nothing ------------------------
+
+
+async def test_the_owner_migrates_and_the_service_starts_on_the_result(empty_db):
+    settings = Settings(database_url=with_user(empty_db, db.SERVICE_ROLE), migration_url=empty_db)
+    async with db.database(settings) as database:
+        assert database.migrated == [m.name for m in db.migration_files()]
+        conn = await db.connect(database.dsn)
+        try:
+            assert await conn.fetchval("SELECT current_user") == db.SERVICE_ROLE
+            assert await conn.fetchval("SELECT count(*) FROM tenants") == 1
+        finally:
+            await conn.close()
+    async with db.database(settings) as database:
+        assert database.migrated == []
+
+
+async def test_without_the_owners_url_a_pending_migration_stops_the_start(empty_db):
+    settings = Settings(database_url=with_user(empty_db, db.SERVICE_ROLE))
+    with pytest.raises(db.SetupError, match="KUNDVAL_MIGRATION_URL") as info:
+        async with db.database(settings):
+            pass
+    assert "0001_init.sql" in str(info.value)
+
+
+async def test_kundval_migrate_runs_as_the_owner(empty_db, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", with_user(empty_db, db.SERVICE_ROLE))
+    monkeypatch.setenv("KUNDVAL_MIGRATION_URL", empty_db)
+    code = await asyncio.to_thread(main, ["migrate"])
+    assert code == 0
+    assert f"applied {len(db.migration_files())} migration(s)" in capsys.readouterr().out
+    code = await asyncio.to_thread(main, ["migrate"])
+    assert code == 0 and "applied 0 migration(s)" in capsys.readouterr().out
+
+
+@pytest.fixture
+async def new_role(server_dsn):
+    """Login roles of the test's own, dropped afterwards."""
+    admin = await asyncpg.connect(server_dsn)
+    made = []
+
+    async def make(*options):
+        name = f"kundval_r_{uuid.uuid4().hex[:10]}"
+        await admin.execute(f'CREATE ROLE "{name}" LOGIN {" ".join(options)}')
+        made.append(name)
+        return name
+
+    try:
+        yield make
+    finally:
+        for name in reversed(made):
+            await admin.execute(f'DROP ROLE "{name}"')
+        await admin.close()
+
+
+async def test_the_service_refuses_to_run_as_a_superuser(owner_url, monkeypatch, capsys):
+    with pytest.raises(db.SetupError, match="superuser"):
+        async with db.database(Settings(database_url=owner_url)):
+            pass
+    monkeypatch.setenv("DATABASE_URL", owner_url)
+    code = await asyncio.to_thread(main, ["apikey", "list"])
+    err = capsys.readouterr().err
+    assert code == 1 and "superuser" in err and len(err.strip().splitlines()) == 1
+
+
+async def test_the_service_refuses_to_run_as_an_owner_or_a_member_of_one(conn, owner_url, new_role):
+    owner = await new_role()
+    member = await new_role(f'IN ROLE "{owner}"')  # may SET ROLE to the owner
+    await conn.execute(f'ALTER TABLE visits OWNER TO "{owner}"')
+    try:
+        for login in (owner, member):
+            with pytest.raises(db.SetupError, match="visits"):
+                async with db.database(Settings(database_url=with_user(owner_url, login))):
+                    pass
+    finally:
+        await conn.execute("ALTER TABLE visits OWNER TO CURRENT_USER")
+
+
+async def test_an_owner_that_is_no_superuser_migrates(server_dsn, new_role):
+    role = await new_role()
+    name = f"kundval_m_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}" OWNER "{role}"')
+    try:
+        owner = with_user(with_database(server_dsn, name), role)
+        settings = Settings(database_url=with_user(owner, db.SERVICE_ROLE), migration_url=owner)
+        async with db.database(settings) as database:
+            assert len(database.migrated) == len(db.migration_files())
+            conn = await db.connect(database.dsn)
+            try:
+                await seed_defaults(conn, "kson")  # as at every start: the service writes
+                assert await conn.fetchval("SELECT count(*) FROM tariffs") > 0
+            finally:
+                await conn.close()
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 SETTLED_0006 = Path(__file__).resolve().parent.parent / "data" / "settled-0006.sql"
 _COPY = re.compile(r"^COPY public\.(\w+) \(([^)]*)\) FROM stdin;\n(.*?)^\\\.\n", re.M | re.S)
 
@@ -149,5 +250,11 @@ async def test_0007_moves_adjustment_links_and_every_settlement_keeps_its_sha256
             line = await runs.line(conn, "kson", line_id)
             assert line.detail == {} and line.adjustment is not None
             assert documents.line_detail(line) == detail
+
+        # The later migrations go over the same settled data; verification rebuilds every document
+        # from the lines as they are served and finds each hash as it was attested.
+        later = [m.name for m in db.migration_files() if m.version > "0007"]
+        assert await db.migrate(conn) == later
+        assert await settlements.verify_hashes(conn, "kson") is None
     finally:
         await conn.close()

@@ -26,6 +26,8 @@ def test_overrides_win_over_environment():
         ({"KUNDVAL_MAX_BODY_BYTES": "-1"}, "KUNDVAL_MAX_BODY_BYTES"),
         ({"KUNDVAL_PORTT": "8000"}, "KUNDVAL_PORTT"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://s@h/d", "KUNDVAL_MIGRATION_URL": "owner"}, "KUNDVAL_MIGRATION_URL"),
+        ({"KUNDVAL_MIGRATION_URL": "postgresql://o@h/d"}, "KUNDVAL_MIGRATION_URL"),
         ({"KUNDVAL_POOL_MIN": "5", "KUNDVAL_POOL_MAX": "2"}, "KUNDVAL_POOL_MIN"),
     ],
 )
