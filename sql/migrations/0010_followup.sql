@@ -30,3 +30,5 @@ CREATE TABLE run_followup (
 
 CREATE TRIGGER run_followup_immutable BEFORE UPDATE OR DELETE ON run_followup
     FOR EACH ROW EXECUTE FUNCTION refuse_change();
+-- Append-only for the service, like the run (sql/migrations/0008).
+REVOKE UPDATE, DELETE ON run_followup FROM kundval_service;
