@@ -199,6 +199,30 @@ class ResultDiscrepancy(_Out):
     detail: str
 
 
+class FollowupFigures(_Out):
+    """The follow-up figures of followup.md 1: minutes and shares with four decimals (the share is
+    null when nothing was granted), amounts with two, counts as integers."""
+
+    granted_minutes: str
+    performed_minutes: str
+    performed_share: str | None
+    customers_below_target: int
+    licensed_visits: dict[str, int]
+    declined_visits: int
+    declined_customers: int
+    customers_by_area: dict[str, int]
+    payout_by_area: dict[str, Money]
+
+
+class FollowupProvider(FollowupFigures, kw_only=True):
+    provider: str
+
+
+class Followup(_Out):
+    providers: list[FollowupProvider]
+    tenant: FollowupFigures  # the exact sums over the providers shown; customers counted once
+
+
 class ResultDocument(_Out):
     tenant: str
     period: str
@@ -210,6 +234,7 @@ class ResultDocument(_Out):
     discrepancies: list[ResultDiscrepancy]
     discrepancy_counts: dict[str, int]
     warnings: list[str]
+    followup: Followup
 
 
 # Lines per provider-period, held lines, one line with its trail --------------------------------

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-TariffStatus = Literal["pending", "active", "superseded"]
+TariffStatus = Literal["pending", "active", "superseded", "simulation"]
 
 
 class TariffLoad(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

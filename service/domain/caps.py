@@ -37,6 +37,23 @@ def share_cap(total: Decimal, paid_minutes: Fraction, cap_minutes: Fraction) -> 
     return Reduction(total, round_ore(Fraction(total) * cap_minutes / paid_minutes))
 
 
+def cap_to_granted(total: Decimal, paid_minutes: Fraction, granted_minutes: Fraction) -> Reduction | None:
+    """Performed time capped at granted time (followup.md 3): a customer's lines of the component
+    paying more minutes than were granted come to round_half_up(total × granted / paid); granted 0
+    takes the whole total. The share cap's arithmetic with the granted minutes as the cap."""
+    return share_cap(total, paid_minutes, granted_minutes)
+
+
+def minimum_share(
+    total: Decimal, performed_minutes: Fraction, granted_minutes: Fraction, minimum: Decimal
+) -> Reduction | None:
+    """Below the minimum performed share (followup.md 3), a customer's paid lines of the component
+    come to round_half_up(total × performed / granted); None when granted is 0 or the share is met."""
+    if granted_minutes <= 0 or performed_minutes >= Fraction(minimum) * granted_minutes:
+        return None
+    return Reduction(total, round_ore(Fraction(total) * performed_minutes / granted_minutes))
+
+
 def amount_cap(total: Decimal, cap: Decimal) -> Reduction | None:
     if total <= cap:
         return None

@@ -34,6 +34,7 @@ SEVERITIES: dict[str, Severity] = {
     "DELEGATED_CAP": "info",
     "EXTRAORDINARY": "blocking",
     "LOW_PERFORMED_SHARE": "info",
+    "BELOW_MINIMUM_SHARE": "info",
     "DECLINED_VISITS": "info",
     "NOT_IN_TARIFF": "hard",
     "LATE_DATA": "info",

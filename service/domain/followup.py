@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import msgspec
 
-from service.domain.lines import show
+from service.domain.lines import InvoiceLine, show
 from service.domain.money import round_half_up
 
 AREAS = ("hemtjanst", "hemsjukvard", "hemrehab", "ovrigt")
@@ -43,6 +43,26 @@ class Figures(msgspec.Struct, frozen=True, kw_only=True):
 def share(performed: Fraction, granted: Fraction) -> Decimal | None:
     """performed / granted, half up to four decimals; None when nothing was granted."""
     return round_half_up(performed / granted, SHARE_DECIMALS) if granted else None
+
+
+def with_lines(counted: Figures, lines: Iterable[InvoiceLine]) -> Figures:
+    """A provider-month's figures: what the run counted (minutes, visits, customers below target)
+    with the customers and payout per area read off its lines. Every paid line counts its customer
+    (even when a reduction takes the total to 0); lines, reductions and adjustments add to the
+    payout of their component's area, held lines to nothing."""
+    customers: dict[str, set[str]] = {area: set() for area in AREAS}
+    payout = dict.fromkeys(AREAS, ZERO)
+    for line in lines:
+        if line.kind == "held":
+            continue
+        payout[line.area] += line.amount
+        if line.kind == "line" and line.pnr is not None:
+            customers[line.area].add(line.pnr)
+    return msgspec.structs.replace(
+        counted,
+        customers_by_area={area: frozenset(who) for area, who in customers.items()},
+        payout_by_area=payout,
+    )
 
 
 def combine(parts: Iterable[Figures]) -> Figures:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from service.domain.discrepancies import Finding
+from service.domain.followup import Figures, with_lines
 from service.domain.lines import ZERO, InvoiceLine
 
 
@@ -17,6 +18,18 @@ class Outcome:
     findings: list[Finding]
     metrics: dict[str, dict[str, Any]]  # per provider: the caps' and the checks' figures
     warnings: list[str]
+    # Per provider: the follow-up figures the run counted (followup.md 1), before its lines.
+    counted: dict[str, Figures] = field(default_factory=dict)
+
+    def followup(self, providers: list[str]) -> dict[str, Figures]:
+        """Per provider of the run: its follow-up figures, from what the run counted and its lines
+        (adjustments booked into the period included)."""
+        return {
+            provider: with_lines(
+                self.counted.get(provider, Figures()), (x for x in self.lines if x.provider_id == provider)
+            )
+            for provider in sorted(set(providers) | {x.provider_id for x in self.lines} | set(self.counted))
+        }
 
     def summary(self, providers: list[str]) -> dict[str, Any]:
         """Per provider: paid total, held total, undecided blocking discrepancies and figures; the

@@ -1,7 +1,11 @@
-"""The caps of domain.md 5, on the rounded lines: a share cap on a performed-time component (the 13 %
-of `delegerad_ovrig`, DELEGATED_CAP) and an amount cap on a claim component (TEAM_AMOUNT_CAP), per
-provider and tariff version, over the paid (not held) lines. A cap never changes a line: one
-reduction line brings the component's total down (service/domain/caps.py)."""
+"""The caps, on the rounded paid (not held) lines. A cap never changes a line: one reduction line
+brings the total down (service/domain/caps.py).
+
+Per provider, tariff version and component (domain.md 5): a share cap on a performed-time component
+(the 13 % of `delegerad_ovrig`, DELEGATED_CAP) and an amount cap on a claim component
+(TEAM_AMOUNT_CAP). Per provider-customer-month and component, all zones (followup.md 3):
+`cap_to_granted` on performed time of a category (no discrepancy) and `minimum_share` on granted
+time (BELOW_MINIMUM_SHARE); the markup is its own component and never reduced by them."""
 
 from __future__ import annotations
 
@@ -12,17 +16,74 @@ from typing import Any
 import msgspec
 
 from service.domain import discrepancies as d
-from service.domain.caps import Reduction, amount_cap, share_cap, share_cap_minutes
+from service.domain.caps import (
+    Reduction,
+    amount_cap,
+    cap_to_granted,
+    minimum_share,
+    share_cap,
+    share_cap_minutes,
+)
 from service.domain.discrepancies import Finding
 from service.domain.lines import ZERO, InvoiceLine, merged_trail, show
 from service.reconcile.sheet import SECONDS_PER_MINUTE, Sheet, digest
 
+BELOW_MINIMUM_SHARE = "BELOW_MINIMUM_SHARE"
+
 
 def reductions(sheet: Sheet, lines: list[InvoiceLine]) -> list[InvoiceLine]:
+    paid = [line for line in lines if line.kind == "line"]
+    return _customer_reductions(sheet, paid) + _component_reductions(sheet, paid)
+
+
+def _customer_reductions(sheet: Sheet, lines: list[InvoiceLine]) -> list[InvoiceLine]:
+    """Per provider-customer-month and component, all zones: cap_to_granted on performed time and
+    minimum_share on granted time (followup.md 3)."""
+    groups: defaultdict[tuple[str, str, str, str], list[InvoiceLine]] = defaultdict(list)
+    for line in lines:
+        component = sheet.tariffs[line.tariff_id].component(line.component)
+        if line.pnr is not None and (component.cap_to_granted or component.minimum_share is not None):
+            groups[(line.provider_id, line.tariff_id, line.component, line.pnr)].append(line)
+    out = []
+    for (provider, tariff_id, component_id, pnr), group in sorted(groups.items()):
+        component = sheet.tariffs[tariff_id].component(component_id)
+        total = sum((x.amount for x in group), ZERO)
+        if component.cap_to_granted:
+            assert component.category is not None
+            paid = sum((x.minutes or Fraction(0) for x in group), Fraction(0))
+            granted = sheet.granted_by_category.get(
+                (provider, pnr, tariff_id, component.category), Fraction(0)
+            )
+            reduction = cap_to_granted(total, paid, granted)
+            if reduction is not None:
+                figures = {"granted_minutes": show(granted), "paid_minutes": show(paid)}
+                out.append(_reduce(sheet, group, "cap_to_granted", reduction, None, figures, pnr))
+        if component.minimum_share is not None:
+            granted = sheet.granted_all.get((provider, pnr), Fraction(0))
+            seconds = sheet.by_customer.get((provider, pnr, "bistand"), (Fraction(0), Fraction(0)))[0]
+            performed = seconds / SECONDS_PER_MINUTE
+            reduction = minimum_share(total, performed, granted, component.minimum_share)
+            if reduction is not None:
+                finding = d.on_customer_month(
+                    BELOW_MINIMUM_SHARE,
+                    provider,
+                    pnr,
+                    sheet.month,
+                    version=digest(granted, performed),
+                    detail=f"performed {show(performed)} of granted {show(granted)} minutes "
+                    f"({show(100 * performed / granted)} %), below the minimum share "
+                    f"{component.minimum_share}",
+                )
+                figures = {"granted_minutes": show(granted), "performed_minutes": show(performed)}
+                out.append(_reduce(sheet, group, "minimum_share", reduction, finding, figures, pnr))
+    return out
+
+
+def _component_reductions(sheet: Sheet, lines: list[InvoiceLine]) -> list[InvoiceLine]:
+    """Per provider, tariff version and component: the share cap and the amount cap."""
     groups: defaultdict[tuple[str, str, str], list[InvoiceLine]] = defaultdict(list)
     for line in lines:
-        if line.kind == "line":
-            groups[(line.provider_id, line.tariff_id, line.component)].append(line)
+        groups[(line.provider_id, line.tariff_id, line.component)].append(line)
     out = []
     for (provider, tariff_id, component_id), group in groups.items():
         component = sheet.tariffs[tariff_id].component(component_id)
@@ -74,15 +135,17 @@ def _reduce(
     group: list[InvoiceLine],
     rule: str,
     reduction: Reduction,
-    finding: Finding,
+    finding: Finding | None,
     figures: dict[str, Any],
+    pnr: str | None = None,
 ) -> InvoiceLine:
-    """The reduction line of a component's paid lines, and its info discrepancy."""
+    """The reduction line of a component's paid lines (of one customer, or of all), and its info
+    discrepancy where the rule raises one."""
     return msgspec.structs.replace(
         group[0],
         kind="reduction",
         rule=rule,
-        pnr=None,
+        pnr=pnr,
         zone=None,
         unit=None,
         quantity=None,
@@ -94,5 +157,5 @@ def _reduce(
             "total_before": str(reduction.total_before),
             "total_after": str(reduction.total_after),
         },
-        discrepancy=sheet.keep(finding).key,
+        discrepancy=None if finding is None else sheet.keep(finding).key,
     )

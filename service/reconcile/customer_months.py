@@ -1,6 +1,8 @@
 """The checks on a provider-customer-month (domain.md 6 and 6b): GRANTED_WITHOUT_VISITS (which holds
 the customer-month's granted time and markup while undecided), LOW_PERFORMED_SHARE (the 85 % target)
-and DECLINED_VISITS. They read what the bases tallied: granted minutes billed and payable visits.
+and DECLINED_VISITS. They read what the bases tallied: granted minutes and payable visits. The
+reductions per customer-month (cap_to_granted, minimum_share) are caps, on the rounded lines
+(caps.py).
 """
 
 from __future__ import annotations
@@ -20,19 +22,21 @@ def hold_key(sheet: Sheet, provider: str, pnr: str) -> str:
 
 
 def check(sheet: Sheet) -> None:
-    """Per provider-customer with billed granted time, and per one with declined visits."""
-    for (provider, pnr), granted in sorted(sheet.granted_total.items()):
+    """Per provider-customer with granted time (billed, for GRANTED_WITHOUT_VISITS; paid or not, for
+    LOW_PERFORMED_SHARE: domain.md 6b), and per one with declined visits."""
+    for (provider, pnr), granted in sorted(sheet.granted_all.items()):
         seconds, visits = sheet.by_customer.get((provider, pnr, "bistand"), (Fraction(0), Fraction(0)))
         performed = seconds / SECONDS_PER_MINUTE
-        if granted > 0 and visits == 0 and pnr not in sheet.inputs.paused:
+        billed = sheet.granted_total.get((provider, pnr), Fraction(0))
+        if billed > 0 and visits == 0 and pnr not in sheet.inputs.paused:
             sheet.keep(
                 d.on_customer_month(
                     GRANTED_WITHOUT_VISITS,
                     provider,
                     pnr,
                     sheet.month,
-                    version=digest(granted, ids(sheet.granted_lines[(provider, pnr)])),
-                    detail=f"{show(granted)} granted minutes, no payable performed bistand visit "
+                    version=digest(billed, ids(sheet.granted_lines[(provider, pnr)])),
+                    detail=f"{show(billed)} granted minutes, no payable performed bistand visit "
                     f"and no pause in {sheet.month}",
                 )
             )

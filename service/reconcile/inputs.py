@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import cache
@@ -19,6 +19,7 @@ import asyncpg
 import msgspec
 
 from service.domain.discrepancies import LONG_VISIT_SECONDS
+from service.domain.followup import LICENSED_CATEGORIES
 from service.domain.periods import DayRange, Period
 from service.domain.versions import TariffSpan
 from service.store import changes
@@ -93,6 +94,15 @@ class PerformedRow:
     tariff_id: str | None
     report_type: str
     seconds: Decimal
+    visits: int
+
+
+@dataclass(frozen=True, slots=True)
+class LicensedRow:
+    """Unflagged performed visits by licensed staff of one category."""
+
+    provider: str
+    staff_category: str
     visits: int
 
 
@@ -184,6 +194,7 @@ class Inputs:
     claims: list[ClaimRow]
     paused: frozenset[str]
     marks: dict[str, int]
+    licensed: list[LicensedRow] = field(default_factory=list)
 
 
 R = TypeVar("R")
@@ -217,6 +228,7 @@ def _paying_json(spans: list[TariffSpan]) -> list[dict[str, Any]]:
                         "report_type": c.report_type,
                         "exclude_codes": sorted(c.exclude_codes) if c.exclude_codes else None,
                         "requires_enrolment": c.requires_enrolment,
+                        "category": c.category,
                     }
                 )
     return rows
@@ -268,6 +280,7 @@ async def load(
     await conn.execute(q["visits_statistics"])
     visit_lines = _rows(VisitLineRow, await conn.fetch(q["visit_lines"]))
     performed = _rows(PerformedRow, await conn.fetch(q["performed"]))
+    licensed = _rows(LicensedRow, await conn.fetch(q["licensed"], list(LICENSED_CATEGORIES)))
     flagged = _rows(FlaggedVisit, await conn.fetch(q["flagged"]))
     declined = _rows(DeclinedRow, await conn.fetch(q["declined"], *window, provider))
 
@@ -299,4 +312,5 @@ async def load(
         claims=claims,
         paused=paused,
         marks=await changes.marks(conn, tenant),
+        licensed=licensed,
     )

@@ -17,6 +17,7 @@ Quantities are Fractions end to end; each line's amount is rounded once from its
 from __future__ import annotations
 
 import gc
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -24,13 +25,14 @@ from fractions import Fraction
 from typing import Any
 
 from service.domain.discrepancies import Ruling
+from service.domain.followup import Figures
 from service.domain.lines import ZERO, InvoiceLine, amount, hours, month_share, show, sorted_trail
 from service.domain.outcome import Outcome
 from service.domain.periods import merge, show_ranges
 from service.domain.tariff import APPROVED
 from service.reconcile import caps, customer_months
 from service.reconcile.bases import claim, enrolled_month, granted_time, granted_time_markup, visits
-from service.reconcile.inputs import Inputs
+from service.reconcile.inputs import DeclinedRow, Inputs
 from service.reconcile.sheet import SECONDS_PER_MINUTE, Draft, Sheet
 
 
@@ -58,6 +60,7 @@ def price(inputs: Inputs, rulings: dict[str, Ruling]) -> Outcome:
             findings=sorted(sheet.findings.values(), key=lambda f: f.key),
             metrics=metrics(sheet),
             warnings=sheet.warnings,
+            counted=counted(sheet),
         )
 
 
@@ -161,6 +164,37 @@ def priced(draft: Draft, kind: str, held_by: str | None, days_in_month: int) -> 
         detail=detail,
         held_by=held_by,
     )
+
+
+def counted(sheet: Sheet) -> dict[str, Figures]:
+    """Per provider, the follow-up figures the run counts (followup.md 1); the customers and payout
+    per area come from the lines (service/domain/followup.py `with_lines`)."""
+    granted: defaultdict[str, Fraction] = defaultdict(Fraction)
+    for (provider, _), minutes in sheet.granted_all.items():
+        granted[provider] += minutes
+    performed: defaultdict[str, Fraction] = defaultdict(Fraction)
+    for (provider, _, report_type), (seconds, _) in sheet.by_customer.items():
+        if report_type == "bistand":
+            performed[provider] += seconds / SECONDS_PER_MINUTE
+    below = Counter(f.provider for f in sheet.findings.values() if f.code == "LOW_PERFORMED_SHARE")
+    licensed: defaultdict[str, dict[str, int]] = defaultdict(dict)
+    for (provider, category), n in sheet.licensed.items():
+        licensed[provider][category] = n
+    declined: defaultdict[str, list[DeclinedRow]] = defaultdict(list)
+    for row in sheet.inputs.declined:
+        declined[row.provider].append(row)
+    providers = set(granted) | set(performed) | set(below) | set(licensed) | set(declined)
+    return {
+        provider: Figures(
+            granted_minutes=granted[provider],
+            performed_minutes=performed[provider],
+            customers_below_target=below[provider],
+            licensed_visits=licensed[provider],
+            declined_visits=sum(len(r.ids) for r in declined[provider]),
+            declined_customers=frozenset(r.pnr for r in declined[provider]),
+        )
+        for provider in providers
+    }
 
 
 def metrics(sheet: Sheet) -> dict[str, dict[str, Any]]:

@@ -93,6 +93,11 @@ class Sheet:
         self.drafts: dict[tuple[object, ...], Draft] = {}
         self.findings: dict[str, Finding] = {}
         self.warnings: list[str] = []
+        # Granted minutes on billable days whether a component pays them or not: per
+        # provider-customer (LOW_PERFORMED_SHARE, minimum_share, the follow-up figures) and per
+        # provider-customer-tariff-category (cap_to_granted).
+        self.granted_all: defaultdict[tuple[str, str], Fraction] = defaultdict(Fraction)
+        self.granted_by_category: defaultdict[tuple[str, str, str, str], Fraction] = defaultdict(Fraction)
         # Granted minutes billed per provider-customer, and the decision lines behind them.
         self.granted_total: defaultdict[tuple[str, str], Fraction] = defaultdict(Fraction)
         self.granted_lines: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
@@ -103,6 +108,8 @@ class Sheet:
         )
         self.by_tariff: defaultdict[tuple[str, str | None, str], Fraction] = defaultdict(Fraction)
         self.cap_metrics: dict[str, dict[str, str]] = defaultdict(dict)
+        # Performed visits by licensed staff with no hard discrepancy, per provider and category.
+        self.licensed: defaultdict[tuple[str, str], int] = defaultdict(int)
         # Asked once per input row (100 000s at a city's scale): worked out once each.
         self._components: dict[tuple[str, str], list[Component]] = {}
         self._daily: dict[tuple[Decimal, Decimal, str], Fraction] = {}

@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from service.domain.followup import Figures
 from service.domain.lines import Adjustment, InvoiceLine, exact_text, parse_exact
 from service.domain.outcome import Outcome
 from service.domain.principal import Principal
@@ -195,6 +196,7 @@ async def save(
             for f in outcome.findings
         ],
     )
+    await _store_followup(conn, tenant, run_id, outcome.followup(providers))
     saved = await get(conn, tenant, run_id)
     assert saved is not None
     return saved
@@ -347,6 +349,64 @@ async def current(conn: asyncpg.Connection, tenant: str, period: str, provider: 
         provider,
     )
     return RunRow(**dict(row)) if row else None
+
+
+FOLLOWUP_COLUMNS = (
+    "provider_id, granted_minutes, performed_minutes, customers_below_target, licensed_visits, "
+    "declined_visits, declined_customers, customers_by_area, payout_by_area"
+)
+
+
+async def _store_followup(
+    conn: asyncpg.Connection, tenant: str, run_id: UUID, figures: dict[str, Figures]
+) -> None:
+    await conn.executemany(
+        f"""INSERT INTO run_followup (tenant_id, run_id, {FOLLOWUP_COLUMNS})
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+        [
+            (
+                tenant,
+                run_id,
+                provider,
+                exact_text(f.granted_minutes),
+                exact_text(f.performed_minutes),
+                f.customers_below_target,
+                dict(f.licensed_visits),
+                f.declined_visits,
+                sorted(f.declined_customers),
+                {area: sorted(who) for area, who in f.customers_by_area.items()},
+                {area: str(amount) for area, amount in f.payout_by_area.items()},
+            )
+            for provider, f in figures.items()
+        ],
+    )
+
+
+async def followup(
+    conn: asyncpg.Connection, tenant: str, run_id: UUID, provider: str | None = None
+) -> dict[str, Figures]:
+    """The follow-up figures kept with a run, per provider (of one provider, if given)."""
+    rows = await conn.fetch(
+        f"""SELECT {FOLLOWUP_COLUMNS} FROM run_followup
+            WHERE tenant_id = $1 AND run_id = $2 AND ($3::text IS NULL OR provider_id = $3)
+            ORDER BY provider_id""",
+        tenant,
+        run_id,
+        provider,
+    )
+    return {
+        r["provider_id"]: Figures(
+            granted_minutes=parse_exact(r["granted_minutes"]),
+            performed_minutes=parse_exact(r["performed_minutes"]),
+            customers_below_target=r["customers_below_target"],
+            licensed_visits=r["licensed_visits"],
+            declined_visits=r["declined_visits"],
+            declined_customers=frozenset(r["declined_customers"]),
+            customers_by_area={area: frozenset(who) for area, who in r["customers_by_area"].items()},
+            payout_by_area={area: Decimal(amount) for area, amount in r["payout_by_area"].items()},
+        )
+        for r in rows
+    }
 
 
 async def lines(

@@ -105,12 +105,14 @@ async def insert(
     key: UUID | None = None,
     active: bool = False,
 ) -> None:
-    """A new version, pending; or active from now (the shipped ones, loaded and activated by `by`)."""
+    """A new version, pending; or active from now (the shipped ones, loaded and activated by `by`).
+    A simulation is stored as such, never active and never activated (followup.md 3)."""
+    status = "simulation" if tariff.header.simulation else "active" if active else "pending"
     await conn.execute(
         """INSERT INTO tariffs (tenant_id, id, title, valid_from, valid_to, status, source, content_hash,
                                 loaded_by, loaded_by_key, activated_by, activated_at)
-           VALUES ($1, $2, $3, $4, $5, CASE WHEN $9 THEN 'active' ELSE 'pending' END, $6, $7, $8, $10,
-                   CASE WHEN $9 THEN $8 END, CASE WHEN $9 THEN now() END)""",
+           VALUES ($1, $2, $3, $4, $5, $9, $6, $7, $8, $10,
+                   CASE WHEN $9 = 'active' THEN $8 END, CASE WHEN $9 = 'active' THEN now() END)""",
         tenant,
         tariff.id,
         tariff.header.title,
@@ -119,7 +121,7 @@ async def insert(
         source,
         tariff.content_hash(),
         by,
-        active,
+        status,
         key,
     )
 

@@ -16,7 +16,11 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+import msgspec
+
 from schemas import reconcile as s
+from service.domain import followup
+from service.domain.followup import Figures
 from service.domain.lines import ZERO, InvoiceLine, show, show_quantity, totals, totals_by_area
 from service.domain.periods import show_ranges
 from service.domain.tariff import Component
@@ -211,6 +215,7 @@ def build(
     findings: list[StoredFinding],
     components: list[Component],
     viewer: Viewer,
+    figures: dict[str, Figures],
 ) -> s.ResultDocument:
     metrics = {p["provider"]: p.get("metrics", {}) for p in run.summary.get("providers", [])}
     blocks = []
@@ -244,4 +249,18 @@ def build(
         discrepancies=shown,
         discrepancy_counts=dict(sorted(Counter(d.code for d in shown).items())),
         warnings=run.warnings if not viewer.as_provider else [],
+        followup=followup_document(figures, [b.provider for b in blocks]),
+    )
+
+
+def followup_document(figures: dict[str, Figures], providers: list[str]) -> s.Followup:
+    """The providers' follow-up figures and their sum (followup.md 1); a provider without figures
+    has none to show (zeros)."""
+    own = {p: figures.get(p, Figures()) for p in providers}
+    return s.Followup(
+        providers=[
+            msgspec.convert({"provider": p, **followup.document(f)}, s.FollowupProvider)
+            for p, f in own.items()
+        ],
+        tenant=msgspec.convert(followup.document(followup.combine(own.values())), s.FollowupFigures),
     )

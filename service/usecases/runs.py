@@ -135,7 +135,8 @@ async def run_result(conn: asyncpg.Connection, who: Principal, run_id: UUID) -> 
     findings = await discrepancies.find(conn, who.tenant_id, run_id=run_id, provider=only, limit=1_000_000)
     shown = await viewer(conn, who, [*(x.pnr for x in lines), *(f.pnr for f in findings)])
     components = list((await tariffs.components(conn, who.tenant_id, run.tariffs)).values())
-    result = document.build(who.tenant_id, run, scope, lines, findings, components, shown)
+    figures = await runs.followup(conn, who.tenant_id, run_id, only)
+    result = document.build(who.tenant_id, run, scope, lines, findings, components, shown, figures)
     await audit_shown(conn, who, shown, "run_result.read")
     return result
 

@@ -16,7 +16,7 @@ from service.domain.tariff import TariffError, load_tariff
 from service.store import metrics, tariffs, tenants
 
 DATA = resources.files("service") / "data"
-SHIPPED_TARIFFS = ("kson-2021.toml", "kson-2024.toml")
+SHIPPED_TARIFFS = ("kson-2021.toml", "kson-2024.toml", "kson-2024-utford.toml", "kson-2024-min80.toml")
 SYSTEM = "system:shipped"
 
 

@@ -108,7 +108,8 @@ async def load(conn: asyncpg.Connection, who: Principal, source: str) -> tuple[s
                 "load the corrected file under a new id"
             )
         return summary(existing), False
-    await _placement(conn, who.tenant_id, tariff)
+    if not tariff.header.simulation:  # a simulation is never in force: it may overlap anything
+        await _placement(conn, who.tenant_id, tariff)
     await store.insert(conn, who.tenant_id, tariff, source, by=who.name, key=who.key_id)
     await audit.record(
         conn,

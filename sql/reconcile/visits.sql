@@ -6,7 +6,7 @@
 -- $1 tenant, $2 first day, $3 day after the last, $4 provider or null,
 -- $5 tariff spans [{"id", "valid_from", "valid_to"}],
 -- $6 the components that pay visits: [{"tariff_id", "component", "report_type", "exclude_codes",
---    "requires_enrolment"}] (performed_time and visit_count),
+--    "requires_enrolment", "category"}] (performed_time and visit_count),
 -- $7 the tariffs' staff rules: [{"tariff_id", "report_type", "categories"}],
 -- $8 the longest visit in seconds that is not LONG_VISIT (service/domain/discrepancies.py).
 --
@@ -27,7 +27,13 @@ WITH spans AS (
 ),
 paying AS (
     SELECT * FROM jsonb_to_recordset($6::jsonb)
-        AS c (tariff_id text, component text, report_type text, exclude_codes text[], requires_enrolment text)
+        AS c (tariff_id text, component text, report_type text, exclude_codes text[], requires_enrolment text,
+              category text)
+),
+-- A visit is `service` when every one of its codes is a service insats of the catalogue, otherwise
+-- `omsorg` (followup.md 3): a component naming a category pays only visits of it.
+service_codes AS (
+    SELECT coalesce(array_agg(code), '{}') AS codes FROM insatser WHERE tenant_id = $1 AND category = 'service'
 ),
 staff AS (
     SELECT * FROM jsonb_to_recordset($7::jsonb) AS s (tariff_id text, report_type text, categories text[])
@@ -132,6 +138,7 @@ checked AS (
     -- The tariff version of the day, its staff rule for the report type, and the components that
     -- would pay the visit (its report type, unless all its codes are excluded): worked out once per
     -- distinct (day, report type, codes).
+    CROSS JOIN service_codes sc
     CROSS JOIN LATERAL (
         SELECT sp.tariff_id, st.categories,
                coalesce(array_agg(c.component ORDER BY c.component)
@@ -143,6 +150,8 @@ checked AS (
         LEFT JOIN staff st ON st.tariff_id = sp.tariff_id AND st.report_type = p.report_type
         LEFT JOIN paying c ON c.tariff_id = sp.tariff_id AND c.report_type = p.report_type
           AND NOT (c.exclude_codes IS NOT NULL AND p.codes <@ c.exclude_codes)
+          AND (c.category IS NULL
+               OR c.category = CASE WHEN p.codes <@ sc.codes THEN 'service' ELSE 'omsorg' END)
         GROUP BY sp.tariff_id, st.categories
     ) pay
     -- Not pulled up into the query below, so that each check runs once per visit.
@@ -175,6 +184,14 @@ SELECT provider_id, pnr, tariff_id, report_type, sum(seconds) AS seconds, count(
 FROM kv_visits
 WHERE NOT flagged
 GROUP BY provider_id, pnr, tariff_id, report_type;
+
+-- name: licensed
+-- Unflagged performed visits by licensed staff, per provider and staff category (followup.md 1;
+-- flagged ones are counted in Python, where their discrepancies' kinds are known). $1 the categories.
+SELECT provider_id, staff_category, count(*) AS visits
+FROM kv_visits
+WHERE NOT flagged AND staff_category = ANY ($1::text[])
+GROUP BY provider_id, staff_category;
 
 -- name: flagged
 SELECT provider_id, external_id, pnr, staff_id, staff_category, report_type, service_date, seconds,

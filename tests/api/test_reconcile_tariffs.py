@@ -21,6 +21,8 @@ async def test_shipped_versions_are_active_from_installation(client, keys):
     assert [(t["id"], t["status"], t["valid_from"], t["valid_to"]) for t in listed] == [
         ("kson-2021", "active", "2021-06-01", "2024-01-31"),
         ("kson-2024", "active", "2024-02-01", None),
+        ("kson-2024-min80", "simulation", "2024-02-01", None),
+        ("kson-2024-utford", "simulation", "2024-02-01", None),
     ]
     detail = (await client.get("/v1/tariffs/kson-2024", headers=auth(keys["reader"]))).json()
     assert detail["source"] == SHIPPED and detail["loaded_by"] == "system:shipped"
@@ -91,6 +93,25 @@ async def test_overlaps_are_refused_and_a_same_validity_version_replaces(client,
     run = (await client.post("/v1/runs", json={"period": "2024-01"}, headers=admin)).json()
     assert run["tariffs"] == ["kson-2021b"]
     assert (await client.post("/v1/tariffs/kson-2021b/activation", headers=second)).status_code == 409
+
+
+async def test_a_simulation_is_never_in_force_overlaps_and_takes_no_activation(client, keys):
+    # followup.md 3: loaded as a simulation, priced only by what-ifs.
+    admin, second = auth(keys["invoice_admin"]), auth(keys["invoice_admin_2"])
+    source = version("kson-2024-sim", "2024-03-01").replace(
+        "valid_from = 2024-03-01", "valid_from = 2024-03-01\nsimulation = true"
+    )
+    response = await client.post("/v1/tariffs", json={"source": source}, headers=admin)
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "simulation"  # overlapping kson-2024 and the shipped ones
+    response = await client.post("/v1/tariffs/kson-2024-sim/activation", headers=second)
+    assert response.status_code == 409
+    run = (await client.post("/v1/runs", json={"period": "2024-03"}, headers=admin)).json()
+    assert run["tariffs"] == ["kson-2024"]
+    for simulation in ("kson-2024-sim", "kson-2024-utford", "kson-2024-min80"):
+        body = {"period": "2024-03", "tariff": simulation}
+        run = (await client.post("/v1/runs", json=body, headers=admin)).json()
+        assert (run["kind"], run["tariffs"]) == ("whatif", [simulation])
 
 
 async def test_tariff_changes_are_logged_as_events(client, keys, capsys):

@@ -15,7 +15,13 @@ from tests.conftest import auth
 
 DATA = Path(__file__).parent.parent / "data"
 SCENARIO = json.loads((DATA / "2024-03-input.json").read_text(encoding="utf-8"))
-EXPECTED = json.loads((DATA / "2024-03-expected.json").read_text(encoding="utf-8"), parse_float=Decimal)
+
+
+def expected(name: str) -> dict:
+    return json.loads((DATA / name).read_text(encoding="utf-8"), parse_float=Decimal)
+
+
+EXPECTED = expected("2024-03-expected.json")
 EXEMPEL, SKARGARD = "exempel-omsorg", "skargardens-vard"
 PNR = re.compile(r"(?<![0-9])(19|20)[0-9]{10}(?![0-9])")
 
@@ -50,6 +56,7 @@ def comparable(doc: dict) -> dict:
     discrepancies = {
         (x["key"], x["code"], x["kind"], x["provider"], x["status"]) for x in doc["discrepancies"]
     }
+    followup = doc["followup"]
     return {
         "lines": lines,
         "reductions": reductions,
@@ -57,6 +64,8 @@ def comparable(doc: dict) -> dict:
         "totals": totals,
         "grand_total": _num(doc["grand_total"]),
         "discrepancies": discrepancies,
+        # followup.md 1: every figure, per provider and for the tenant
+        "followup": ({x["provider"]: x for x in followup["providers"]}, followup["tenant"]),
     }
 
 
@@ -130,6 +139,13 @@ async def test_the_worked_month_is_exact_and_reruns_are_identical(client, month)
     assert again["discrepancies"] == result["discrepancies"]  # the same opaque ids per key
 
 
+@pytest.mark.parametrize("tariff", ["kson-2021", "kson-2024-utford", "kson-2024-min80"])
+async def test_the_worked_month_priced_under_another_tariff_is_exact(client, month, tariff):
+    *_, whatif = await reconcile(client, month, tariff=tariff)
+    assert whatif["kind"] == "whatif" and whatif["tariffs"] == [tariff]
+    assert comparable(whatif) == comparable(expected(f"2024-03-expected.whatif-{tariff}.json"))
+
+
 async def test_the_worked_month_under_kson_2021_is_a_whatif_kept_apart(client, month):
     *_, real = await reconcile(client, month)
     *_, whatif = await reconcile(client, month, tariff="kson-2021")
@@ -156,6 +172,9 @@ async def test_a_provider_sees_its_own_part_phrased_from_its_view(client, month)
     mine = await call(client, month[SKARGARD], "GET", f"/v1/runs/{result['run']}/result")
     assert [p["provider"] for p in mine["providers"]] == [SKARGARD]
     assert {d["provider"] for d in mine["discrepancies"]} == {SKARGARD}
+    (own,) = mine["followup"]["providers"]  # its own figures only, and their sum
+    assert own["provider"] == SKARGARD and own["granted_minutes"] == "96.4286"
+    assert mine["followup"]["tenant"] == {k: v for k, v in own.items() if k != "provider"}
     text = json.dumps(mine)
     assert EXEMPEL not in text and "Exempel" not in text
     (not_chosen,) = [d for d in mine["discrepancies"] if d["code"] == "NOT_CHOSEN_PROVIDER"]

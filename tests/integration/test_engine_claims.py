@@ -140,16 +140,21 @@ async def test_extraordinary_is_paid_the_approved_amount(world, conn):
     assert (line.unit_price, line.amount) == (None, Decimal("2750.50"))
 
 
-async def test_claims_outside_the_tariff_and_for_unknown_customers(world, conn):
+async def test_a_claim_outside_the_tariff_is_checked_no_further(world, conn):
+    # domain.md 6: NOT_IN_TARIFF and no other check, whoever the customer is.
     await world.claim(A, "K1", "sip", "2024-03-05", C2)
-    await world.claim(A, "K2", "lakemedelsgenomgang", "2024-03-05", "199001011239")
+    await world.claim(A, "K2", "lakemedelsgenomgang", "2024-03-05", "199001011239")  # unknown customer
+    await world.claim(B, "K3", "sip", "2024-03-05", C2)  # not B's customer
     whatif = await price(conn, "2024-03", tariff="kson-2021")
     assert codes(whatif) == {
         "NOT_IN_TARIFF:prov-a:K1": "hard",
         "NOT_IN_TARIFF:prov-a:K2": "hard",
-        "UNKNOWN_CUSTOMER:prov-a:K2": "hard",
+        "NOT_IN_TARIFF:prov-b:K3": "hard",
     }
     assert whatif.lines == []
+    under_2024 = await price(conn, "2024-03")
+    assert codes(under_2024)["UNKNOWN_CUSTOMER:prov-a:K2"] == "hard"
+    assert codes(under_2024)["NOT_CHOSEN_PROVIDER:prov-b:K3"] == "blocking"
 
 
 async def test_listing_only_on_chosen_days(world, conn):

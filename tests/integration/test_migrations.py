@@ -210,7 +210,9 @@ def _migrations_through(folder, last):
     return folder
 
 
-async def test_0007_moves_adjustment_links_and_every_settlement_keeps_its_sha256(empty_db, tmp_path):
+async def test_0007_moves_adjustment_links_and_every_settlement_keeps_its_sha256(
+    empty_db, tmp_path, monkeypatch
+):
     """Settled data as the code before 0007 wrote it (adjustment links in run_lines.detail) goes
     through the migration: every settlement's document, built again from its migrated lines, hashes
     to the SHA-256 it was attested with, and an adjustment line reads as it did."""
@@ -218,6 +220,8 @@ async def test_0007_moves_adjustment_links_and_every_settlement_keeps_its_sha256
     conn = await db.connect(empty_db)
     try:
         await db.migrate(conn, before_0007)
+        # The tariffs shipped then (the simulations came with 0010).
+        monkeypatch.setattr("service.usecases.system.SHIPPED_TARIFFS", ("kson-2021.toml", "kson-2024.toml"))
         await seed_defaults(conn, "kson")
         for table, columns, data in _copy_blocks(SETTLED_0006):
             await conn.copy_to_table(table, source=io.BytesIO(data), columns=columns, format="text")

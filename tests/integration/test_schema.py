@@ -53,6 +53,7 @@ APPEND_ONLY = {
     "run_line_adjustments",
     "run_line_links",
     "run_discrepancies",
+    "run_followup",
     "run_recomputes",
     "discrepancy_decisions",
     "settlement_lines",

@@ -57,10 +57,10 @@ def findings(claim: ClaimRow, tariff: Tariff | None, component: Component | None
     def on(code: str, detail: str, provider_detail: str | None = None) -> Finding:
         return on_record(code, claim, detail, provider_detail)
 
-    found = []
-    if component is None:
+    if component is None:  # never payable, so checked no further (domain.md 6)
         where = f"tariff {tariff.id}" if tariff else f"no tariff in force on {day}"
-        found.append(on("NOT_IN_TARIFF", f"{claim.type} claims have no component in {where}"))
+        return [on("NOT_IN_TARIFF", f"{claim.type} claims have no component in {where}")]
+    found = []
     if claim.pnr is not None:
         if not claim.known_customer:
             found.append(on("UNKNOWN_CUSTOMER", "the registry does not know the customer"))
@@ -72,7 +72,7 @@ def findings(claim: ClaimRow, tariff: Tariff | None, component: Component | None
                     f"the customer is not yours on {day}",
                 )
             )
-    if component is not None and component.requires_enrolment is not None:
+    if component.requires_enrolment is not None:
         if component.requires_enrolment not in claim.enrolled_areas:
             area = component.requires_enrolment
             found.append(
@@ -82,7 +82,7 @@ def findings(claim: ClaimRow, tariff: Tariff | None, component: Component | None
                     f"no {area} enrolment of yours on {day}",
                 )
             )
-    if component is not None and component.price == APPROVED:
+    if component.price == APPROVED:
         found.append(on("EXTRAORDINARY", f"requested {claim.requested_amount}: {claim.motivation}"))
     return found
 

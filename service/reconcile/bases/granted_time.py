@@ -2,7 +2,8 @@
 
 The billable days come from SQL (sql/reconcile/granted.sql); a line's quantity is its exact daily
 minutes (service/domain/granted.py) times its days. The line is held by the customer-month's
-GRANTED_WITHOUT_VISITS while that is undecided (../customer_months.py).
+GRANTED_WITHOUT_VISITS while that is undecided (../customer_months.py). Every granted minute is
+tallied, paid or not: the customer-month checks, the per-customer caps and the follow-up read them.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from service.reconcile.sheet import Sheet
 def price(sheet: Sheet) -> None:
     for row in sheet.inputs.granted:
         tariff = sheet.tariffs[row.tariff_id]
+        minutes = sheet.granted_minutes(row.minutes, row.occasions, row.per, row.days)
+        customer = (row.provider, row.pnr)
+        sheet.granted_all[customer] += minutes
+        sheet.granted_by_category[(row.provider, row.pnr, row.tariff_id, row.category)] += minutes
         paying = [c for c in sheet.components(tariff, "granted_time") if c.category == row.category]
         if not paying:
             continue
-        minutes = sheet.granted_minutes(row.minutes, row.occasions, row.per, row.days)
-        customer = (row.provider, row.pnr)
         sheet.granted_total[customer] += minutes
         sheet.granted_lines[customer].add(row.line_id)
         hold = customer_months.hold_key(sheet, row.provider, row.pnr)

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 from service.domain import discrepancies as d
 from service.domain.discrepancies import LONG_VISIT_SECONDS, Finding
+from service.domain.followup import LICENSED_CATEGORIES
 from service.domain.lines import show
 from service.reconcile.bases import performed_time, visit_count
 from service.reconcile.inputs import FlaggedVisit
@@ -39,8 +40,12 @@ def price(sheet: Sheet) -> None:
         sheet.count_performed(
             row.provider, row.pnr, row.tariff_id, row.report_type, Fraction(row.seconds), row.visits
         )
+    for row in sheet.inputs.licensed:
+        sheet.licensed[(row.provider, row.staff_category)] += row.visits
     for visit in sheet.inputs.flagged:
         found = [sheet.keep(f) for f in findings(visit)]
+        if visit.staff_category in LICENSED_CATEGORIES and not any(f.kind == "hard" for f in found):
+            sheet.licensed[(visit.provider, visit.staff_category)] += 1  # blocked ones happened too
         if not all(f.lets_through for f in found):
             continue
         seconds = Fraction(visit.seconds)
