@@ -56,39 +56,31 @@ def _extras(line: InvoiceLine) -> dict[str, object]:
     return extras
 
 
+def _priced(line: InvoiceLine, viewer: Viewer) -> dict[str, Any]:
+    """What a paid line and a held line show alike."""
+    return {
+        "id": line.id,
+        "component": line.component,
+        "basis": line.basis,
+        "tariff": line.tariff_id,
+        "customer": viewer.customer(line.pnr),
+        "zone": line.zone,
+        "unit": line.unit or "",
+        "quantity": _quantity(line),
+        "unit_price": line.unit_price,
+        "sources": _sources(line, viewer),
+        **_extras(line),
+    }
+
+
 def result_line(line: InvoiceLine, viewer: Viewer) -> s.ResultLine:
-    return s.ResultLine(
-        id=line.id,
-        component=line.component,
-        basis=line.basis,
-        tariff=line.tariff_id,
-        customer=viewer.customer(line.pnr),
-        zone=line.zone,
-        unit=line.unit or "",
-        quantity=_quantity(line),
-        unit_price=line.unit_price,
-        amount=line.amount,
-        sources=_sources(line, viewer),
-        **_extras(line),  # type: ignore[arg-type]
-    )
+    return s.ResultLine(**_priced(line, viewer), amount=line.amount)
 
 
 def result_held(line: InvoiceLine, viewer: Viewer) -> s.ResultHeld:
     assert line.held_by is not None
     return s.ResultHeld(
-        id=line.id,
-        component=line.component,
-        basis=line.basis,
-        tariff=line.tariff_id,
-        customer=viewer.customer(line.pnr),
-        zone=line.zone,
-        unit=line.unit or "",
-        quantity=_quantity(line),
-        unit_price=line.unit_price,
-        sources=_sources(line, viewer),
-        held_by=viewer.text(line.held_by, line.pnr),
-        amount_if_approved=line.amount,
-        **_extras(line),  # type: ignore[arg-type]
+        **_priced(line, viewer), held_by=viewer.text(line.held_by, line.pnr), amount_if_approved=line.amount
     )
 
 
