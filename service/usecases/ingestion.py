@@ -6,6 +6,7 @@ and the audit entry of a write."""
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, Callable, Sequence
 from datetime import date
 from decimal import Decimal
@@ -65,7 +66,7 @@ class Checks:
             raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in self.errors), errors=self.errors)
 
 
-class Rows:
+class Rows(ABC):
     """The rows of one batch request, checked as they arrive (a subclass's `check(index, row)`
     records problems with `error` and keeps what it will store). Rows are numbered from 0, the
     same for an array's elements and NDJSON lines; `digest` is the SHA-256 of the body as sent."""
@@ -79,8 +80,9 @@ class Rows:
         self.received = 0
         self.digest = hashlib.sha256()
 
+    @abstractmethod
     def check(self, index: int, row: Any) -> None:
-        raise NotImplementedError
+        """Check one decoded row: record its problems with `error`, keep what will be stored."""
 
     def error(self, row: int, field: str | None, message: str) -> None:
         self.errors.append({"row": row, "field": field, "message": message})
