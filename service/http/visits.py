@@ -11,6 +11,7 @@ from litestar.openapi.spec import Example, Reference
 from litestar.params import QueryParameter
 
 from schemas import records as r
+from schemas.reconcile import PERIOD_PATTERN
 from service.http.common import (
     INVALID,
     PROVIDER,
@@ -145,7 +146,7 @@ async def list_visits(
     provider: ProviderFilter = None,
     period: Annotated[
         str | None,
-        QueryParameter(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM: by local start day"),
+        QueryParameter(pattern=PERIOD_PATTERN, description="YYYY-MM: by local start day"),
     ] = None,
     after: After = "",
     limit: Limit = 100,
