@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Request, get
+from litestar import Request
 from litestar.params import FromQuery, QueryParameter
 
 from schemas.common import AuditPage, AuditVerification
 from service.auth import allow
 from service.domain.principal import Principal
-from service.http.common import POSITION_MAX
+from service.http.common import POSITION_MAX, get
 from service.http.deps import Conn
 from service.usecases import audit
 

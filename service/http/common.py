@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, TypeAlias, TypeVar
 
+import litestar
 import msgspec
-from litestar import Request, Response, get
+from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
@@ -191,6 +192,54 @@ NOT_FOUND = problem(
 )
 CREATE_RESPONSES = {409: CONFLICT, 422: INVALID}
 CHANGE_RESPONSES = {404: NOT_FOUND, 409: CONFLICT, 422: INVALID}
+UNREADABLE = problem(
+    "The request could not be read: a body that is not JSON, or nested deeper than 32 levels"
+)
+UNAUTHENTICATED = problem("No API key, or not a valid one")
+FORBIDDEN = problem("The API key's role may not do this")
+TOO_LARGE = problem("The body is over the size limit")
+TOO_MANY = problem("A rate limit is used up (failed authentications or writes); see `Retry-After`")
+
+# Arguments of a handler that are not the request's own parameters.
+_INJECTED = {"request", "conn", "state", "self"}
+
+
+def problem_responses(path: str, method: str, guarded: bool, handler: Callable[..., Any]) -> dict[int, Any]:
+    """The problems an operation can answer, from how its route is declared: a guarded route may
+    answer 401, 403 and 429; a path with parameters 404; parameters or a body 400 and 422; a body
+    413; a write 409."""
+    responses: dict[int, ResponseSpec] = {}
+    if guarded:
+        responses |= {401: UNAUTHENTICATED, 403: FORBIDDEN, 429: TOO_MANY}
+    if "{" in path:
+        responses[404] = NOT_FOUND
+    if set(inspect.signature(handler).parameters) - _INJECTED:
+        responses |= {400: UNREADABLE, 422: INVALID}
+    if method in ("post", "put", "patch"):
+        responses |= {400: UNREADABLE, 409: CONFLICT, 413: TOO_LARGE}
+    return responses
+
+
+def _documented(decorator: Callable[..., Any], method: str) -> Callable[..., Any]:
+    """Litestar's route decorator, with the problem replies of `problem_responses` documented
+    (a route's own `responses` say more about some of them and win)."""
+
+    def route(path: str, **options: Any) -> Callable[[Callable[..., Any]], HTTPRouteHandler]:
+        def make(handler: Callable[..., Any]) -> HTTPRouteHandler:
+            known = problem_responses(path, method, bool(options.get("guards")), handler)
+            options["responses"] = {**known, **(options.get("responses") or {})}
+            return decorator(path, **options)(handler)
+
+        return make
+
+    return route
+
+
+# Every JSON API route is declared with these, so that its document names its errors.
+get = _documented(litestar.get, "get")
+post = _documented(litestar.post, "post")
+put = _documented(litestar.put, "put")
+patch = _documented(litestar.patch, "patch")
 
 
 async def single_post(

@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Request, get, post
+from litestar import Request
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from schemas import reconcile as s
 from service.auth import allow
 from service.domain.principal import Principal
-from service.http.common import Payload, parse
+from service.http.common import Payload, get, parse, post, problem
 from service.http.deps import Conn
 from service.usecases import reviews, runs
 
@@ -138,6 +138,7 @@ async def get_line(request: Req, conn: Conn, invoice_line_id: FromPath[UUID]) ->
     tags=["reconciliation"],
     guards=[allow("invoice_admin", "auditor", "provider")],
     summary="Discrepancies of a period's current runs (or of one run), filtered; ordered by key",
+    responses={404: problem("No such run (or not one the caller may see)")},
 )
 async def list_discrepancies(
     request: Req,

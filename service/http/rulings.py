@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Request, post
+from litestar import Request
 
 from schemas.rulings import BulkRulingIn, BulkRulingResult
 from service.auth import allow
 from service.domain.principal import Principal
-from service.http.common import Payload, parse
+from service.http.common import Payload, parse, post
 from service.http.deps import Conn
 from service.usecases import reviews
 

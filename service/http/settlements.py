@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from schemas import settlements as s
 from schemas.reconcile import PERIOD_PATTERN, ProviderId
 from service.auth import allow
 from service.domain.principal import Principal
-from service.http.common import POSITION_MAX, Payload, parse
+from service.http.common import POSITION_MAX, Payload, get, parse, post
 from service.http.deps import Conn
 from service.usecases import settlements
 

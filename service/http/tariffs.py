@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.params import FromPath
 
 from schemas import tariffs as s
 from service.auth import allow
 from service.domain.principal import Principal
-from service.http.common import Payload, parse
+from service.http.common import Payload, get, parse, post
 from service.http.deps import Conn
 from service.usecases import tariffs
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from litestar import get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, Reference
 from litestar.params import QueryParameter
@@ -23,6 +22,8 @@ from service.http.common import (
     batch_body,
     batch_operation,
     change_route,
+    get,
+    post,
     problem,
     read_route,
 )
