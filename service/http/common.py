@@ -66,20 +66,24 @@ def _too_deep(err: validation.TooDeep) -> Problem:
     return Problem(str(err), errors=[{"field": err.field, "message": str(err)}])
 
 
+CONTROL_CHARACTERS = "must not contain control characters"
+
+
 def refuse_control_characters(request: Request[Any, Any, Any]) -> None:
     """`before_request` of the app: no control character in a path or query parameter (asyncpg
     cannot store NUL, and none belongs in an id or a filter); every bad parameter is named."""
     given = [*request.path_params.items(), *request.query_params.multi_items()]
     bad = [
-        {"field": name, "source": "path" if name in request.path_params else "query", "message": MESSAGE}
+        {
+            "field": name,
+            "source": "path" if name in request.path_params else "query",
+            "message": CONTROL_CHARACTERS,
+        }
         for name, value in given
         if isinstance(value, str) and validation.has_control_character(value)
     ]
     if bad:
-        raise Invalid("; ".join(f"{e['field']}: {MESSAGE}" for e in bad), errors=bad)
-
-
-MESSAGE = "must not contain control characters"
+        raise Invalid("; ".join(f"{e['field']}: {CONTROL_CHARACTERS}" for e in bad), errors=bad)
 
 
 NDJSON = "application/x-ndjson"
