@@ -15,12 +15,17 @@ from service.store import audit, runs
 async def viewer(
     conn: asyncpg.Connection, who: Principal, pnrs: Iterable[str | None], *, single: bool = False
 ) -> Viewer:
-    """The caller's view of these customers (number, reference or nothing: domain.md 2)."""
+    """The caller's view of these customers (number, reference or nothing: domain.md 2). A provider
+    is told the reference and protection only of customers it is or was chosen for: any other number
+    it sees as it sent it, as if the registry did not know it, so that its documents never tell
+    another provider's customer or a protected one from an unknown number."""
     known = {p for p in pnrs if p}
     return Viewer(
         role=who.role,
         provider=who.provider_id,
-        customers=await runs.customers(conn, who.tenant_id, known),
+        customers=await runs.customers(
+            conn, who.tenant_id, known, who.provider_id if who.role == "provider" else None
+        ),
         single=single,
     )
 

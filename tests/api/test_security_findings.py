@@ -291,3 +291,39 @@ async def test_reader_does_not_read_the_customer_registry(client, keys, world):
     reader = auth(keys["reader"])
     assert (await client.get("/v1/customers", headers=reader)).status_code == 403
     assert (await client.get(f"/v1/customers/{world['a']}", headers=reader)).status_code == 403
+
+
+async def test_a_providers_discrepancies_look_the_same_for_any_number(client, keys, world):
+    """prov-b's visits for prov-a's customer, prov-a's protected customer and an unknown number are
+    all discrepancies of prov-b's run; prov-b sees each customer the same way: the number it sent."""
+    prov_b = auth(keys["provider_b"])
+    visits = [
+        {
+            "id": f"V{n}",
+            "customer": pnr,
+            "staff": "S1",
+            "staff_category": "underskoterska",
+            "report_type": "bistand",
+            "start": f"2024-03-0{n + 1}T07:00:00+01:00",
+            "end": f"2024-03-0{n + 1}T08:00:00+01:00",
+            "codes": ["morgonhjalp"],
+            "method": "tag",
+            "status": "performed",
+        }
+        for n, pnr in enumerate((PNR_A, PNR_B, UNKNOWN))
+    ]
+    assert (await client.post("/v1/visits", json=visits, headers=prov_b)).status_code == 200
+    run = await client.post(
+        "/v1/runs", json={"period": "2024-03", "provider": "prov-b"}, headers=auth(keys["invoice_admin"])
+    )
+    assert run.status_code == 201, run.text
+    items = (await client.get("/v1/discrepancies?period=2024-03&limit=1000", headers=prov_b)).json()["items"]
+    by_record = {}
+    for item in items:
+        for n, pnr in enumerate((PNR_A, PNR_B, UNKNOWN)):
+            if item["customer"] == pnr:
+                by_record.setdefault(n, []).append((item["customer_ref"], item["kind"]))
+    assert set(by_record) == {0, 1, 2}, items
+    assert all(ref is None for found in by_record.values() for ref, _ in found)
+    result = await client.get(f"/v1/runs/{run.json()['id']}/result", headers=prov_b)
+    assert world["a"] not in result.text and world["b"] not in result.text
