@@ -432,8 +432,7 @@ async def test_every_operation_by_every_caller(app, client, keys):
             text = shown(response)
             if found := sorted(s for s in hidden[role] if s in text and s not in sent):
                 leaks.append(f"{method} {call.url} as {role} shows {found}")
-    assert not wrong, "\n".join(wrong)
-    assert not leaks, "\n".join(leaks)
+    assert not wrong and not leaks, "\n".join(wrong + leaks)
     assert calls == len(ops) * len(ROLES)
     print(f"isolation matrix: {len(ops)} operations x {len(ROLES)} callers = {calls} requests")
     assert time.monotonic() - started < 60
