@@ -197,6 +197,8 @@ get_customer = read_route(
     tags=["registry"],
     guards=[CUSTOMER_READERS],
     summary="One customer: zones and choices, and the number where the caller may see it; audited",
+    description="A provider reads only customers it is or was chosen for (any other ref is not found, "
+    "the same reply as for no customer), and sees only its own choice spans.",
 )
 correct_customer = change_route(
     put,
@@ -205,7 +207,11 @@ correct_customer = change_route(
     s.CustomerCorrection,
     s.Customer,
     operation_id="correctCustomer",
-    summary="Correct a customer's name or protected-identity flag",
+    summary="Correct a customer's name or protected identity; a field left out keeps its value",
+    description="`name` replaces the stored name (null removes it); `protected` true protects the "
+    "customer and only an explicit false lifts it. A field left out is kept, so `{}` changes nothing. "
+    "The number is never corrected; zones and choices have their own routes. Audited, the name never "
+    "in the audit log.",
     **WRITE,
 )
 add_zone = create_route(
