@@ -285,6 +285,12 @@ async def test_invoice_admin_and_auditor_read_single_provider_records(client, ke
             assert response.json()["customer"] == PNR_A
         missing = await client.get("/v1/enrolments/E1?provider=prov-b", headers=auth(keys[role]))
         assert missing.status_code == 404
+        unnamed = await client.get("/v1/enrolments/E1", headers=auth(keys[role]))
+        assert unnamed.status_code == 422 and unnamed.json()["errors"][0]["field"] == "provider"
+    # A provider key reads its own without naming itself, and never another's.
+    assert (await client.get("/v1/enrolments/E1", headers=prov)).status_code == 200
+    named = await client.get("/v1/enrolments/E1?provider=prov-a", headers=auth(keys["provider_b"]))
+    assert named.status_code == 403
 
 
 async def test_reader_does_not_read_the_customer_registry(client, keys, world):
