@@ -19,6 +19,7 @@ from service.domain.errors import Invalid, NotFound
 from service.domain.lines import ZERO, InvoiceLine, exact_text, show, totals, totals_by_area
 from service.domain.periods import Period, show_ranges
 from service.domain.principal import Principal
+from service.events import event
 from service.reconcile import engine
 from service.store import audit, discrepancies, runs, tariffs
 from service.usecases import documents as document
@@ -74,6 +75,8 @@ async def start_run(pool: asyncpg.Pool, who: Principal, data: s.RunIn) -> s.Run:
     adjustments from) is its own audit entry, written in the transaction that stores it."""
 
     async def audited(conn: asyncpg.Connection, stored: runs.RunRow) -> None:
+        lines = await runs.line_count(conn, who.tenant_id, stored.id)
+        discrepancies = sum(stored.summary["discrepancy_counts"].values())
         await audit.record(
             conn,
             who,
@@ -87,9 +90,22 @@ async def start_run(pool: asyncpg.Pool, who: Principal, data: s.RunIn) -> s.Run:
                 "forced_tariff": stored.forced_tariff,
                 "tariffs": stored.tariffs,
                 "grand_total": stored.grand_total,
-                "lines": await runs.line_count(conn, who.tenant_id, stored.id),
-                "discrepancies": sum(stored.summary["discrepancy_counts"].values()),
+                "lines": lines,
+                "discrepancies": discrepancies,
             },
+        )
+        event(
+            "run.stored",
+            tenant=who.tenant_id,
+            run=str(stored.id),
+            period=stored.period,
+            provider=stored.provider_id,
+            kind=stored.kind,
+            grand_total=stored.grand_total,
+            lines=lines,
+            discrepancies=discrepancies,
+            duration_ms=stored.duration_ms,
+            by=who.role,
         )
 
     row = await engine.run(

@@ -19,6 +19,7 @@ from service.domain.export import decimal_comma, to_csv
 from service.domain.lines import InvoiceLine
 from service.domain.principal import Principal
 from service.domain.visibility import Viewer
+from service.events import event
 from service.store import audit, runs
 from service.store import settlements as store
 from service.usecases.access import listed_provider, require_visible
@@ -82,6 +83,15 @@ async def _audited(
         entity_kind="settlement",
         entity_ids=[str(row.id), f"{row.provider_id}:{row.period}"],
         after=after,
+    )
+    event(
+        action,
+        tenant=who.tenant_id,
+        settlement=str(row.id),
+        provider=row.provider_id,
+        period=row.period,
+        **after,
+        by=who.role,
     )
     return _settlement(row)
 
