@@ -362,6 +362,20 @@ async def is_providers_customer(conn: asyncpg.Connection, tenant: str, provider_
     )
 
 
+async def executable_decision(
+    conn: asyncpg.Connection, tenant: str, decision_id: str, provider_id: str
+) -> bool:
+    """Whether the decision exists and its customer is or was the provider's by a provider choice."""
+    return await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM decisions d JOIN provider_choices p
+                            ON p.tenant_id = d.tenant_id AND p.pnr = d.pnr AND p.provider_id = $3
+                          WHERE d.tenant_id = $1 AND d.id = $2)""",
+        tenant,
+        decision_id,
+        provider_id,
+    )
+
+
 async def chosen_provider(conn: asyncpg.Connection, tenant: str, pnr: str, day: date) -> str | None:
     """The customer's chosen provider on `day`: the latest choice from on or before it, unless that
     choice ended before it (a choice without `to` lasts until the next one)."""

@@ -217,10 +217,7 @@ def _customers(rows: Iterable[store.Record]) -> list[str]:
 async def _execution(conn: asyncpg.Connection, who: Principal, checks: Checks, content: dict) -> None:
     # A decision of a customer the provider is not (and was never) chosen for is, to it, unknown: the
     # same reply as for no such decision, so that no provider learns another's decisions (domain.md 2).
-    decision = await registry.decision(conn, who.tenant_id, content["decision_id"])
-    if decision is None or not await registry.is_providers_customer(
-        conn, who.tenant_id, who.provider_id, decision.pnr
-    ):
+    if not await registry.executable_decision(conn, who.tenant_id, content["decision_id"], who.provider_id):
         checks.add("decision", "unknown decision")
 
 
