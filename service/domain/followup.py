@@ -7,7 +7,7 @@ and rounded only when shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from fractions import Fraction
 
@@ -134,3 +134,62 @@ def swedish_percent(fraction: Decimal | None) -> str:
     if fraction is None:
         return "–"
     return f"{round_half_up(Fraction(fraction) * 100, CHANGE_DECIMALS)} %".replace(".", ",")
+
+
+class Delta(msgspec.Struct, frozen=True, kw_only=True):
+    """One figure of two ranges, a (compared with) and b (reported): what period over period shows."""
+
+    figure: str  # "payout_by_area.hemsjukvard"
+    kind: str  # minutes | share | count | amount
+    a: Fraction | Decimal | int | None
+    b: Fraction | Decimal | int | None
+
+    @property
+    def difference(self) -> Fraction | Decimal | int | None:
+        if self.a is None or self.b is None:
+            return None
+        return self.b - self.a  # type: ignore[operator]
+
+    @property
+    def change(self) -> Decimal | None:
+        """Percent; for a share, percentage points."""
+        if self.kind == "share":
+            return change_points(self.a, self.b)  # type: ignore[arg-type]
+        return change_percent(self.a, self.b)  # type: ignore[arg-type]
+
+
+def deltas(a: Figures, b: Figures) -> list[Delta]:
+    """Every figure of two sums side by side (followup.md 2): minutes, visits and amounts summed,
+    customers counted once over each range (`customers`: with a paid line of any area), shares
+    recomputed from the sums."""
+    a, b = combine([a]), combine([b])  # every area and category present
+
+    def pair(figure: str, kind: str, of: Callable[[Figures], object]) -> Delta:
+        return Delta(figure=figure, kind=kind, a=of(a), b=of(b))  # type: ignore[arg-type]
+
+    def everyone(f: Figures) -> int:
+        return len(frozenset().union(*f.customers_by_area.values()))
+
+    return [
+        pair("granted_minutes", "minutes", lambda f: f.granted_minutes),
+        pair("performed_minutes", "minutes", lambda f: f.performed_minutes),
+        pair("performed_share", "share", lambda f: f.performed_share),
+        pair("customers_below_target", "count", lambda f: f.customers_below_target),
+        pair("licensed_visits", "count", lambda f: sum(f.licensed_visits.values())),
+        *(
+            pair(f"licensed_visits.{c}", "count", lambda f, c=c: f.licensed_visits[c])
+            for c in LICENSED_CATEGORIES
+        ),
+        pair("declined_visits", "count", lambda f: f.declined_visits),
+        pair("declined_customers", "count", lambda f: len(f.declined_customers)),
+        pair("customers", "count", everyone),
+        *(
+            pair(f"customers_by_area.{area}", "count", lambda f, area=area: len(f.customers_by_area[area]))
+            for area in AREAS
+        ),
+        pair("payout", "amount", lambda f: sum(f.payout_by_area.values(), ZERO)),
+        *(
+            pair(f"payout_by_area.{area}", "amount", lambda f, area=area: f.payout_by_area[area])
+            for area in AREAS
+        ),
+    ]
