@@ -8,7 +8,7 @@ from typing import Annotated
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from schemas import reports as s
 from service.auth import allow
@@ -21,7 +21,7 @@ READERS = allow("invoice_admin", "auditor", "reader", "provider")
 Req = Request[Principal, None, State]
 CSV = "text/csv; charset=utf-8"
 
-From = Annotated[str, QueryParameter(query="from", description="first month of the range, YYYY-MM")]
+From = Annotated[str, QueryParameter(name="from", description="first month of the range, YYYY-MM")]
 To = Annotated[str, QueryParameter(description="last month of the range, YYYY-MM (at most 36 months)")]
 CompareFrom = Annotated[str, QueryParameter(description="first month of the range compared with (a)")]
 CompareTo = Annotated[str, QueryParameter(description="last month of the range compared with (a)")]
@@ -29,7 +29,7 @@ Provider = Annotated[
     str | None, QueryParameter(description="one provider's figures (a provider key sees only its own)")
 ]
 Tariffs = Annotated[
-    list[str], QueryParameter(query="tariff", description="the tariffs compared, the baseline first")
+    list[str], QueryParameter(name="tariff", description="the tariffs compared, the baseline first")
 ]
 
 
@@ -157,7 +157,7 @@ async def create_comparison(request: Req, state: State, data: JSONBody[s.Compari
     summary="The latest what-if runs of a period under these tariffs, compared (the first the baseline)",
 )
 async def comparison(
-    request: Req, conn: Conn, period: str, tariff: Tariffs, provider: Provider = None
+    request: Req, conn: Conn, period: FromQuery[str], tariff: Tariffs, provider: Provider = None
 ) -> s.Comparison:
     return await reports.comparison(conn, request.user, period=period, tariffs_=tariff, provider=provider)
 
@@ -171,7 +171,7 @@ async def comparison(
     media_type=CSV,
 )
 async def comparison_csv(
-    request: Req, conn: Conn, period: str, tariff: Tariffs, provider: Provider = None
+    request: Req, conn: Conn, period: FromQuery[str], tariff: Tariffs, provider: Provider = None
 ) -> Response[bytes]:
     report = await reports.comparison(conn, request.user, period=period, tariffs_=tariff, provider=provider)
     return _csv(reports.comparison_csv(report))
