@@ -21,6 +21,7 @@ import csv
 import io
 from decimal import Decimal
 
+import asyncpg
 import pytest
 
 from service.scenario_load import load_scenario
@@ -302,8 +303,17 @@ async def test_a_settled_months_figures_stay_as_settled(client, year, conn):
     (march,) = report["providers"][0]["months"]
     assert (march["status"], march["source"]) == ("settled", "settlement")
     assert march["run"] != run["id"] and march["figures"]["performed_minutes"] == f"{27 * 60}.0000"
-    with pytest.raises(Exception, match="refused|frozen|may not"):
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
         await conn.execute("UPDATE settlement_followup SET declined_visits = 0")
+    # Nor can figures be added to a settled month (only an attestation in progress freezes them).
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="frozen"):
+        await conn.execute(
+            """INSERT INTO settlement_followup
+               SELECT tenant_id, settlement_id, provider_id, '2024-03', run_id, granted_minutes,
+                      performed_minutes, customers_below_target, licensed_visits, declined_visits,
+                      declined_customers, customers_by_area, payout_by_area
+               FROM settlement_followup WHERE period = '2024-02' AND provider_id = 'prov-a'"""
+        )
 
 
 async def test_each_provider_months_state(client, keys):
