@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +21,6 @@ from service.domain.lines import (
     ZERO,
     InvoiceLine,
     exact_text,
-    show_quantity,
     totals,
     totals_by_area,
 )
@@ -232,10 +230,6 @@ async def _freeze_followup(conn: asyncpg.Connection, tenant: str, settlement_id:
         tenant,
         settlement_id,
     )
-
-
-def shown_quantity(quantity: Fraction | None, unit: str | None) -> str | None:
-    return show_quantity(quantity, unit or "") if quantity is not None else None
 
 
 async def publish(conn: asyncpg.Connection, tenant: str, settlement_id: UUID) -> list[int]:
