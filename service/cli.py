@@ -166,16 +166,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if server.started else 1
 
 
-def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]] | None = None) -> Any:
-    """Run `work` in one transaction on the service's connection to a database migrated as the owner
-    and checked (embedded or DATABASE_URL); without work, return the names of the migrations applied."""
+def _quiet(settings: Settings) -> Settings:
+    """A command's output is what its user wants; its log says only what went wrong, unless a level
+    was asked for."""
     from service.logging import configure_logging
 
-    # A command's output is what its user wants; its log says only what went wrong, unless a level
-    # was asked for.
     if "KUNDVAL_LOG_LEVEL" not in os.environ:
         settings = msgspec.structs.replace(settings, log_level="warning")
     configure_logging(settings)
+    return settings
+
+
+def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]] | None = None) -> Any:
+    """Run `work` in one transaction on the service's connection to a database migrated as the owner
+    and checked (embedded or DATABASE_URL); without work, return the names of the migrations applied."""
+    settings = _quiet(settings)
 
     async def run() -> Any:
         async with db.database(settings) as database:
@@ -318,12 +323,9 @@ def _scenario_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _with_pool(settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[Any]]) -> Any:
-    """Run `work` with a pool of the service's connections (what starts runs needs one)."""
-    from service.logging import configure_logging
-
-    if "KUNDVAL_LOG_LEVEL" not in os.environ:
-        settings = msgspec.structs.replace(settings, log_level="warning")
-    configure_logging(settings)
+    """Run `work` with a pool of the service's connections to the database `_with_db` would use
+    (starting runs needs a pool)."""
+    settings = _quiet(settings)
 
     async def run() -> Any:
         async with db.database(settings) as database:
