@@ -101,6 +101,7 @@ B = {
     "claim": {"id": "KB", "type": "sip", "date": "2024-03-07", "customer": PNR_D, "role": "lett"},
 }
 RECORD_KINDS = ("executions", "pauses", "enrolments", "delegations")
+COMPARISON = {"period": "2024-03", "tariffs": ["kson-2024", "kson-2024-min80"]}
 
 
 async def ok(response, *statuses: int) -> Any:
@@ -143,6 +144,7 @@ async def build(client, keys) -> World:
     world.discrepancy, world.code = found["items"][0]["id"], found["items"][0]["code"]
     lines = await ok(await client.get("/v1/periods/2024-03/providers/prov-a/lines", headers=admin))
     world.line = lines["lines"][0]["id"]
+    await ok(await client.post("/v1/reports/comparisons", json=COMPARISON, headers=admin))
     prepared = await ok(
         await client.post("/v1/settlements", json={"provider": "prov-a", "period": "2024-03"}, headers=admin)
     )
@@ -252,6 +254,18 @@ def operations(w: World) -> dict[tuple[str, str], Call]:
         ),
         ("GET", "/v1/feed"): Call("/v1/feed", expect(invoice_admin=200, reader=200, auditor=200)),
     }
+    # Follow-up reports of A: a provider key reads its own only (naming another is refused).
+    reports = {
+        "/v1/reports/followup": "from=2024-03&to=2024-03",
+        "/v1/reports/followup/period-over-period": "from=2024-03&to=2024-03&compare_from=2024-02&compare_to=2024-02",
+        "/v1/reports/comparison": "period=2024-03&tariff=kson-2024&tariff=kson-2024-min80",
+    }
+    for path, query in reports.items():
+        for suffix in ("", ".csv"):
+            ops[("GET", path + suffix)] = Call(
+                f"{path}{suffix}?{query}&provider=prov-a",
+                expect(own=200, other=403, invoice_admin=200, reader=200, auditor=200),
+            )
     for kind in RECORD_KINDS:
         record = A[kind]
         ops[("GET", f"/v1/{kind}")] = Call(f"/v1/{kind}", expect(**RECORD_READ))
@@ -368,6 +382,9 @@ def operations(w: World) -> dict[tuple[str, str], Call]:
         ),
         ("POST", "/v1/runs"): Call(
             "/v1/runs", expect(invoice_admin=201), {"period": "2024-03", "provider": "prov-b"}
+        ),
+        ("POST", "/v1/reports/comparisons"): Call(
+            "/v1/reports/comparisons", expect(invoice_admin=201), {**COMPARISON, "provider": "prov-a"}
         ),
     }
     return ops
