@@ -117,6 +117,8 @@ class Rows(ABC):
                 _, errors = validation.convert(self.row_type, validation.loads(raw), row=index)
             except validation.TooDeep as err:
                 errors = [{"row": index, "field": err.field, "message": str(err)}]
+            except msgspec.DecodeError as err:  # a bad type came before the broken syntax
+                errors = [{"row": index, "field": None, "message": f"malformed JSON: {err}"}]
             self.errors.extend(errors)
             return
         except msgspec.DecodeError as err:

@@ -242,3 +242,11 @@ async def test_a_row_names_every_bad_field(client, keys):
         (1, "lines[0].per"),
         (1, "lines[0].minutes"),
     }
+
+
+async def test_a_row_bad_in_type_and_then_malformed_is_named(client, keys):
+    # msgspec refuses the type of `id` before it reaches the broken end of the line.
+    headers = {**auth(keys["provider"]), "content-type": "application/x-ndjson"}
+    response = await client.post("/v1/visits", content=b'{"id": 5, "customer": }\n', headers=headers)
+    assert errors_of(response) == {(0, None)}
+    assert "malformed JSON" in response.json()["errors"][0]["message"]
