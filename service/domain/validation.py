@@ -9,6 +9,7 @@ in fields annotated `Meta(extra={"free_text": True})`). `loads` refuses JSON nes
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 import typing
@@ -75,7 +76,9 @@ def convert(kind: Any, data: Any, *, row: int | None = None) -> tuple[Any, list[
 
 def out_of_bounds(value: Any, *, row: int | None = None) -> list[dict[str, Any]]:
     """The problems of a converted value that its type's `Meta` cannot state (see the module)."""
-    return [_item(message, path, row) for message, path in _bounds(value, "", None, None, False)]
+    found: list[tuple[str, str]] = []
+    _bounds(value, "", None, found)
+    return [_item(message, path, row) for message, path in found]
 
 
 def has_control_character(text: str) -> bool:
@@ -156,31 +159,47 @@ def _item_type(kind: Any) -> Any:
 # What Meta cannot say ----------------------------------------------------------------------------
 
 
-def _bounds(value: Any, path: str, name: str | None, days: Any, free: bool) -> list[tuple[str, str]]:
-    if isinstance(value, msgspec.Struct):
-        days = getattr(type(value), "days", days)
-        return [
-            p
-            for f in msgspec.structs.fields(value)
-            for p in _bounds(
-                getattr(value, f.name), f"{path}.{f.encode_name}", f.encode_name, days, _free_text(f.type)
-            )
-        ]
-    if isinstance(value, list):
-        return [p for i, x in enumerate(value) for p in _bounds(x, f"{path}[{i}]", name, days, free)]
-    if isinstance(value, str):
-        if (_CONTROL_IN_FREE_TEXT if free else _CONTROL).search(value):
-            allowed = " (tab and line breaks are allowed)" if free else ""
-            return [(f"must not contain control characters{allowed}", path)]
-        return []
-    if isinstance(value, date) and days is not None:
-        day = value.date() if isinstance(value, datetime) else value
-        first, last = days
-        if first <= day <= last or (name == "to" and day == OPEN_END):
-            return []
-        open_end = f" (or {OPEN_END}, open-ended)" if name == "to" else ""
-        return [(f"must lie within {first}..{last}{open_end}", path)]
-    return []
+def _bounds(struct: msgspec.Struct, path: str, days: Any, found: list[tuple[str, str]]) -> None:
+    # On every row of a batch: plain loops, and a field's path is written only for a problem.
+    days = getattr(type(struct), "days", days)
+    for attribute, name, free in _fields(type(struct)):
+        value = getattr(struct, attribute)
+        kind = type(value)
+        if kind is str:
+            if (_CONTROL_IN_FREE_TEXT if free else _CONTROL).search(value):
+                found.append((_control_message(free), f"{path}.{name}"))
+        elif kind is datetime or kind is date:
+            if days is not None and (problem := _day_problem(value, name, days)):
+                found.append((problem, f"{path}.{name}"))
+        elif kind is list:
+            for i, item in enumerate(value):
+                if type(item) is str:
+                    if (_CONTROL_IN_FREE_TEXT if free else _CONTROL).search(item):
+                        found.append((_control_message(free), f"{path}.{name}[{i}]"))
+                elif isinstance(item, msgspec.Struct):
+                    _bounds(item, f"{path}.{name}[{i}]", days, found)
+        elif isinstance(value, msgspec.Struct):
+            _bounds(value, f"{path}.{name}", days, found)
+
+
+def _control_message(free: bool) -> str:
+    allowed = " (tab and line breaks are allowed)" if free else ""
+    return f"must not contain control characters{allowed}"
+
+
+def _day_problem(value: date, name: str, days: tuple[date, date]) -> str | None:
+    day = value.date() if isinstance(value, datetime) else value
+    first, last = days
+    if first <= day <= last or (name == "to" and day == OPEN_END):
+        return None
+    open_end = f" (or {OPEN_END}, open-ended)" if name == "to" else ""
+    return f"must lie within {first}..{last}{open_end}"
+
+
+@functools.cache
+def _fields(struct: type[msgspec.Struct]) -> tuple[tuple[str, str, bool], ...]:
+    """(attribute, JSON name, free text?) per field; resolving the annotations is slow, so once."""
+    return tuple((f.name, f.encode_name, _free_text(f.type)) for f in msgspec.structs.fields(struct))
 
 
 def _free_text(kind: Any) -> bool:
