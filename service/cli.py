@@ -1,4 +1,4 @@
-"""The `kundval` command: serve, migrate, apikey, audit, tariff, registry, scenario, openapi."""
+"""The `kundval` command: serve, migrate, apikey, user, audit, tariff, registry, scenario, openapi."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from service import db
 from service.domain.errors import Problem
 from service.domain.principal import ROLES, Principal
 from service.settings import ConfigError, Settings
-from service.usecases import audit, keys, tariffs
+from service.usecases import accounts, audit, keys, tariffs
 from service.usecases.system import seed_defaults
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
@@ -83,6 +83,32 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id", type=uuid.UUID)
     revoke.add_argument("--tenant")
     revoke.set_defaults(run=_apikey_revoke)
+
+    user = sub.add_parser("user", help="personal accounts for the workplace (the browser)").add_subparsers(
+        title="actions"
+    )
+    ucreate = user.add_parser("create", help="create a user; the password is read from standard input")
+    ucreate.add_argument("username", help="2-63 of a-z 0-9 . _ -, starting with a letter")
+    ucreate.add_argument("--role", required=True, choices=ROLES)
+    ucreate.add_argument("--name", required=True, help="the person's full name")
+    ucreate.add_argument("--provider", help="the provider a `provider` user acts for (required for it)")
+    ucreate.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input (else asked for)"
+    )
+    ucreate.add_argument("--tenant")
+    ucreate.set_defaults(run=_user_create)
+    ulist = user.add_parser("list", help="list users (never their passwords)")
+    ulist.add_argument("--tenant")
+    ulist.set_defaults(run=_user_list)
+    udisable = user.add_parser("disable", help="disable a user for good; their sessions end at once")
+    udisable.add_argument("username")
+    udisable.add_argument("--tenant")
+    udisable.set_defaults(run=_user_disable)
+    upassword = user.add_parser("password", help="set a new password; the user's sessions end")
+    upassword.add_argument("username")
+    upassword.add_argument("--password-stdin", action="store_true", help="read it from standard input")
+    upassword.add_argument("--tenant")
+    upassword.set_defaults(run=_user_password)
 
     aud = sub.add_parser("audit", help="audit log tools").add_subparsers(title="actions")
     verify = aud.add_parser(
@@ -200,6 +226,66 @@ def _apikey_revoke(args: argparse.Namespace, settings: Settings) -> int:
     who = _operator(args, settings)
     _with_db(settings, lambda conn: keys.revoke(conn, who, args.key_id))
     print(f"revoked {args.key_id}")
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    """The password from standard input (one line; `--password-stdin`) or asked for twice."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise CommandError("the two passwords differ")
+    return first
+
+
+def _user_create(args: argparse.Namespace, settings: Settings) -> int:
+    who = _operator(args, settings)
+    password = _password(args)
+    try:
+        user = _with_db(
+            settings,
+            lambda conn: accounts.create(
+                conn,
+                who,
+                username=args.username,
+                role=args.role,
+                name=args.name,
+                password=password,
+                provider=args.provider,
+            ),
+        )
+    except Problem as err:
+        raise CommandError(
+            _refusal(err, lambda field: "USERNAME" if field == "username" else f"--{field}")
+        ) from None
+    print(f"created user {user.username} ({user.name}, {user.role})")
+    return 0
+
+
+def _user_list(args: argparse.Namespace, settings: Settings) -> int:
+    who = _operator(args, settings)
+    for u in _with_db(settings, lambda conn: accounts.list_users(conn, who)):
+        state = f"disabled {u.disabled_at:%Y-%m-%d %H:%M}" if u.disabled_at else "active"
+        print(f"{u.username:<20} {u.role:<13} {u.provider_id or '-':<12} {state:<24} {u.name}")
+    return 0
+
+
+def _user_disable(args: argparse.Namespace, settings: Settings) -> int:
+    who = _operator(args, settings)
+    _with_db(settings, lambda conn: accounts.disable(conn, who, args.username))
+    print(f"disabled {args.username}")
+    return 0
+
+
+def _user_password(args: argparse.Namespace, settings: Settings) -> int:
+    who = _operator(args, settings)
+    password = _password(args)
+    try:
+        _with_db(settings, lambda conn: accounts.set_password(conn, who, args.username, password))
+    except Problem as err:
+        raise CommandError(_refusal(err, lambda field: f"--{field}")) from None
+    print(f"new password for {args.username}; their sessions ended")
     return 0
 
 
