@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--provider", help="the provider a `provider` key acts for (required for it)")
     create.add_argument("--tenant", help="tenant (default: KUNDVAL_DEFAULT_TENANT, kson)")
     create.add_argument("--name", help="who or what holds the key (shown in the audit log)")
+    create.add_argument(
+        "--user",
+        help="make the key for this user (`kundval user`): named after them, one person for four eyes",
+    )
     create.set_defaults(run=_apikey_create)
     listing = key.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("--tenant")
@@ -204,7 +208,9 @@ def _apikey_create(args: argparse.Namespace, settings: Settings) -> int:
     try:
         record, key = _with_db(
             settings,
-            lambda conn: keys.create(conn, who, role=args.role, name=args.name, provider=args.provider),
+            lambda conn: keys.create(
+                conn, who, role=args.role, name=args.name, provider=args.provider, user=args.user
+            ),
         )
     except Problem as err:
         raise CommandError(_refusal(err, lambda field: f"--{field}")) from None

@@ -8,10 +8,19 @@ opens no page.
 
 from litestar import Router
 
-from service.web import assets, errors, login, overview
+from service.web import assets, errors, lines, login, overview, queue, runs, settlements
 from service.web.session import SessionMiddleware, check_csrf
 
-PAGES = [login.login_page, login.log_in, login.log_out, *overview.ROUTES]
+PAGES = [
+    login.login_page,
+    login.log_in,
+    login.log_out,
+    *overview.ROUTES,
+    *runs.ROUTES,
+    *queue.ROUTES,
+    *lines.ROUTES,
+    *settlements.ROUTES,
+]
 
 
 def pages() -> Router:

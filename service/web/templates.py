@@ -32,8 +32,12 @@ def N_(message: str) -> str:
 
 
 # The menu: (path, text, roles that see it).
+STAFF = frozenset({"invoice_admin", "reader", "auditor"})
 MENU = [
     ("/", N_("Overview"), None),
+    ("/runs", N_("Reconciliation"), STAFF),
+    ("/discrepancies", N_("Discrepancies"), STAFF),
+    ("/settlements", N_("Attest"), STAFF),
 ]
 ROLE_NAMES = {
     "invoice_admin": N_("invoice administrator"),
@@ -98,6 +102,12 @@ def _local_time(context: jinja2.runtime.Context, at: datetime | None, form: str 
     return format_datetime(at.astimezone(TIMEZONE), form, tzinfo=TIMEZONE, locale=context["lang"])
 
 
+def _url(path: str, params: dict[str, Any] | None = None, **more: Any) -> str:
+    """`path` with the non-empty parameters as its query (filters live in the URL)."""
+    query = {k: v for k, v in ((params or {}) | more).items() if v not in (None, "")}
+    return f"{path}?{urlencode(query)}" if query else path
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("service.web", "templates"),
@@ -115,6 +125,7 @@ def environment() -> jinja2.Environment:
         "version": __version__,
         "menu": _menu,
         "role_name": _role_name,
+        "url": _url,
     }
     env.filters |= {"money": _money, "number": _number, "local_time": _local_time}
     return env
