@@ -7,6 +7,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Template
 
 from schemas.reconcile import RulingIn
@@ -84,7 +85,7 @@ async def decide_many(request: Request) -> Template:
 
 
 @get("/discrepancies/{discrepancy_id:uuid}", guards=[STAFF])
-async def discrepancy_page(request: Request, discrepancy_id: UUID) -> Template:
+async def discrepancy_page(request: Request, discrepancy_id: FromPath[UUID]) -> Template:
     async with request.app.state.pool.acquire() as conn, conn.transaction():
         detail = await reviews.get_discrepancy(conn, request.user, discrepancy_id)
     name = "discrepancy_detail.html" if request.headers.get("hx-request") else "discrepancy.html"
@@ -92,7 +93,7 @@ async def discrepancy_page(request: Request, discrepancy_id: UUID) -> Template:
 
 
 @post("/discrepancies/{discrepancy_id:uuid}/decision", guards=[allow("invoice_admin")])
-async def decide_one(request: Request, discrepancy_id: UUID) -> Template:
+async def decide_one(request: Request, discrepancy_id: FromPath[UUID]) -> Template:
     form = await request.form()
     reason = str(form.get("reason_text", "")).strip() or str(form.get("reason", "")).strip()
     decision = str(form.get("decision", ""))

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from schemas.reconcile import RunIn
@@ -41,7 +42,7 @@ async def start_run(request: Request) -> Redirect:
 
 
 @get("/runs/{run_id:uuid}", guards=[STAFF])
-async def run_page(request: Request, run_id: UUID) -> Template:
+async def run_page(request: Request, run_id: FromPath[UUID]) -> Template:
     async with request.app.state.pool.acquire() as conn:
         run = await runs.get_run(conn, request.user, run_id)
     return page(request, "run.html", run=run)

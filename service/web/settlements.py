@@ -7,6 +7,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from schemas.settlements import SettlementIn
@@ -57,12 +58,12 @@ async def _detail(request: Request, settlement_id: UUID, **extra: object) -> Tem
 
 
 @get("/settlements/{settlement_id:uuid}", guards=[STAFF])
-async def settlement_page(request: Request, settlement_id: UUID) -> Template:
+async def settlement_page(request: Request, settlement_id: FromPath[UUID]) -> Template:
     return await _detail(request, settlement_id)
 
 
 @post("/settlements/{settlement_id:uuid}/attestation", guards=[allow("invoice_admin")])
-async def attest(request: Request, settlement_id: UUID) -> Template | Redirect:
+async def attest(request: Request, settlement_id: FromPath[UUID]) -> Template | Redirect:
     try:
         async with request.app.state.pool.acquire() as conn, conn.transaction():
             await settlements.attest(conn, request.user, settlement_id)
@@ -76,7 +77,7 @@ async def attest(request: Request, settlement_id: UUID) -> Template | Redirect:
 
 
 @get("/settlements/{settlement_id:uuid}/export.csv", guards=[STAFF])
-async def export(request: Request, settlement_id: UUID) -> Response[bytes]:
+async def export(request: Request, settlement_id: FromPath[UUID]) -> Response[bytes]:
     async with request.app.state.pool.acquire() as conn, conn.transaction():
         exported = await settlements.export_csv(conn, request.user, settlement_id)
     return Response(

@@ -1,0 +1,158 @@
+"""The workplace in a real browser, as an administrator meets it: log in, run the worked month, decide
+in the queue (one in place, the rest in bulk), run again, prepare as one user, be refused attesting
+as the same user, attest as another, download the CSV, open a line's trail, switch language, log
+out. Every screen passes axe (no serious or critical finding)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from service.domain.principal import Principal
+from service.scenario_load import load_scenario
+from service.usecases import accounts
+from tests.api.test_load_worked_month import SCENARIO, scenario_keys
+from tests.web.axe import assert_accessible
+
+PASSWORD = "correct horse battery staple"
+PERIOD = "2024-03"
+PROVIDER = "exempel-omsorg"
+
+
+@pytest.fixture
+async def month(server, conn):
+    """The worked month loaded through the API, and two invoice administrators."""
+    async with httpx.AsyncClient(base_url=server, timeout=120) as client:
+        keys = await scenario_keys(client, conn)
+        await load_scenario(client, SCENARIO, keys)
+    for username, name in [("anna", "Anna Andersson"), ("bo", "Bo Berg")]:
+        async with conn.transaction():
+            await accounts.create(
+                conn,
+                Principal.cli("kson", "test"),
+                username=username,
+                role="invoice_admin",
+                name=name,
+                password=PASSWORD,
+            )
+
+
+async def log_in(page: Page, username: str) -> None:
+    await page.goto("/")
+    await expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
+    await page.get_by_label("Användarnamn").fill(username)
+    await page.get_by_label("Lösenord").fill(PASSWORD)
+    await page.get_by_role("button", name="Logga in").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Översikt")
+
+
+async def log_out(page: Page) -> None:
+    await page.get_by_role("button", name="Logga ut").click()
+    await expect(page.get_by_role("status")).to_have_text("Du är utloggad.")
+
+
+async def run_month(page: Page, provider: str | None = None) -> None:
+    await page.get_by_role("link", name="Avstämning").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Avstämning")
+    await page.get_by_label("Period (ÅÅÅÅ-MM)").fill(PERIOD)
+    if provider:
+        await page.get_by_label("Utförare").select_option(provider)
+    await page.get_by_role("button", name="Starta körningen").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Körning av {PERIOD}", timeout=60_000)
+
+
+async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, month, conn):
+    await page.goto("/login")
+    await assert_accessible(page)
+    await log_in(page, "anna")
+    await expect(page.get_by_text("Ingen månad har stämts av ännu.")).to_be_visible()
+    await assert_accessible(page)
+
+    await run_month(page)
+    await expect(page.get_by_role("table", name="Summor per utförare")).to_contain_text(PROVIDER)
+    await assert_accessible(page)
+    await page.get_by_role("link", name="Översikt").click()
+    overview = page.get_by_role("table")
+    await expect(overview).to_contain_text("Avgör de blockerande avvikelserna")
+    await assert_accessible(page)
+
+    # One discrepancy opened in place and decided there: the extraordinary claim, with its amount.
+    await page.goto(f"/discrepancies?period={PERIOD}&provider={PROVIDER}&code=EXTRAORDINARY")
+    await assert_accessible(page)
+    await page.get_by_role("button", name="Visa").click()
+    record = page.locator(".record")
+    await expect(record).to_contain_text("EXTRAORDINARY")
+    await assert_accessible(page)
+    await record.get_by_label("Godkänn").check()
+    await record.get_by_label("Skäl med egna ord").fill("Styrkt med kvitto")
+    await record.get_by_label("Belopp som betalas").fill("2000.00")
+    await record.get_by_role("button", name="Spara beslutet").click()
+    await expect(page.locator(".record")).to_contain_text("Beslutat: approved")
+    await expect(page.locator(".record")).to_contain_text("Styrkt med kvitto")
+
+    # The rest in bulk, with one common reason; the filters are in the URL.
+    await page.goto(f"/discrepancies?period={PERIOD}&provider={PROVIDER}&kind=blocking&status=open")
+    picks = page.locator("input[name=id]")
+    count = await picks.count()
+    assert count == 9
+    for i in range(count):
+        await picks.nth(i).check()
+    bulk = page.locator("form#bulk")
+    await bulk.get_by_label("Godkänn").check()
+    await bulk.get_by_label("Vanligt skäl").select_option(
+        label="Kontrollerat med utföraren: besöket utfördes"
+    )
+    await bulk.get_by_role("button", name="Besluta om de valda").click()
+    await expect(page.locator("#outcomes")).to_contain_text("Beslutade 9 av 9.")
+    await assert_accessible(page)
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="Exportera som CSV").click()
+    csv = (await (await download.value).path()).read_text(encoding="utf-8-sig")
+    assert csv.splitlines()[0].startswith("period;provider;code")
+
+    # Decisions apply from the next run; then anna prepares, and may not attest her own.
+    await run_month(page, PROVIDER)
+    await page.get_by_role("link", name="Attest").click()
+    await page.get_by_label("Period (ÅÅÅÅ-MM)").fill(PERIOD)
+    await page.get_by_label("Utförare").fill(PROVIDER)
+    await page.get_by_role("button", name="Förbered").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Attest {PROVIDER} {PERIOD}")
+    await expect(page.get_by_text("förberedd, väntar på attest")).to_be_visible()
+    await assert_accessible(page)
+    settlement_url = page.url
+    await page.get_by_role("button", name="Attestera").click()
+    await expect(page.get_by_role("alert")).to_contain_text("en annan fakturahandläggare måste attestera")
+    assert await conn.fetchval("SELECT status FROM settlements") == "prepared"
+    await log_out(page)
+
+    await log_in(page, "bo")
+    await page.goto(settlement_url)
+    await page.get_by_role("button", name="Attestera").click()
+    await expect(page.get_by_text("SHA-256")).to_be_visible()
+    row = await conn.fetchrow("SELECT status, prepared_by, attested_by FROM settlements")
+    assert dict(row) == {"status": "settled", "prepared_by": "anna", "attested_by": "bo"}
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="Ladda ner CSV-filen").click()
+    assert (await download.value).suggested_filename == f"kundval-{PROVIDER}-{PERIOD}.csv"
+
+    # A line's trail.
+    await page.get_by_role("link", name="Raderna och deras spår").click()
+    await assert_accessible(page)
+    await page.get_by_role("link", name="Spår 1", exact=True).click()
+    await expect(page.get_by_role("heading", level=2, name="Spår")).to_be_visible()
+    await assert_accessible(page)
+
+    # English, remembered; and out.
+    await page.get_by_role("link", name="English").click()
+    await expect(page.get_by_role("link", name="Overview")).to_be_visible()
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page.get_by_role("status")).to_have_text("You are logged out.")
+    await page.goto("/settlements")
+    await expect(page).to_have_url(re.compile(r"/login\?next=%2Fsettlements$"))
+
+    actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log ORDER BY seq")]
+    assert actions.count("session.login") == 2 and actions.count("session.logout") == 2
+    assert "settlement.prepare" in actions and "settlement.attest" in actions
