@@ -214,7 +214,7 @@ async def test_idle_sessions_end(settings, conn):
         assert gone.status_code == 303
         assert gone.headers["location"] == "/login?next=%2F%3Flang%3Den&expired=1"
         login = await client.get(gone.headers["location"])
-        assert "utan aktivitet" in login.text
+        assert "efter 1 minut utan aktivitet" in login.text
         htmx = await client.get("/", headers={"HX-Request": "true"})
         assert htmx.status_code == 401 and htmx.headers["hx-redirect"].startswith("/login")
     assert await conn.fetchval("SELECT ended_why FROM web_sessions") == "idle"

@@ -13,7 +13,7 @@ from playwright.async_api import Page, expect
 
 from service.domain.principal import Principal
 from service.scenario_load import load_scenario
-from service.usecases import accounts
+from service.usecases import accounts, keys
 from tests.api.test_load_worked_month import SCENARIO, scenario_keys
 from tests.web.axe import assert_accessible
 
@@ -64,7 +64,7 @@ async def run_month(page: Page, provider: str | None = None) -> None:
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Körning av {PERIOD}", timeout=60_000)
 
 
-async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, month, conn):
+async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, server, month, conn):
     await page.goto("/login")
     await assert_accessible(page)
     await log_in(page, "anna")
@@ -126,6 +126,15 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     await page.get_by_role("button", name="Attestera").click()
     await expect(page.get_by_role("alert")).to_contain_text("en annan fakturahandläggare måste attestera")
     assert await conn.fetchval("SELECT status FROM settlements") == "prepared"
+    # Nor through a key made for her: four eyes holds per person, whatever mix of session and key.
+    async with conn.transaction():
+        _, key = await keys.create(conn, Principal.cli("kson", "test"), role="invoice_admin", user="anna")
+    async with httpx.AsyncClient(base_url=server) as client:
+        refused = await client.post(
+            f"/v1/settlements/{settlement_url.rsplit('/', 1)[1]}/attestation",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert refused.status_code == 409 and "four eyes" in refused.json()["detail"]
     await log_out(page)
 
     await log_in(page, "bo")
