@@ -241,3 +241,24 @@ async def test_failed_logins_count_as_failed_authentications_of_the_address(sett
         assert (await log_in(client, username="x2", password="nope nope nope")).status_code == 401
         assert (await log_in(client, username="x3", password="nope nope nope")).status_code == 429
         assert (await client.get("/v1/me", headers={"Authorization": "Bearer kv_bad"})).status_code == 429
+
+
+async def test_a_key_for_a_user_is_named_after_them_and_has_their_role(cli, conn):
+    await make_user(conn)
+    code, _, err = await asyncio.to_thread(
+        cli, "apikey", "create", "--role", "invoice_admin", "--user", "anna"
+    )
+    assert code == 0, err
+    assert await conn.fetchval("SELECT name FROM api_keys") == "anna"
+    code, _, err = await asyncio.to_thread(cli, "apikey", "create", "--role", "reader", "--user", "anna")
+    assert code == 1 and "--role" in err
+    code, _, err = await asyncio.to_thread(
+        cli, "apikey", "create", "--role", "invoice_admin", "--user", "nobody"
+    )
+    assert code == 1 and "--user" in err
+    # No other key may take a user's name: in the audit log and for four eyes, "anna" is one person.
+    code, _, err = await asyncio.to_thread(
+        cli, "apikey", "create", "--role", "invoice_admin", "--name", "anna"
+    )
+    assert code == 1 and "--name" in err and "--user anna" in err
+    assert await conn.fetchval("SELECT count(*) FROM api_keys") == 1
