@@ -146,6 +146,16 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("--output", type=Path, help="write the result here instead of to standard output")
     play.set_defaults(run=_scenario_run)
 
+    demo = sub.add_parser(
+        "demo",
+        help="load the worked month into the running service through its API, and make two demo administrators",
+    )
+    demo.add_argument(
+        "--url", default=None, help="the running service (default: http://HOST:PORT of the settings)"
+    )
+    demo.add_argument("--tenant")
+    demo.set_defaults(run=_demo)
+
     openapi = sub.add_parser("openapi", help="write the OpenAPI description")
     openapi.add_argument("--output", type=Path, default=OPENAPI_PATH)
     openapi.set_defaults(run=_openapi)
@@ -376,6 +386,81 @@ def _scenario_run(args: argparse.Namespace, settings: Settings) -> int:
         args.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+DEMO_MONTH = Path(__file__).resolve().parent / "web" / "demo" / "2024-03-input.json"
+DEMO_USERS = [("anna", "Anna Andersson"), ("bo", "Bo Berg")]
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The worked month (March 2024, two providers) through the running service's API, with keys made
+    for the load and revoked after it; then two invoice administrators to log in as."""
+    import secrets
+
+    import httpx
+
+    from service.scenario import read_scenario
+    from service.scenario_load import ScenarioLoadError, load_scenario
+
+    who = _operator(args, settings)
+    url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    scenario = read_scenario(DEMO_MONTH.read_bytes(), str(DEMO_MONTH))
+    made = []
+
+    def key(role: str, provider: str | None = None) -> str:
+        record, value = _with_db(
+            settings,
+            lambda conn: keys.create(
+                conn, who, role=role, name=f"demo:{provider or role}", provider=provider
+            ),
+        )
+        made.append(record.id)
+        return f"Bearer {value}"
+
+    async def register(registry: str) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            for provider in scenario["providers"]:
+                response = await client.post(
+                    "/v1/providers", json=provider, headers={"Authorization": registry}
+                )
+                if response.status_code >= 400:
+                    raise CommandError(f"registering provider {provider['id']} at {url}: {response.text}")
+
+    async def load(loaded: dict[str, str]) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+            await load_scenario(client, scenario, loaded)
+
+    try:
+        registry = key("registry")
+        asyncio.run(register(registry))  # a provider's key needs the provider
+        asyncio.run(
+            load({"registry": registry} | {p["id"]: key("provider", p["id"]) for p in scenario["providers"]})
+        )
+    except httpx.HTTPError as err:
+        raise CommandError(
+            f"cannot reach the service at {url} (is `kundval serve` running?): {err}"
+        ) from None
+    except ScenarioLoadError as err:
+        raise CommandError(str(err)) from None
+    finally:
+        for key_id in made:
+            _with_db(settings, lambda conn, key_id=key_id: keys.revoke(conn, who, key_id))
+    print(f"loaded the worked month {scenario.get('period', '2024-03')} into {url}")
+    for username, name in DEMO_USERS:
+        password = secrets.token_urlsafe(12)
+        try:
+            _with_db(
+                settings,
+                lambda conn, u=username, n=name, p=password: accounts.create(
+                    conn, who, username=u, role="invoice_admin", name=n, password=p
+                ),
+            )
+        except Problem as err:
+            print(f"user {username} not made: {_refusal(err)}")
+            continue
+        print(f"user {username} ({name}, invoice_admin), password: {password}")
+    print(f"log in at {url}/login; each of the two may attest what the other prepared")
     return 0
 
 
