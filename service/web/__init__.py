@@ -8,7 +8,7 @@ opens no page.
 
 from litestar import Router
 
-from service.web import assets, errors, lines, login, overview, queue, runs, settlements
+from service.web import assets, audit, errors, lines, login, overview, queue, runs, settlements, tariffs
 from service.web.session import SessionMiddleware, check_csrf
 
 PAGES = [
@@ -20,6 +20,8 @@ PAGES = [
     *queue.ROUTES,
     *lines.ROUTES,
     *settlements.ROUTES,
+    *tariffs.ROUTES,
+    *audit.ROUTES,
 ]
 
 

@@ -38,6 +38,8 @@ MENU = [
     ("/runs", N_("Reconciliation"), STAFF),
     ("/discrepancies", N_("Discrepancies"), STAFF),
     ("/settlements", N_("Attest"), STAFF),
+    ("/tariffs", N_("Tariffs"), STAFF),
+    ("/audit", N_("Audit log"), frozenset({"auditor"})),
 ]
 ROLE_NAMES = {
     "invoice_admin": N_("invoice administrator"),
