@@ -262,3 +262,20 @@ async def test_a_key_for_a_user_is_named_after_them_and_has_their_role(cli, conn
     )
     assert code == 1 and "--name" in err and "--user anna" in err
     assert await conn.fetchval("SELECT count(*) FROM api_keys") == 1
+
+
+async def test_no_key_opens_any_page(client, keys, app):
+    """Every page route, with every role's key and no session: sent to the login page, never served."""
+    pages = [r for r in app.routes if all(h.opt.get("exclude_from_auth") for h in r.route_handlers)]
+    assert len(pages) > 10
+    for route in pages:
+        path = re.sub(r"\{[^}]+:uuid\}", "00000000-0000-0000-0000-000000000000", route.path)
+        path = re.sub(r"\{[^}]+\}", "x", path)
+        for method in sorted(set(route.methods) - {"HEAD", "OPTIONS"}):
+            for key in keys.values():
+                response = await client.request(method, path, headers=auth(key))
+                if route.path == "/login":
+                    assert response.status_code in (200, 403), (method, path)  # the form, or no form token
+                else:
+                    assert response.status_code == 303, (method, path, response.status_code)
+                    assert response.headers["location"].startswith("/login")
