@@ -8,7 +8,19 @@ opens no page.
 
 from litestar import Router
 
-from service.web import assets, audit, errors, lines, login, overview, queue, runs, settlements, tariffs
+from service.web import (
+    assets,
+    audit,
+    customers,
+    errors,
+    lines,
+    login,
+    overview,
+    queue,
+    runs,
+    settlements,
+    tariffs,
+)
 from service.web.session import SessionMiddleware, check_csrf
 
 PAGES = [
@@ -22,6 +34,7 @@ PAGES = [
     *settlements.ROUTES,
     *tariffs.ROUTES,
     *audit.ROUTES,
+    *customers.ROUTES,
 ]
 
 

@@ -93,6 +93,14 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     await expect(page.locator(".record")).to_contain_text("Beslutat: approved")
     await expect(page.locator(".record")).to_contain_text("Styrkt med kvitto")
 
+    # A customer behind a row (a read of personal data, audited).
+    await page.goto(f"/discrepancies?period={PERIOD}&provider={PROVIDER}&kind=blocking&status=open")
+    await page.locator("table.queue a[href^='/customers/']").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Kund")
+    await expect(page.get_by_role("table", name="Val av utförare")).to_contain_text(PROVIDER)
+    await assert_accessible(page)
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'customer.read'") == 1
+
     # The rest in bulk, with one common reason; the filters are in the URL.
     await page.goto(f"/discrepancies?period={PERIOD}&provider={PROVIDER}&kind=blocking&status=open")
     picks = page.locator("input[name=id]")
