@@ -14,8 +14,9 @@ from schemas.reconcile import RulingIn
 from service.auth import allow
 from service.domain.errors import Invalid
 from service.usecases import queue, reviews
+from service.web.i18n import N_
 from service.web.runs import STAFF
-from service.web.templates import N_, page
+from service.web.templates import page
 
 FILTERS = ("period", "provider", "code", "kind", "status", "customer")
 # The common reasons offered beside free text (workplace.md, screen 3).

@@ -20,15 +20,11 @@ from litestar.template import TemplateConfig
 
 from service import __version__
 from service.web.assets import YEAR, content_security_policy, static_url
-from service.web.i18n import LOCALES, choose_locale, translate
+from service.web.i18n import LOCALES, N_, choose_locale, translate
+from service.web.labels import CODES, WORDS
 
 LANG_COOKIE = "lang"
 TIMEZONE = ZoneInfo("Europe/Stockholm")  # the users' time: every time on a page is local
-
-
-def N_(message: str) -> str:
-    """Marks a text for the catalogue; it is translated where it is shown."""
-    return message
 
 
 # The menu: (path, text, roles that see it).
@@ -104,6 +100,17 @@ def _local_time(context: jinja2.runtime.Context, at: datetime | None, form: str 
     return format_datetime(at.astimezone(TIMEZONE), form, tzinfo=TIMEZONE, locale=context["lang"])
 
 
+@jinja2.pass_context
+def _code_name(context: jinja2.runtime.Context, code: str) -> str:
+    return context["i18n"].gettext(CODES[code]) if code in CODES else code
+
+
+@jinja2.pass_context
+def _word(context: jinja2.runtime.Context, value: str) -> str:
+    """A kind, status or decision in the page's language."""
+    return context["i18n"].gettext(WORDS[value]) if value in WORDS else value
+
+
 def _url(path: str, params: dict[str, Any] | None = None, **more: Any) -> str:
     """`path` with the non-empty parameters as its query (filters live in the URL)."""
     query = {k: v for k, v in ((params or {}) | more).items() if v not in (None, "")}
@@ -129,7 +136,13 @@ def environment() -> jinja2.Environment:
         "role_name": _role_name,
         "url": _url,
     }
-    env.filters |= {"money": _money, "number": _number, "local_time": _local_time}
+    env.filters |= {
+        "code_name": _code_name,
+        "word": _word,
+        "money": _money,
+        "number": _number,
+        "local_time": _local_time,
+    }
     return env
 
 

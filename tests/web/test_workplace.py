@@ -90,7 +90,7 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     await record.get_by_label("Skäl med egna ord").fill("Styrkt med kvitto")
     await record.get_by_label("Belopp som betalas").fill("2000.00")
     await record.get_by_role("button", name="Spara beslutet").click()
-    await expect(page.locator(".record")).to_contain_text("Beslutat: approved")
+    await expect(page.locator(".record")).to_contain_text("Beslutat: godkänd")
     await expect(page.locator(".record")).to_contain_text("Styrkt med kvitto")
 
     # A customer behind a row (a read of personal data, audited).
