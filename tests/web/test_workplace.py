@@ -5,7 +5,9 @@ out. Every screen passes axe (no serious or critical finding)."""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +20,15 @@ from tests.api.test_load_worked_month import SCENARIO, scenario_keys
 from tests.web.axe import assert_accessible
 
 PASSWORD = "correct horse battery staple"
+# SCREENSHOTS=docs/screenshots makes this test save a picture of each screen (docs/workplace.md).
+SCREENSHOTS = os.environ.get("SCREENSHOTS")
+
+
+async def shot(page: Page, name: str) -> None:
+    if SCREENSHOTS:
+        await page.screenshot(path=Path(SCREENSHOTS) / f"{name}.png", full_page=True)
+
+
 PERIOD = "2024-03"
 PROVIDER = "exempel-omsorg"
 
@@ -67,6 +78,7 @@ async def run_month(page: Page, provider: str | None = None) -> None:
 async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, server, month, conn):
     await page.goto("/login")
     await assert_accessible(page)
+    await shot(page, "01-logga-in")
     await log_in(page, "anna")
     await expect(page.get_by_text("Ingen månad har stämts av ännu.")).to_be_visible()
     await assert_accessible(page)
@@ -74,10 +86,12 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     await run_month(page)
     await expect(page.get_by_role("table", name="Summor per utförare")).to_contain_text(PROVIDER)
     await assert_accessible(page)
+    await shot(page, "03-avstamning")
     await page.get_by_role("link", name="Översikt").click()
     overview = page.get_by_role("table")
     await expect(overview).to_contain_text("Avgör de blockerande avvikelserna")
     await assert_accessible(page)
+    await shot(page, "02-oversikt")
 
     # One discrepancy opened in place and decided there: the extraordinary claim, with its amount.
     await page.goto(f"/discrepancies?period={PERIOD}&provider={PROVIDER}&code=EXTRAORDINARY")
@@ -86,6 +100,7 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     record = page.locator(".record")
     await expect(record).to_contain_text("EXTRAORDINARY")
     await assert_accessible(page)
+    await shot(page, "05-avvikelse-pa-plats")
     await record.get_by_label("Godkänn").check()
     await record.get_by_label("Skäl med egna ord").fill("Styrkt med kvitto")
     await record.get_by_label("Belopp som betalas").fill("2000.00")
@@ -99,10 +114,12 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Kund")
     await expect(page.get_by_role("table", name="Val av utförare")).to_contain_text(PROVIDER)
     await assert_accessible(page)
+    await shot(page, "07-kund")
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'customer.read'") == 1
 
     # The rest in bulk, with one common reason; the filters are in the URL.
     await page.goto(f"/discrepancies?period={PERIOD}&provider={PROVIDER}&kind=blocking&status=open")
+    await shot(page, "04-avvikelser")
     picks = page.locator("input[name=id]")
     count = await picks.count()
     assert count == 9
@@ -116,6 +133,7 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     await bulk.get_by_role("button", name="Besluta om de valda").click()
     await expect(page.locator("#outcomes")).to_contain_text("Beslutade 9 av 9.")
     await assert_accessible(page)
+    await shot(page, "06-avvikelser-beslutade")
     async with page.expect_download() as download:
         await page.get_by_role("link", name="Exportera som CSV").click()
     csv = (await (await download.value).path()).read_text(encoding="utf-8-sig")
@@ -130,6 +148,7 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Attest {PROVIDER} {PERIOD}")
     await expect(page.get_by_text("förberedd, väntar på attest")).to_be_visible()
     await assert_accessible(page)
+    await shot(page, "08-attest-forberedd")
     settlement_url = page.url
     await page.get_by_role("button", name="Attestera").click()
     await expect(page.get_by_role("alert")).to_contain_text("en annan fakturahandläggare måste attestera")
@@ -149,6 +168,7 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     await page.goto(settlement_url)
     await page.get_by_role("button", name="Attestera").click()
     await expect(page.get_by_text("SHA-256")).to_be_visible()
+    await shot(page, "09-attest-attesterad")
     row = await conn.fetchrow("SELECT status, prepared_by, attested_by FROM settlements")
     assert dict(row) == {"status": "settled", "prepared_by": "anna", "attested_by": "bo"}
     async with page.expect_download() as download:
@@ -158,9 +178,11 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     # A line's trail.
     await page.get_by_role("link", name="Raderna och deras spår").click()
     await assert_accessible(page)
+    await shot(page, "10-fakturarader")
     await page.get_by_role("link", name="Spår 1", exact=True).click()
     await expect(page.get_by_role("heading", level=2, name="Spår")).to_be_visible()
     await assert_accessible(page)
+    await shot(page, "11-fakturarad-spar")
 
     # English, remembered; and out.
     await page.get_by_role("link", name="English").click()
