@@ -21,3 +21,21 @@ async def held_amounts(conn: asyncpg.Connection, tenant: str, period: str) -> di
         period,
     )
     return {(r["run_id"], r["held_by"]): r["amount"] for r in rows}
+
+
+async def requested_amounts(
+    conn: asyncpg.Connection, tenant: str, claims: list[tuple[str, str]]
+) -> dict[tuple[str, str], Decimal]:
+    """The amount each of these (provider, claim id) requests, where it names one."""
+    if not claims:
+        return {}
+    rows = await conn.fetch(
+        """SELECT c.provider_id, c.external_id, c.requested_amount
+           FROM claims c JOIN unnest($2::text[], $3::text[]) AS w (provider_id, external_id)
+             USING (provider_id, external_id)
+           WHERE c.tenant_id = $1 AND c.requested_amount IS NOT NULL""",
+        tenant,
+        [p for p, _ in claims],
+        [c for _, c in claims],
+    )
+    return {(r["provider_id"], r["external_id"]): r["requested_amount"] for r in rows}

@@ -28,6 +28,7 @@ from service.usecases.runs import period_of
 from service.usecases.viewers import audit_shown, viewer
 
 ZERO = Decimal("0.00")
+CLAIM_CODE = "EXTRAORDINARY"  # its amount at stake is what the claim requests
 MAX_QUEUE = 100_000
 
 
@@ -42,7 +43,9 @@ class Filters(msgspec.Struct, frozen=True, kw_only=True):
 
 class Item(msgspec.Struct, frozen=True, kw_only=True):
     discrepancy: s.Discrepancy
-    at_stake: Decimal  # what approving it would pay: the lines it holds (0 where nothing it holds pays)
+    # What approving it would pay: the lines it holds, an extraordinary claim's requested amount; 0
+    # where nothing it holds pays.
+    at_stake: Decimal
 
 
 class QueuePage(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,7 +85,16 @@ async def _matching(
     if f.customer and (wanted := f.customer.strip()):
         found = [x for x in found if x.pnr and wanted in (x.pnr, shown.ref(x.pnr))]
     held = await queue.held_amounts(conn, who.tenant_id, period)
-    matched = [(x, held.get((x.run_id, x.key), ZERO)) for x in found]
+    claims = [tuple(x.record.split(":", 1)) for x in found if x.code == CLAIM_CODE and ":" in x.record]
+    requested = await queue.requested_amounts(conn, who.tenant_id, claims)  # type: ignore[arg-type]
+
+    def at_stake(x: StoredFinding) -> Decimal:
+        amount = held.get((x.run_id, x.key), ZERO)
+        if not amount and x.code == CLAIM_CODE:
+            amount = requested.get(tuple(x.record.split(":", 1)), ZERO)  # type: ignore[call-overload]
+        return amount
+
+    matched = [(x, at_stake(x)) for x in found]
     matched.sort(key=lambda m: (-m[1], m[0].key))
     return matched, codes, shown
 

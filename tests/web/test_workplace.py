@@ -97,6 +97,7 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     await page.goto(f"/discrepancies?period={PERIOD}&provider={PROVIDER}&code=EXTRAORDINARY")
     await assert_accessible(page)
     await page.get_by_role("button", name="Visa").click()
+    await expect(page.get_by_role("table", name="Sida 1 av 1")).to_contain_text("2 500,00")  # requested
     record = page.locator(".record")
     await expect(record).to_contain_text("EXTRAORDINARY")
     await assert_accessible(page)
