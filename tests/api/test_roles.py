@@ -138,6 +138,21 @@ MATRIX.update(
     }
 )
 SAMPLES["settlement_id"] = "00000000-0000-4000-8000-000000000004"
+
+# Reports (issue 12): figures without personal data for the readers, a provider its own; pricing a
+# comparison runs what-ifs (invoice_admin).
+REPORT_READERS = {"invoice_admin", "auditor", "reader"} | PROVIDERS
+MATRIX.update(
+    {
+        ("GET", "/v1/reports/followup"): REPORT_READERS,
+        ("GET", "/v1/reports/followup.csv"): REPORT_READERS,
+        ("GET", "/v1/reports/followup/period-over-period"): REPORT_READERS,
+        ("GET", "/v1/reports/followup/period-over-period.csv"): REPORT_READERS,
+        ("POST", "/v1/reports/comparisons"): ADMIN,
+        ("GET", "/v1/reports/comparison"): REPORT_READERS,
+        ("GET", "/v1/reports/comparison.csv"): REPORT_READERS,
+    }
+)
 MATRIX[("POST", "/v1/discrepancies/decisions")] = ADMIN
 
 
