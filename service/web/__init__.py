@@ -13,6 +13,7 @@ from service.web import (
     audit,
     customers,
     errors,
+    followup,
     lines,
     login,
     overview,
@@ -35,6 +36,7 @@ PAGES = [
     *tariffs.ROUTES,
     *audit.ROUTES,
     *customers.ROUTES,
+    *followup.ROUTES,
 ]
 
 

@@ -36,6 +36,9 @@ WORDS = {
     "open": N_("open"),
     "approved": N_("approved"),
     "rejected": N_("rejected"),
+    "settled": N_("settled"),
+    "prepared": N_("prepared"),
+    "reconciled": N_("reconciled"),
     "approve": N_("approve"),
     "reject": N_("reject"),
 }

@@ -34,6 +34,7 @@ MENU = [
     ("/runs", N_("Reconciliation"), STAFF),
     ("/discrepancies", N_("Discrepancies"), STAFF),
     ("/settlements", N_("Attest"), STAFF),
+    ("/followup", N_("Follow-up"), STAFF),
     ("/tariffs", N_("Tariffs"), STAFF),
     ("/audit", N_("Audit log"), frozenset({"auditor"})),
 ]

@@ -176,6 +176,20 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
         await page.get_by_role("link", name="Ladda ner CSV-filen").click()
     assert (await download.value).suggested_filename == f"kundval-{PROVIDER}-{PERIOD}.csv"
 
+    # The follow-up: graph 1 against the 85 % line, and payout per area, each beside its table.
+    await page.get_by_role("link", name="Uppföljning").click()
+    await page.get_by_label("Första månaden (ÅÅÅÅ-MM)").fill(PERIOD)
+    await page.get_by_role("button", name="Visa").click()
+    await expect(
+        page.get_by_role("img", name="Andel utförd av beviljad tid, Exempel Omsorg AB")
+    ).to_be_visible()
+    await expect(page.get_by_role("img", name="Utbetalning per område, Exempel Omsorg AB")).to_be_visible()
+    await expect(page.locator("svg.chart").first).to_contain_text("mål 85 %")
+    await expect(page.get_by_role("table", name="Andel utförd av beviljad tid").first).to_contain_text(PERIOD)
+    await assert_accessible(page)
+    await shot(page, "12-uppfoljning")
+    await page.goto(settlement_url)
+
     # A line's trail.
     await page.get_by_role("link", name="Raderna och deras spår").click()
     await assert_accessible(page)
