@@ -333,8 +333,7 @@ async def touch_customer(conn: asyncpg.Connection, tenant: str, pnr: str) -> Non
 async def customers(
     conn: asyncpg.Connection, tenant: str, after: str, limit: int, served_by: str | None
 ) -> list[Customer]:
-    """Customers by ref; with `served_by`, only those the provider has (or had) by choice or
-    enrolment."""
+    """Customers by ref; with `served_by`, only those the provider is or was chosen for."""
     return every(
         Customer,
         await conn.fetch(
@@ -342,9 +341,7 @@ async def customers(
                 WHERE tenant_id = $1 AND ref > $2
                   AND ($3::text IS NULL
                        OR EXISTS (SELECT 1 FROM provider_choices p
-                                  WHERE p.tenant_id = c.tenant_id AND p.pnr = c.pnr AND p.provider_id = $3)
-                       OR EXISTS (SELECT 1 FROM enrolments e
-                                  WHERE e.tenant_id = c.tenant_id AND e.pnr = c.pnr AND e.provider_id = $3))
+                                  WHERE p.tenant_id = c.tenant_id AND p.pnr = c.pnr AND p.provider_id = $3))
                 ORDER BY ref LIMIT $4""",
             tenant,
             after,
@@ -354,23 +351,45 @@ async def customers(
     )
 
 
-async def is_providers_customer(
-    conn: asyncpg.Connection, tenant: str, provider_id: str | None, pnr: str, on_or_before: date | None = None
-) -> bool:
-    """Whether the customer is (or was) the provider's by choice or enrolment on some day, on or
-    before `on_or_before` when given."""
+async def is_providers_customer(conn: asyncpg.Connection, tenant: str, provider_id: str, pnr: str) -> bool:
+    """Whether the provider is or was the customer's chosen provider (by a provider choice)."""
     return await conn.fetchval(
         """SELECT EXISTS (SELECT 1 FROM provider_choices
-                          WHERE tenant_id = $1 AND pnr = $2 AND provider_id = $3
-                            AND ($4::date IS NULL OR valid_from <= $4))
-               OR EXISTS (SELECT 1 FROM enrolments
-                          WHERE tenant_id = $1 AND pnr = $2 AND provider_id = $3
-                            AND ($4::date IS NULL OR valid_from <= $4))""",
+                          WHERE tenant_id = $1 AND pnr = $2 AND provider_id = $3)""",
         tenant,
         pnr,
         provider_id,
-        on_or_before,
     )
+
+
+async def executable_decision(
+    conn: asyncpg.Connection, tenant: str, decision_id: str, provider_id: str
+) -> bool:
+    """Whether the decision exists and its customer is or was the provider's by a provider choice."""
+    return await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM decisions d JOIN provider_choices p
+                            ON p.tenant_id = d.tenant_id AND p.pnr = d.pnr AND p.provider_id = $3
+                          WHERE d.tenant_id = $1 AND d.id = $2)""",
+        tenant,
+        decision_id,
+        provider_id,
+    )
+
+
+async def chosen_provider(conn: asyncpg.Connection, tenant: str, pnr: str, day: date) -> str | None:
+    """The customer's chosen provider on `day`: the latest choice from on or before it, unless that
+    choice ended before it (a choice without `to` lasts until the next one)."""
+    record = await conn.fetchrow(
+        """SELECT provider_id, valid_to FROM provider_choices
+           WHERE tenant_id = $1 AND pnr = $2 AND valid_from <= $3
+           ORDER BY valid_from DESC LIMIT 1""",
+        tenant,
+        pnr,
+        day,
+    )
+    if record is None or (record["valid_to"] is not None and record["valid_to"] < day):
+        return None
+    return record["provider_id"]
 
 
 # Decisions ---------------------------------------------------------------------------------------

@@ -448,12 +448,18 @@ async def providers(conn: asyncpg.Connection, tenant: str, only: str | None = No
     return [(r["id"], r["name"]) for r in rows]
 
 
-async def customers(conn: asyncpg.Connection, tenant: str, pnrs: set[str]) -> dict[str, tuple[str, bool]]:
-    """pnr -> (reference, protected identity) for the customers the registry knows."""
+async def customers(
+    conn: asyncpg.Connection, tenant: str, pnrs: set[str], chosen: str | None = None
+) -> dict[str, tuple[str, bool]]:
+    """pnr -> (reference, protected identity) for the customers the registry knows; with `chosen`,
+    only those that provider is or was chosen for."""
     rows = await conn.fetch(
-        "SELECT pnr, ref, protected FROM customers WHERE tenant_id = $1 AND pnr = ANY ($2::text[])",
+        """SELECT pnr, ref, protected FROM customers c WHERE tenant_id = $1 AND pnr = ANY ($2::text[])
+             AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM provider_choices p
+                  WHERE p.tenant_id = c.tenant_id AND p.pnr = c.pnr AND p.provider_id = $3))""",
         tenant,
         sorted(pnrs),
+        chosen,
     )
     return {r["pnr"]: (r["ref"], r["protected"]) for r in rows}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 
 import asyncpg
+from msgspec import UNSET
 
 from schemas import registry as s
 from service.domain.principal import Principal
@@ -195,7 +196,12 @@ async def _customers(
     """Store the new customers in a few statements and correct the changed ones; the changed refs."""
     new = [
         (
-            store.Customer(pnr=c.pnr, ref=registry.new_ref(), name=c.name, protected=bool(c.protected)),
+            store.Customer(
+                pnr=c.pnr,
+                ref=registry.new_ref(),
+                name=None if c.name is UNSET else c.name,
+                protected=bool(c.protected),
+            ),
             [store.Zone(valid_from=z.from_, zone=z.zone) for z in c.zones],
             [store.Choice(valid_from=x.from_, valid_to=x.to, provider_id=x.provider) for x in c.choices],
         )
@@ -209,15 +215,16 @@ async def _customers(
     for pnr in known:
         wanted, row = export.customers[pnr], stored[pnr]
         protected = row.protected if wanted.protected is None else wanted.protected
+        name = row.name if wanted.name is UNSET else wanted.name
         zones, choices = histories[pnr]
         before = (
             [s.ZoneEntry(from_=z.valid_from, zone=z.zone) for z in zones],
             [s.Choice(from_=c.valid_from, to=c.valid_to, provider=c.provider_id) for c in choices],
         )
         moved = before != (wanted.zones, wanted.choices)
-        renamed = (row.name, row.protected) != (wanted.name, protected)
+        renamed = (row.name, row.protected) != (name, protected)
         if renamed:
-            correction = s.CustomerCorrection(name=wanted.name, protected=protected)
+            correction = s.CustomerCorrection(name=name, protected=protected)
             row = await registry.store_correction(conn, who, row, correction, None)
         if moved:
             after = (wanted.zones, wanted.choices)
