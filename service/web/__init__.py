@@ -11,6 +11,7 @@ from litestar import Router
 from service.web import (
     assets,
     audit,
+    compare,
     customers,
     errors,
     followup,
@@ -37,6 +38,7 @@ PAGES = [
     *audit.ROUTES,
     *customers.ROUTES,
     *followup.ROUTES,
+    *compare.ROUTES,
 ]
 
 

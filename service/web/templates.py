@@ -35,6 +35,7 @@ MENU = [
     ("/discrepancies", N_("Discrepancies"), STAFF),
     ("/settlements", N_("Attest"), STAFF),
     ("/followup", N_("Follow-up"), STAFF),
+    ("/compare", N_("Compare tariffs"), STAFF),
     ("/tariffs", N_("Tariffs"), STAFF),
     ("/audit", N_("Audit log"), frozenset({"auditor"})),
 ]
@@ -112,10 +113,10 @@ def _word(context: jinja2.runtime.Context, value: str) -> str:
     return context["i18n"].gettext(WORDS[value]) if value in WORDS else value
 
 
-def _url(path: str, params: dict[str, Any] | None = None, **more: Any) -> str:
-    """`path` with the non-empty parameters as its query (filters live in the URL)."""
-    query = {k: v for k, v in ((params or {}) | more).items() if v not in (None, "")}
-    return f"{path}?{urlencode(query)}" if query else path
+def url_of(path: str, params: dict[str, Any] | None = None, **more: Any) -> str:
+    """`path` with the non-empty parameters as its query (filters live in the URL; a list repeats)."""
+    query = {k: v for k, v in ((params or {}) | more).items() if v not in (None, "", [])}
+    return f"{path}?{urlencode(query, doseq=True)}" if query else path
 
 
 def environment() -> jinja2.Environment:
@@ -135,7 +136,7 @@ def environment() -> jinja2.Environment:
         "version": __version__,
         "menu": _menu,
         "role_name": _role_name,
-        "url": _url,
+        "url": url_of,
     }
     env.filters |= {
         "code_name": _code_name,

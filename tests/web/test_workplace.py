@@ -188,6 +188,21 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     await expect(page.get_by_role("table", name="Andel utförd av beviljad tid").first).to_contain_text(PERIOD)
     await assert_accessible(page)
     await shot(page, "12-uppfoljning")
+
+    # The month under two tariffs side by side (what-if runs), the totals charted beside the table.
+    await page.get_by_role("link", name="Jämför modeller").click()
+    await page.get_by_label("Period (ÅÅÅÅ-MM)").fill(PERIOD)
+    await page.get_by_label("Jämförelsetaxa").select_option("kson-2024")
+    await page.get_by_label("Jämförd med").select_option("kson-2024-utford")
+    await page.get_by_role("button", name="Prissätt på nytt med aktuella uppgifter").click()
+    await expect(page).to_have_url(
+        re.compile(r"/compare\?period=2024-03&tariff=kson-2024&tariff=kson-2024-utford$")
+    )
+    tenant = page.get_by_role("table", name="Hela huvudmannen")
+    await expect(tenant).to_contain_text("kson-2024-utford")
+    await expect(page.get_by_role("img", name=f"Totalt med varje taxa, {PERIOD}")).to_be_visible()
+    await assert_accessible(page)
+    await shot(page, "13-jamfor-modeller")
     await page.goto(settlement_url)
 
     # A line's trail.
