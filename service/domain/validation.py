@@ -77,7 +77,9 @@ def convert(kind: Any, data: Any, *, row: int | None = None) -> tuple[Any, list[
 def out_of_bounds(value: Any, *, row: int | None = None) -> list[dict[str, Any]]:
     """The problems of a converted value that its type's `Meta` cannot state (see the module)."""
     found: list[tuple[str, str]] = []
-    _bounds(value, "", None, found)
+    for path, item in enumerate(value) if isinstance(value, list) else [(None, value)]:
+        if isinstance(item, msgspec.Struct):  # a body is a Struct or a list of them
+            _bounds(item, "" if path is None else f"[{path}]", None, found)
     return [_item(message, path, row) for message, path in found]
 
 

@@ -50,7 +50,10 @@ async def test_dates_are_bounded(client, keys, conn):
     reg, prov = auth(keys["registry"]), auth(keys["provider"])
     old_zone = customer(zones=[{"from": "1899-12-31", "zone": "tatort"}])
     assert "zones[0].from" in fields(await client.post("/v1/customers", json=old_zone, headers=reg))
-    await register(client, keys, customer(zones=[{"from": "1900-01-01", "zone": "tatort"}]))
+    ref = (await register(client, keys, customer(zones=[{"from": "1900-01-01", "zone": "tatort"}])))["ref"]
+    zones = [{"from": "1900-01-01", "zone": "tatort"}, {"from": "2100-01-01", "zone": "skargard"}]
+    response = await client.put(f"/v1/customers/{ref}/zones", json=zones, headers=reg)
+    assert {(e.get("row"), e["field"]) for e in refused(response)["errors"]} == {(1, "from")}
     late = {**DECISION, "lines": [line(to="2100-01-01")]}
     assert "lines[0].to" in fields(await client.post("/v1/decisions", json=late, headers=reg))
 
