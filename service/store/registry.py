@@ -373,6 +373,26 @@ async def is_providers_customer(
     )
 
 
+async def providers_customers(
+    conn: asyncpg.Connection, tenant: str, provider_id: str | None, asked: Sequence[tuple[str, date | None]]
+) -> list[bool]:
+    """`is_providers_customer` of many (customer, on or before) at once, in their order."""
+    rows = await conn.fetch(
+        """SELECT EXISTS (SELECT 1 FROM provider_choices
+                          WHERE tenant_id = $1 AND pnr = q.pnr AND provider_id = $2
+                            AND (q.day IS NULL OR valid_from <= q.day))
+               OR EXISTS (SELECT 1 FROM enrolments
+                          WHERE tenant_id = $1 AND pnr = q.pnr AND provider_id = $2
+                            AND (q.day IS NULL OR valid_from <= q.day)) AS theirs
+           FROM unnest($3::text[], $4::date[]) WITH ORDINALITY AS q (pnr, day, n) ORDER BY q.n""",
+        tenant,
+        provider_id,
+        [pnr for pnr, _ in asked],
+        [day for _, day in asked],
+    )
+    return [r["theirs"] for r in rows]
+
+
 # Decisions ---------------------------------------------------------------------------------------
 
 _DECISION = """SELECT d.id, d.pnr, d.decided_on, c.ref, c.protected FROM decisions d

@@ -35,7 +35,9 @@ FIELDS = {
     "valid_to": "to",
 }
 
-Validate = Callable[[asyncpg.Connection, Principal, Checks, dict[str, Any]], Awaitable[None]]
+# Checks of a kind against the stored registry, of one record or a batch's at once (a few queries
+# for the batch, not a few per row): each record's problems go to its own Checks.
+Validate = Callable[[asyncpg.Connection, Principal, list[tuple[Checks, dict[str, Any]]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,18 @@ class Kind:
         self, conn: asyncpg.Connection, who: Principal, checks: Checks, data: Any
     ) -> dict[str, Any]:
         """The content columns from a request, its problems recorded in `checks`."""
+        content = self._shared(who, checks, data)
+        if self.validate is not None:
+            await self.validate(conn, who, [(checks, content)])
+        return content
+
+    def _shared(self, who: Principal, checks: Checks, data: Any) -> dict[str, Any]:
+        """The content columns, with the checks every kind has (those that need no query)."""
         checks.own_provider(data.provider, who)
         content = {column: getattr(data, FIELDS.get(column, column)) for column in self.table.columns}
         if "pnr" in content:
             content["pnr"] = checks.pnr(content["pnr"])
         checks.span(content["valid_from"], content["valid_to"])
-        if self.validate is not None:
-            await self.validate(conn, who, checks, content)
         return content
 
     async def _stored(
@@ -105,25 +112,34 @@ class Kind:
         is unchanged, with other content a 409 naming the ids. One audit entry for the batch."""
         batch = Collected(body_type, MAX_ROWS, f"{self.name}s")
         await batch.read(body)
-        contents: dict[str, tuple[int, dict[str, Any]]] = {}
+        rows = []
         for index, data in batch.items:
             checks = Checks()
-            content = await self._checked(conn, who, checks, data)
+            rows.append((index, data.id, checks, self._shared(who, checks, data)))
+        if self.validate is not None:
+            await self.validate(conn, who, [(checks, content) for _, _, checks, content in rows])
+        contents: dict[str, tuple[int, dict[str, Any]]] = {}
+        for index, external_id, checks, content in rows:
             if checks.errors:
                 batch.errors.extend({"row": index, **e} for e in checks.errors)
                 continue
-            seen = contents.setdefault(data.id, (index, content))
+            seen = contents.setdefault(external_id, (index, content))
             if seen[1] != content:
                 batch.error(index, "id", f"repeats the id of row {seen[0]} with other content")
         batch.done()
-        inserted, conflicts = 0, []
-        for external_id, (_, content) in contents.items():
-            if await store.insert(conn, self.table.name, own(who, external_id), content):
-                inserted += 1
-                continue
-            row = await self._stored(conn, who, external_id)
-            if any(getattr(row, c) != v for c, v in content.items()):
-                conflicts.append(external_id)
+        wanted = {external_id: content for external_id, (_, content) in contents.items()}
+        columns = {c: [x[c] for x in wanted.values()] for c in self.table.columns}
+        tenant, provider = who.tenant_id, who.provider_id
+        stored = await store.insert_many(conn, self.table.name, tenant, provider, list(wanted), columns)
+        inserted = len(stored)
+        existing = await store.records_by_id(
+            conn, self.table, tenant, provider, [i for i in wanted if i not in stored]
+        )
+        conflicts = [
+            i
+            for i in wanted
+            if i in existing and any(getattr(existing[i], c) != v for c, v in wanted[i].items())
+        ]
         if conflicts:
             raise Conflict(
                 "nothing of this batch was stored: these ids are stored with other content; correct "
@@ -184,7 +200,7 @@ class Kind:
         checks = Checks()
         checks.span(before.valid_from, data.to)
         if self is PAUSE:  # whose customer it must be depends on the pause's last day
-            await _pause(conn, who, checks, {"pnr": before.pnr, "valid_to": data.to})
+            await _pause(conn, who, [(checks, {"pnr": before.pnr, "valid_to": data.to})])
         checks.done()
         return await self._update(conn, who, before, {"valid_to": data.to}, payload, "end")
 
@@ -202,28 +218,43 @@ class Kind:
         return self.page(items=[self._out(x, who.role, single=False) for x in items], next_after=cursor)
 
 
-async def _execution(conn: asyncpg.Connection, who: Principal, checks: Checks, content: dict) -> None:
-    if await registry.decision(conn, who.tenant_id, content["decision_id"]) is None:
-        checks.add("decision", "unknown decision")
+async def _execution(
+    conn: asyncpg.Connection, who: Principal, items: list[tuple[Checks, dict[str, Any]]]
+) -> None:
+    known = await registry.decisions_by_id(conn, who.tenant_id, list({c["decision_id"] for _, c in items}))
+    for checks, content in items:
+        if content["decision_id"] not in known:
+            checks.add("decision", "unknown decision")
 
 
-async def _pause(conn: asyncpg.Connection, who: Principal, checks: Checks, content: dict) -> None:
+async def _pause(
+    conn: asyncpg.Connection, who: Principal, items: list[tuple[Checks, dict[str, Any]]]
+) -> None:
     # A pause stops granted time for every provider, so only a provider that has (or had) the
     # customer by choice or enrolment on some day up to the pause's last day may register one.
-    if content["pnr"] and not await registry.is_providers_customer(
-        conn, who.tenant_id, who.provider_id, content["pnr"], on_or_before=content["valid_to"]
-    ):
-        checks.add(
-            "customer", "not your customer (by choice or enrolment) on any day up to the pause's last day"
-        )
+    asked = [(checks, content) for checks, content in items if content["pnr"]]
+    answers = await registry.providers_customers(
+        conn, who.tenant_id, who.provider_id, [(c["pnr"], c["valid_to"]) for _, c in asked]
+    )
+    for (checks, _), theirs in zip(asked, answers, strict=True):
+        if not theirs:
+            checks.add(
+                "customer", "not your customer (by choice or enrolment) on any day up to the pause's last day"
+            )
 
 
-async def _delegation(conn: asyncpg.Connection, who: Principal, checks: Checks, content: dict) -> None:
-    insats = await registry.insats(conn, who.tenant_id, content["insats_code"])
-    if insats is None:
-        checks.add("code", "unknown insats code")
-    elif insats.report_type != "hsl_delegated":
-        checks.add("code", f"insats {insats.code} is not a delegable task (report type {insats.report_type})")
+async def _delegation(
+    conn: asyncpg.Connection, who: Principal, items: list[tuple[Checks, dict[str, Any]]]
+) -> None:
+    catalogue = await registry.catalogue(conn, who.tenant_id)
+    for checks, content in items:
+        insats = catalogue.get(content["insats_code"])
+        if insats is None:
+            checks.add("code", "unknown insats code")
+        elif insats.report_type != "hsl_delegated":
+            checks.add(
+                "code", f"insats {insats.code} is not a delegable task (report type {insats.report_type})"
+            )
 
 
 EXECUTION = Kind("execution", store.EXECUTIONS, r.Execution, r.ExecutionPage, _execution)
