@@ -83,7 +83,8 @@ async def stage(conn: asyncpg.Connection, rows: Staged) -> None:
 
 async def mark_known(conn: asyncpg.Connection, tenant: str) -> None:
     """Mark the staged customers and decisions already stored, and give the planner the staging
-    tables' sizes (autovacuum never analyzes a temporary table)."""
+    tables' sizes and keys (autovacuum never analyzes a temporary table; without them it takes the
+    tables for tiny and the comparisons below for nested loops): only the columns they join on."""
     await conn.execute(
         """UPDATE import_customer s SET known = EXISTS
                (SELECT 1 FROM customers c WHERE c.tenant_id = $1 AND c.pnr = s.pnr)""",
@@ -94,7 +95,10 @@ async def mark_known(conn: asyncpg.Connection, tenant: str) -> None:
                (SELECT 1 FROM decisions d WHERE d.tenant_id = $1 AND d.id = s.id)""",
         tenant,
     )
-    await conn.execute("ANALYZE import_customer, import_zone, import_choice, import_decision, import_line")
+    await conn.execute(
+        """ANALYZE import_customer (pnr, known), import_zone (pnr), import_choice (pnr),
+                   import_decision (id, known), import_line (id, decision_id)"""
+    )
 
 
 async def unknown_customers(conn: asyncpg.Connection, tenant: str) -> list[int]:
@@ -189,26 +193,25 @@ class ChangedCustomer(msgspec.Struct, frozen=True, kw_only=True):
     choices: list[Choice]
 
 
-# The staged and the stored zones and choices of each known customer, side by side, compared as
-# arrays of rows in `valid_from` order.
+# Known customers whose staged name, protection, zones or choices differ from the stored: a zone
+# or choice on one side without its equal on the other (full joins on every column), in row order.
 _CHANGED_CUSTOMERS = """
-WITH sz AS (SELECT z.pnr, array_agg((z.valid_from, z.zone) ORDER BY z.valid_from) AS a
-            FROM import_zone z JOIN import_customer s ON s.pnr = z.pnr AND s.known GROUP BY z.pnr),
-     cz AS (SELECT z.pnr, array_agg((z.valid_from, z.zone) ORDER BY z.valid_from) AS a
-            FROM customer_zones z JOIN import_customer s ON s.pnr = z.pnr AND s.known
-            WHERE z.tenant_id = $1 GROUP BY z.pnr),
-     sc AS (SELECT x.pnr, array_agg((x.valid_from, x.valid_to, x.provider_id) ORDER BY x.valid_from) AS a
-            FROM import_choice x JOIN import_customer s ON s.pnr = x.pnr AND s.known GROUP BY x.pnr),
-     cc AS (SELECT x.pnr, array_agg((x.valid_from, x.valid_to, x.provider_id) ORDER BY x.valid_from) AS a
-            FROM provider_choices x JOIN import_customer s ON s.pnr = x.pnr AND s.known
-            WHERE x.tenant_id = $1 GROUP BY x.pnr)
-SELECT s.pnr FROM import_customer s
-JOIN customers c ON c.tenant_id = $1 AND c.pnr = s.pnr
-LEFT JOIN sz ON sz.pnr = s.pnr LEFT JOIN cz ON cz.pnr = s.pnr
-LEFT JOIN sc ON sc.pnr = s.pnr LEFT JOIN cc ON cc.pnr = s.pnr
-WHERE s.known AND (c.name IS DISTINCT FROM s.name OR c.protected <> coalesce(s.protected, c.protected)
-                   OR sz.a IS DISTINCT FROM cz.a OR sc.a IS DISTINCT FROM cc.a)
-ORDER BY s.ord"""
+WITH k AS (SELECT ord, pnr, name, protected FROM import_customer WHERE known),
+     z AS (SELECT coalesce(s.pnr, c.pnr) AS pnr
+           FROM (SELECT z.* FROM import_zone z JOIN k USING (pnr)) s
+           FULL JOIN (SELECT z.* FROM customer_zones z JOIN k USING (pnr) WHERE z.tenant_id = $1) c
+             ON c.pnr = s.pnr AND c.valid_from = s.valid_from AND c.zone = s.zone
+           WHERE s.pnr IS NULL OR c.pnr IS NULL),
+     x AS (SELECT coalesce(s.pnr, c.pnr) AS pnr
+           FROM (SELECT x.* FROM import_choice x JOIN k USING (pnr)) s
+           FULL JOIN (SELECT x.* FROM provider_choices x JOIN k USING (pnr) WHERE x.tenant_id = $1) c
+             ON c.pnr = s.pnr AND c.valid_from = s.valid_from AND c.provider_id = s.provider_id
+                AND c.valid_to IS NOT DISTINCT FROM s.valid_to
+           WHERE s.pnr IS NULL OR c.pnr IS NULL)
+SELECT k.pnr FROM k JOIN customers c ON c.tenant_id = $1 AND c.pnr = k.pnr
+WHERE c.name IS DISTINCT FROM k.name OR c.protected <> coalesce(k.protected, c.protected)
+   OR k.pnr IN (SELECT pnr FROM z) OR k.pnr IN (SELECT pnr FROM x)
+ORDER BY k.ord"""
 
 
 async def changed_customers(conn: asyncpg.Connection, tenant: str) -> list[ChangedCustomer]:

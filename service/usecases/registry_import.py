@@ -73,7 +73,8 @@ class Export(Rows):
             self._customer(index, row, checks)
         else:
             self._decision(index, row, checks)
-        self.errors.extend({"row": index, **e} for e in checks.errors)
+        if checks.errors:
+            self.errors.extend({"row": index, **e} for e in checks.errors)
 
     def _customer(self, index: int, row: s.CustomerRow, checks: Checks) -> None:
         pnr = self._pnr(checks, row.pnr, "pnr")
@@ -106,7 +107,7 @@ class Export(Rows):
             return
         decided = row.decided or min(line.from_ for line in row.lines)
         lines = [(x.id, x.code, x.category, x.minutes, x.occasions, x.per, x.from_, x.to) for x in row.lines]
-        fingerprint = hash((pnr, decided, tuple(sorted(lines))))
+        fingerprint = hash((pnr, decided, frozenset(lines)))  # line ids are distinct
         seen = self.decisions.setdefault(row.id, (index, fingerprint))
         if seen[0] != index:
             if seen[1] != fingerprint:
