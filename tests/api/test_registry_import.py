@@ -153,3 +153,22 @@ async def test_two_imports_of_the_same_export_at_once_take_turns(client, conn, s
     ]
     assert await conn.fetchval("SELECT count(*) FROM customers") == N_CUSTOMERS
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'registry.import'") == 2
+
+
+async def test_a_name_or_protection_changed_by_the_export_is_a_correction(client, conn):
+    keys = await scenario_keys(client, conn)
+    customers = [r for r in ROWS if r["kind"] == "customer"]
+    await _import(client, keys["registry"], [{**customers[0], "protected": True}, *customers[1:]])
+    # Without `protected` the stored flag stays: unchanged. A new name, or lifting the flag, changes.
+    same = await _import(client, keys["registry"], customers)
+    assert same["customers"] == {"created": 0, "changed": 0, "unchanged": N_CUSTOMERS}
+    renamed = {**customers[1], "name": "Ny Namnsson"}
+    lifted = {**customers[0], "protected": False}
+    changed = await _import(client, keys["registry"], [lifted, renamed, *customers[2:]], ndjson=True)
+    assert changed["customers"] == {"created": 0, "changed": 2, "unchanged": N_CUSTOMERS - 2}
+    stored = await conn.fetch("SELECT pnr, name, protected, ref FROM customers ORDER BY pnr")
+    by_pnr = {r["pnr"]: r for r in stored}
+    assert changed["changed_customers"] == [by_pnr[lifted["pnr"]]["ref"], by_pnr[renamed["pnr"]]["ref"]]
+    assert (by_pnr[lifted["pnr"]]["protected"], by_pnr[renamed["pnr"]]["name"]) == (False, "Ny Namnsson")
+    actions = await conn.fetch("SELECT action FROM audit_log WHERE action = 'customer.correct'")
+    assert len(actions) == 2
