@@ -20,6 +20,7 @@ makes the import a 409, to be sent again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable
 
 import asyncpg
@@ -52,6 +53,7 @@ class Export(Rows):
         self.providers = providers
         self.insatser = insatser
         self.staged = staging.Staged()
+        self._copying: asyncio.Task[None] | None = None
         self.customers: dict[str, tuple[int, int]] = {}  # number -> (row, fingerprint)
         self.decisions: dict[str, tuple[int, int]] = {}  # id -> (row, fingerprint)
         self._line_owner: dict[str, str] = {}  # line id -> decision id, within the batch
@@ -122,11 +124,21 @@ class Export(Rows):
 
     async def arrived(self) -> None:
         if len(self.staged) >= STAGE_ROWS:
-            await staging.stage(self.conn, self.staged)
+            await self.copied()
+            rows, self.staged = self.staged, staging.Staged()
+            # PostgreSQL stores one chunk while the next is checked.
+            self._copying = asyncio.create_task(staging.stage(self.conn, rows))
+
+    async def copied(self) -> None:
+        """Wait for the chunk being copied, if any (the connection does one thing at a time)."""
+        if self._copying is not None:
+            copying, self._copying = self._copying, None
+            await copying
 
     async def checked(self, tenant: str) -> None:
         """The checks against the stored registry (customers of decisions, decisions of other
         customers, line ids of other decisions), the batch staged whole; 422 when a row is bad."""
+        await self.copied()
         await staging.stage(self.conn, self.staged)
         await staging.mark_known(self.conn, tenant)
         for index in await staging.unknown_customers(self.conn, tenant):
@@ -151,7 +163,10 @@ async def import_registry(
     providers = await store.provider_ids(conn, tenant)
     export = Export(conn, providers, await store.catalogue(conn, tenant))
     await staging.prepare(conn)
-    await export.read(body)
+    try:
+        await export.read(body)
+    finally:
+        await export.copied()
     # From here to the commit this tenant's imports take turns: each compares with what the one
     # before it stored.
     await staging.lock_tenant(conn, tenant)
