@@ -101,6 +101,9 @@ async def _post_batches(
                 batch = rows[start : start + limit]
                 await _send(client, keys[provider], "POST", url, batch, f"{what} of {provider}")
 
-    async with asyncio.TaskGroup() as group:
-        for provider, rows in _by_provider(records).items():
-            group.create_task(post(provider, rows))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for provider, rows in _by_provider(records).items():
+                group.create_task(post(provider, rows))
+    except* ScenarioLoadError as refused:  # the first refusal, as if the batches went one by one
+        raise refused.exceptions[0] from None
