@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 Zone = Literal["tatort", "landsbygd", "skargard"]
 Category = Literal["service", "omsorg"]
@@ -157,8 +158,32 @@ class CustomerIn(_In, kw_only=True):
 
 
 class CustomerCorrection(_In, kw_only=True):
-    name: Text | None = None
-    protected: bool = False
+    """A correction of a customer's name and protected identity. A field that is left out keeps its
+    stored value; the number is never corrected (it is the customer), and zones and choices have
+    their own routes."""
+
+    name: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=500,
+                description="replaces the stored name; null removes it; left out, the name is kept",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+    protected: (
+        Annotated[
+            bool,
+            msgspec.Meta(
+                description="skyddad identitet: true protects the customer; only an explicit false lifts "
+                "it (audited); left out, the stored flag is kept"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class CustomerLookup(_In, kw_only=True):
@@ -249,8 +274,10 @@ class DecisionPage(_Out, kw_only=True):
 
 class CustomerRow(CustomerIn, tag_field="kind", tag="customer", kw_only=True):
     """A customer of an export: its zones and choices replace the stored ones whole. An absent
-    `protected` keeps the stored flag (only an explicit false lifts it)."""
+    `protected` keeps the stored flag (only an explicit false lifts it), and so does an absent
+    `name` the stored name (null removes it)."""
 
+    name: Text | UnsetType | None = UNSET  # type: ignore[assignment]
     protected: bool | None = None  # type: ignore[assignment]
 
 

@@ -21,6 +21,7 @@ from service.http import (
     reconcile,
     records,
     registry,
+    reports,
     rulings,
     settlements,
     system,
@@ -51,6 +52,7 @@ ROUTES = [
     *tariffs.ROUTES,
     *reconcile.ROUTES,
     *settlements.ROUTES,
+    *reports.ROUTES,
     *rulings.ROUTES,
     *WEB_ROUTES,
 ]

@@ -1,4 +1,4 @@
-"""The `kundval` command: serve, migrate, apikey, audit, tariff, registry, scenario, openapi."""
+"""The `kundval` command: serve, migrate, apikey, audit, tariff, registry, scenario, report, openapi."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,35 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("--output", type=Path, help="write the result here instead of to standard output")
     play.set_defaults(run=_scenario_run)
 
+    report = sub.add_parser("report", help="follow-up reports (followup.md 2 and 3)").add_subparsers(
+        title="reports"
+    )
+    follow = report.add_parser(
+        "followup",
+        help="follow-up figures per provider and month with each month's state; with --compare-from "
+        "and --compare-to, period over period",
+    )
+    follow.add_argument("--from", dest="first", required=True, help="first month, YYYY-MM")
+    follow.add_argument("--to", dest="last", required=True, help="last month, YYYY-MM")
+    follow.add_argument("--compare-from", help="first month of the range compared with (a)")
+    follow.add_argument("--compare-to", help="last month of the range compared with (a)")
+    follow.add_argument("--provider", help="one provider only")
+    follow.add_argument("--csv", type=Path, help="also write the report as CSV to this file")
+    follow.add_argument("--tenant")
+    follow.set_defaults(run=_report_followup)
+    compare = report.add_parser(
+        "compare",
+        help="price a period under several tariffs (what-if runs on current inputs) and compare them",
+    )
+    compare.add_argument("--period", required=True, help="YYYY-MM")
+    compare.add_argument(
+        "--tariff", action="append", required=True, help="a tariff version; twice or more, the baseline first"
+    )
+    compare.add_argument("--provider", help="one provider only")
+    compare.add_argument("--csv", type=Path, help="also write the comparison as CSV to this file")
+    compare.add_argument("--tenant")
+    compare.set_defaults(run=_report_compare)
+
     openapi = sub.add_parser("openapi", help="write the OpenAPI description")
     openapi.add_argument("--output", type=Path, default=OPENAPI_PATH)
     openapi.set_defaults(run=_openapi)
@@ -136,16 +166,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if server.started else 1
 
 
-def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]] | None = None) -> Any:
-    """Run `work` in one transaction on the service's connection to a database migrated as the owner
-    and checked (embedded or DATABASE_URL); without work, return the names of the migrations applied."""
+def _quiet(settings: Settings) -> Settings:
+    """A command's output is what its user wants; its log says only what went wrong, unless a level
+    was asked for."""
     from service.logging import configure_logging
 
-    # A command's output is what its user wants; its log says only what went wrong, unless a level
-    # was asked for.
     if "KUNDVAL_LOG_LEVEL" not in os.environ:
         settings = msgspec.structs.replace(settings, log_level="warning")
     configure_logging(settings)
+    return settings
+
+
+def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]] | None = None) -> Any:
+    """Run `work` in one transaction on the service's connection to a database migrated as the owner
+    and checked (embedded or DATABASE_URL); without work, return the names of the migrations applied."""
+    settings = _quiet(settings)
 
     async def run() -> Any:
         async with db.database(settings) as database:
@@ -284,6 +319,196 @@ def _scenario_run(args: argparse.Namespace, settings: Settings) -> int:
         args.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _with_pool(settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[Any]]) -> Any:
+    """Run `work` with a pool of the service's connections to the database `_with_db` would use
+    (starting runs needs a pool)."""
+    settings = _quiet(settings)
+
+    async def run() -> Any:
+        async with db.database(settings) as database:
+            conn = await db.connect(database.dsn)
+            try:
+                await seed_defaults(conn, settings.default_tenant)
+            finally:
+                await conn.close()
+            pool = await db.create_pool(database.dsn, settings)
+            try:
+                return await work(pool)
+            finally:
+                await pool.close()
+
+    return asyncio.run(run())
+
+
+def _table(header: list[str], rows: list[list[str]], text: int = 1) -> str:
+    """Columns for a terminal: the first `text` columns left-aligned, the figures right-aligned."""
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            str(c).ljust(w) if n < text else str(c).rjust(w)
+            for n, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _write_csv(path: Path | None, export: Any) -> None:
+    if path is None:
+        return
+    try:
+        path.write_bytes(export.body)
+    except OSError as err:
+        raise CommandError(f"cannot write {path}: {err}") from None
+    print(f"wrote {path}")
+
+
+def _refused(err: Problem) -> CommandError:
+    names = {"from": "--from", "to": "--to", "compare_from": "--compare-from", "compare_to": "--compare-to"}
+    return CommandError(_refusal(err, lambda field: names.get(field, f"--{field}")))
+
+
+def _report_followup(args: argparse.Namespace, settings: Settings) -> int:
+    from service.domain.followup import swedish_percent
+    from service.usecases import reports
+
+    who = _operator(args, settings)
+    if (args.compare_from is None) != (args.compare_to is None):
+        raise CommandError("--compare-from and --compare-to go together")
+
+    def share(f: Any) -> str:
+        return swedish_percent(None if f.performed_share is None else Decimal(f.performed_share))
+
+    def figures(f: Any) -> list[str]:
+        return [
+            f.granted_minutes,
+            f.performed_minutes,
+            share(f),
+            str(f.customers_below_target),
+            str(sum(f.licensed_visits.values())),
+            str(f.declined_visits),
+            str(sum(f.payout_by_area.values(), Decimal("0.00"))),
+        ]
+
+    head = [
+        "granted min",
+        "performed min",
+        "performed",
+        "below 85 %",
+        "licensed visits",
+        "declined",
+        "payout",
+    ]
+    try:
+        if args.compare_from is None:
+            report = _with_db(
+                settings,
+                lambda conn: reports.followup_report(
+                    conn, who, first=args.first, last=args.last, provider=args.provider
+                ),
+            )
+        else:
+            report = _with_db(
+                settings,
+                lambda conn: reports.period_over_period(
+                    conn,
+                    who,
+                    first=args.first,
+                    last=args.last,
+                    compare_first=args.compare_from,
+                    compare_last=args.compare_to,
+                    provider=args.provider,
+                ),
+            )
+    except Problem as err:
+        raise _refused(err) from None
+    if args.compare_from is not None:
+        blocks = [(f"{p.provider} ({p.name})", p) for p in report.providers]
+        if report.tenant_figures is not None:
+            blocks.append((f"tenant {report.tenant}", report.tenant_figures))
+        a, b = report.a, report.b
+        for title, block in blocks:
+            print(f"{title}: {b.from_}..{b.to} against {a.from_}..{a.to}")
+            rows = []
+            for c in block.changes:
+                shown = [c.a, c.b, c.difference]
+                if c.unit == "points":  # a share: as a percentage, its difference in points
+                    shown = [swedish_percent(None if x is None else Decimal(str(x))) for x in (c.a, c.b)]
+                    shown.append(None if c.change is None else f"{c.change} p.e.")
+                change = None if c.change is None else f"{c.change} {'p.e.' if c.unit == 'points' else '%'}"
+                rows.append([c.figure, *("–" if x is None else str(x) for x in [*shown, change])])
+            print(_table(["figure", "a", "b", "difference", "change"], rows) + "\n")
+        _write_csv(args.csv, reports.period_over_period_csv(report))
+        return 0
+    rows = []
+    for p in report.providers:
+        for m in p.months:
+            state = m.status + (", stale" if m.stale else "")
+            rows.append(
+                [p.provider, m.period, state, *(figures(m.figures) if m.figures else [""] * len(head))]
+            )
+        rows.append([p.provider, f"{report.range.from_}..{report.range.to}", "", *figures(p.total)])
+    print(_table(["provider", "month", "state", *head], rows, text=3))
+    if report.tenant_figures is not None:
+        whole = report.tenant_figures
+        states = ("settled", "prepared", "reconciled", "open", "stale")
+        rows = [
+            [t.period, *(str(getattr(t.providers, x)) for x in states), *figures(t.figures)]
+            for t in whole.months
+        ]
+        rows.append(
+            [
+                f"{report.range.from_}..{report.range.to}",
+                *(str(getattr(whole.providers, x)) for x in states),
+                *figures(whole.total),
+            ]
+        )
+        print(f"\ntenant {report.tenant}: providers per state and the figures of all")
+        print(_table(["month", *states, *head], rows))
+    _write_csv(args.csv, reports.followup_csv(report))
+    return 0
+
+
+def _report_compare(args: argparse.Namespace, settings: Settings) -> int:
+    from schemas.reports import ComparisonIn
+    from service.usecases import reports
+
+    who = _operator(args, settings)
+    try:
+        data = msgspec.convert(
+            {"period": args.period, "tariffs": args.tariff, "provider": args.provider}, ComparisonIn
+        )
+    except msgspec.ValidationError as err:
+        raise CommandError(str(err).replace("$.", "--").replace("tariffs", "tariff")) from None
+    try:
+        report = _with_pool(settings, lambda pool: reports.create_comparison(pool, who, data))
+    except Problem as err:
+        raise _refused(err) from None
+    tariff_ids = [r.tariff for r in report.runs]
+    header = ["", "area", tariff_ids[0]]
+    for t in tariff_ids[1:]:
+        header += [t, "difference", "%"]
+    blocks = [(f"{p.provider} ({p.name})", p) for p in report.providers]
+    if report.tenant_figures is not None:
+        blocks.append((f"tenant {report.tenant}", report.tenant_figures))
+    print(
+        f"{report.period} under {', '.join(tariff_ids)} (what-if runs {', '.join(str(r.run) for r in report.runs)})"
+    )
+    for title, block in blocks:
+        rows = []
+        for row in [*block.areas, *block.components, block.total]:
+            base, *others = row.cells
+            cells = [row.key, row.area or "", "–" if base.absent else str(base.amount)]
+            for c in others:
+                change = "–" if c.change is None else str(c.change)
+                cells += ["–" if c.absent else str(c.amount), str(c.difference), change]
+            rows.append(cells)
+        print(f"\n{title}")
+        print(_table(header, rows, text=2))
+    _write_csv(args.csv, reports.comparison_csv(report))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Settlement export for spreadsheets: semicolon-separated, decimal comma, UTF-8 with BOM.
+"""Exports for spreadsheets (a settlement's lines, reports): semicolon-separated, decimal comma,
+UTF-8 with BOM.
 
 The shape Swedish spreadsheet programs open without an import dialog: `;` between fields (`,` is the
 decimal separator), CRLF line ends, and a byte-order mark so that å, ä and ö are read as UTF-8.
@@ -34,11 +35,12 @@ def decimal_comma(value: Decimal | str | None) -> str:
     return "" if value is None else str(value).replace(".", ",")
 
 
-def to_csv(rows: Iterable[Sequence[object]]) -> bytes:
-    """Rows in HEADER order; Decimal and quantity values are written with a decimal comma."""
+def to_csv(rows: Iterable[Sequence[object]], header: Sequence[str] = HEADER) -> bytes:
+    """Rows in the header's order (a settlement's lines by default); the caller writes numbers with
+    `decimal_comma`."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(HEADER)
+    writer.writerow(header)
     for row in rows:
         writer.writerow(["" if v is None else v for v in row])
     return (BOM + out.getvalue()).encode("utf-8")

@@ -7,7 +7,7 @@ and rounded only when shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from fractions import Fraction
 
@@ -67,32 +67,25 @@ def with_lines(counted: Figures, lines: Iterable[InvoiceLine]) -> Figures:
 
 def combine(parts: Iterable[Figures]) -> Figures:
     """The exact sum: minutes, visits, counts and amounts added, customers counted once."""
-    granted = performed = Fraction(0)
-    below = declined = 0
+    parts = list(parts)
     licensed = dict.fromkeys(LICENSED_CATEGORIES, 0)
-    declined_customers: set[str] = set()
-    customers: dict[str, set[str]] = {area: set() for area in AREAS}
     payout = dict.fromkeys(AREAS, ZERO)
     for part in parts:
-        granted += part.granted_minutes
-        performed += part.performed_minutes
-        below += part.customers_below_target
-        declined += part.declined_visits
-        declined_customers |= part.declined_customers
         for category, n in part.licensed_visits.items():
             licensed[category] += n
-        for area, who in part.customers_by_area.items():
-            customers[area] |= who
         for area, amount in part.payout_by_area.items():
             payout[area] += amount
+    # One union per set (a range of a tenant's months joins hundreds of them).
     return Figures(
-        granted_minutes=granted,
-        performed_minutes=performed,
-        customers_below_target=below,
+        granted_minutes=sum((p.granted_minutes for p in parts), Fraction(0)),
+        performed_minutes=sum((p.performed_minutes for p in parts), Fraction(0)),
+        customers_below_target=sum(p.customers_below_target for p in parts),
         licensed_visits=licensed,
-        declined_visits=declined,
-        declined_customers=frozenset(declined_customers),
-        customers_by_area={area: frozenset(who) for area, who in customers.items()},
+        declined_visits=sum(p.declined_visits for p in parts),
+        declined_customers=frozenset().union(*(p.declined_customers for p in parts)),
+        customers_by_area={
+            area: frozenset().union(*(p.customers_by_area.get(area, ()) for p in parts)) for area in AREAS
+        },
         payout_by_area=payout,
     )
 
@@ -100,18 +93,17 @@ def combine(parts: Iterable[Figures]) -> Figures:
 def document(figures: Figures) -> dict[str, object]:
     """The `followup` entry of a result document: minutes and shares as strings with four decimals,
     amounts with two, counts as integers, every area and licensed category present."""
-    whole = combine([figures])  # fills every area and category
-    shown_share = whole.performed_share
+    shown_share = figures.performed_share
     return {
-        "granted_minutes": show(whole.granted_minutes),
-        "performed_minutes": show(whole.performed_minutes),
+        "granted_minutes": show(figures.granted_minutes),
+        "performed_minutes": show(figures.performed_minutes),
         "performed_share": None if shown_share is None else str(shown_share),
-        "customers_below_target": whole.customers_below_target,
-        "licensed_visits": dict(whole.licensed_visits),
-        "declined_visits": whole.declined_visits,
-        "declined_customers": len(whole.declined_customers),
-        "customers_by_area": {area: len(who) for area, who in whole.customers_by_area.items()},
-        "payout_by_area": {area: str(amount) for area, amount in whole.payout_by_area.items()},
+        "customers_below_target": figures.customers_below_target,
+        "licensed_visits": dict.fromkeys(LICENSED_CATEGORIES, 0) | dict(figures.licensed_visits),
+        "declined_visits": figures.declined_visits,
+        "declined_customers": len(figures.declined_customers),
+        "customers_by_area": {area: len(figures.customers_by_area.get(area, ())) for area in AREAS},
+        "payout_by_area": {area: str(figures.payout_by_area.get(area, ZERO)) for area in AREAS},
     }
 
 
@@ -134,3 +126,62 @@ def swedish_percent(fraction: Decimal | None) -> str:
     if fraction is None:
         return "–"
     return f"{round_half_up(Fraction(fraction) * 100, CHANGE_DECIMALS)} %".replace(".", ",")
+
+
+class Delta(msgspec.Struct, frozen=True, kw_only=True):
+    """One figure of two ranges, a (compared with) and b (reported): what period over period shows."""
+
+    figure: str  # "payout_by_area.hemsjukvard"
+    kind: str  # minutes | share | count | amount
+    a: Fraction | Decimal | int | None
+    b: Fraction | Decimal | int | None
+
+    @property
+    def difference(self) -> Fraction | Decimal | int | None:
+        if self.a is None or self.b is None:
+            return None
+        return self.b - self.a  # type: ignore[operator]
+
+    @property
+    def change(self) -> Decimal | None:
+        """Percent; for a share, percentage points."""
+        if self.kind == "share":
+            return change_points(self.a, self.b)  # type: ignore[arg-type]
+        return change_percent(self.a, self.b)  # type: ignore[arg-type]
+
+
+def deltas(a: Figures, b: Figures) -> list[Delta]:
+    """Every figure of two sums side by side (followup.md 2): minutes, visits and amounts summed,
+    customers counted once over each range (`customers`: with a paid line of any area), shares
+    recomputed from the sums."""
+    a, b = combine([a]), combine([b])  # every area and category present
+
+    def pair(figure: str, kind: str, of: Callable[[Figures], object]) -> Delta:
+        return Delta(figure=figure, kind=kind, a=of(a), b=of(b))  # type: ignore[arg-type]
+
+    def everyone(f: Figures) -> int:
+        return len(frozenset().union(*f.customers_by_area.values()))
+
+    return [
+        pair("granted_minutes", "minutes", lambda f: f.granted_minutes),
+        pair("performed_minutes", "minutes", lambda f: f.performed_minutes),
+        pair("performed_share", "share", lambda f: f.performed_share),
+        pair("customers_below_target", "count", lambda f: f.customers_below_target),
+        pair("licensed_visits", "count", lambda f: sum(f.licensed_visits.values())),
+        *(
+            pair(f"licensed_visits.{c}", "count", lambda f, c=c: f.licensed_visits[c])
+            for c in LICENSED_CATEGORIES
+        ),
+        pair("declined_visits", "count", lambda f: f.declined_visits),
+        pair("declined_customers", "count", lambda f: len(f.declined_customers)),
+        pair("customers", "count", everyone),
+        *(
+            pair(f"customers_by_area.{area}", "count", lambda f, area=area: len(f.customers_by_area[area]))
+            for area in AREAS
+        ),
+        pair("payout", "amount", lambda f: sum(f.payout_by_area.values(), ZERO)),
+        *(
+            pair(f"payout_by_area.{area}", "amount", lambda f, area=area: f.payout_by_area[area])
+            for area in AREAS
+        ),
+    ]

@@ -27,6 +27,20 @@ def shown_pnr(pnr: str | None, protected: bool, role: str, *, single: bool) -> s
     return pnr if single else mask(pnr)
 
 
+def record_customer(
+    pnr: str | None, ref: str | None, protected: bool, chosen: bool, role: str, *, single: bool
+) -> tuple[str | None, str | None]:
+    """A provider record's `(customer, customer_ref)` as `role` sees it. A provider learns the ref and
+    the protection only of a customer it is or was chosen for; any other number comes back as it sent
+    it (masked in lists) with no ref, the same whether the registry does not know it, another
+    provider has it, or it is protected (domain.md 2)."""
+    if pnr is None:
+        return None, None
+    if role == "provider" and not chosen:
+        return (pnr if single else mask(pnr)), None
+    return shown_pnr(pnr, protected, role, single=single), ref
+
+
 @dataclass
 class Viewer:
     """One caller's view of a set of customers, for documents built from runs and settlements; it

@@ -11,6 +11,7 @@ from litestar.params import FromPath, QueryParameter
 from schemas import records as r
 from service.http.common import (
     CHANGE_RESPONSES,
+    OWNER_QUERY,
     PROVIDER,
     RECORD_READERS,
     After,
@@ -92,10 +93,11 @@ get_claim = read_route(
     "/v1/claims/{external_id:str}",
     claims.get_claim,
     r.Claim,
+    query=OWNER_QUERY,
     operation_id="getClaim",
     tags=["claims"],
-    guards=[PROVIDER],
-    summary="One of the provider's claims",
+    guards=[RECORD_READERS],
+    summary="One claim: a provider's own, or (invoice_admin, auditor) the named provider's",
 )
 
 

@@ -283,10 +283,30 @@ def change_route(
     return _handler(decorator, path, call, [("data", Payload[body], inspect.Parameter.empty)], out, options)
 
 
-def read_route(path: str, use: Callable[..., Awaitable[Any]], out: type, **options: Any) -> HTTPRouteHandler:
-    """GET one object by its path."""
+def read_route(
+    path: str,
+    use: Callable[..., Awaitable[Any]],
+    out: type,
+    *,
+    query: dict[str, tuple[Any, Any]] | None = None,
+    **options: Any,
+) -> HTTPRouteHandler:
+    """GET one object by its path; `query` names query parameters (annotation, default), passed to
+    `use` by name."""
 
-    async def call(request: Req, conn: Conn, at: list[Any], _arguments: dict[str, Any]) -> Any:
-        return await use(conn, request.user, *at)
+    async def call(request: Req, conn: Conn, at: list[Any], arguments: dict[str, Any]) -> Any:
+        return await use(conn, request.user, *at, **arguments)
 
-    return _handler(get, path, call, [], out, {"responses": {404: NOT_FOUND}, **options})
+    parameters = [(name, annotation, default) for name, (annotation, default) in (query or {}).items()]
+    return _handler(get, path, call, parameters, out, {"responses": {404: NOT_FOUND}, **options})
+
+
+# A single provider record: a provider reads its own, invoice_admin and auditor name the provider.
+RecordOwner = Annotated[
+    str | None,
+    QueryParameter(
+        description="invoice_admin and auditor: the provider whose record it is (required for them; "
+        "a provider key reads only its own)"
+    ),
+]
+OWNER_QUERY = {"provider": (RecordOwner, None)}

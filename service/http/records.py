@@ -12,6 +12,7 @@ from litestar.openapi.spec import Example, Reference
 
 from schemas import records as r
 from service.http.common import (
+    OWNER_QUERY,
     PROVIDER,
     RECORD_READERS,
     After,
@@ -107,10 +108,11 @@ def _routes(kind: Kind, path: str, body: Any, what: str) -> list[Any]:
             item,
             kind.get,
             out,
+            query=OWNER_QUERY,
             operation_id=f"get{noun.title()}",
             tags=tags,
-            guards=[PROVIDER],
-            summary=f"One of the provider's own {plural.lower()}",
+            guards=[RECORD_READERS],
+            summary=f"One {noun}: a provider's own, or (invoice_admin, auditor) the named provider's",
         ),
         change_route(
             put,

@@ -33,7 +33,8 @@ from service.usecases.registry_import import MAX_ROWS
 REGISTRY = allow("registry")
 REGISTRY_READERS = allow("registry", "invoice_admin", "reader", "auditor")
 CASE_READERS = allow("registry", "invoice_admin", "auditor")
-CUSTOMER_READERS = allow("registry", "invoice_admin", "auditor", "reader", "provider")
+# reader reads settlements, the feed and reports, not the customer registry (domain.md 2).
+CUSTOMER_READERS = allow("registry", "invoice_admin", "auditor", "provider")
 WRITE = {"tags": ["registry"], "guards": [REGISTRY]}
 SAME_ENTRY = "The same entry existed: nothing changed"
 
@@ -166,8 +167,10 @@ create_customer = create_route(
     operation_id="listCustomers",
     tags=["registry"],
     guards=[CUSTOMER_READERS],
-    summary="Customers by ref, numbers masked; a provider sees only its own customers",
-    description="A protected identity is listed by its ref only (no number, no name); `reader` gets refs only.",
+    summary="Customers by ref, numbers masked; a provider sees only its own customers; audited",
+    description="A provider's own customers are those it is or was chosen for (by a provider choice; "
+    "an enrolment or any other record it posts does not count). A protected identity is listed by its "
+    "ref only (no number, no name). The read is audited: one entry naming the customers listed.",
 )
 async def list_customers(request: Req, conn: Conn, after: After = "", limit: Limit = 100) -> s.CustomerPage:
     return await registry.list_customers(conn, request.user, after, limit)
@@ -194,6 +197,8 @@ get_customer = read_route(
     tags=["registry"],
     guards=[CUSTOMER_READERS],
     summary="One customer: zones and choices, and the number where the caller may see it; audited",
+    description="A provider reads only customers it is or was chosen for (any other ref is not found, "
+    "the same reply as for no customer), and sees only its own choice spans.",
 )
 correct_customer = change_route(
     put,
@@ -202,7 +207,11 @@ correct_customer = change_route(
     s.CustomerCorrection,
     s.Customer,
     operation_id="correctCustomer",
-    summary="Correct a customer's name or protected-identity flag",
+    summary="Correct a customer's name or protected identity; a field left out keeps its value",
+    description="`name` replaces the stored name (null removes it); `protected` true protects the "
+    "customer and only an explicit false lifts it. A field left out is kept, so `{}` changes nothing. "
+    "The number is never corrected; zones and choices have their own routes. Audited, the name never "
+    "in the audit log.",
     **WRITE,
 )
 add_zone = create_route(
@@ -324,7 +333,7 @@ async def list_decisions(
 
 get_decision = read_route(
     "/v1/decisions/{decision_id:str}",
-    registry.get_decision,
+    registry.read_decision,
     s.Decision,
     operation_id="getDecision",
     tags=["registry"],

@@ -13,6 +13,7 @@ from litestar.params import QueryParameter
 from schemas import records as r
 from service.http.common import (
     INVALID,
+    OWNER_QUERY,
     PROVIDER,
     RECORD_READERS,
     After,
@@ -158,10 +159,11 @@ get_visit = read_route(
     "/v1/visits/{external_id:str}",
     visits.get_visit,
     r.VisitDetail,
+    query=OWNER_QUERY,
     operation_id="getVisit",
     tags=["visits"],
-    guards=[PROVIDER],
-    summary="One of the provider's visits with its earlier versions",
+    guards=[RECORD_READERS],
+    summary="One visit with its earlier versions: a provider's own, or the named provider's; audited",
 )
 
 ROUTES = [post_visits, correct_visit, list_visits, get_visit]

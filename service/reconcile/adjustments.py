@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -153,6 +154,7 @@ async def book(
     *,
     rulings: dict[str, Ruling],
     decision_seq: int,
+    on_saved: Callable[[asyncpg.Connection, runs.RunRow], Awaitable[None]],
 ) -> list[Booked]:
     """Store each recomputation as a 'recompute' run (committed on its own, before the real run) and
     add its differences to what was paid to `outcome`, the real run about to be stored: adjustment
@@ -179,6 +181,7 @@ async def book(
                 started_at=item.started_at,
                 finished_at=item.finished_at,
             )
+            await on_saved(conn, recompute)
         recomputed = [x for x in priced.lines if x.kind in PAID]
         components = await tariffs.components(
             conn, who.tenant_id, sorted({x.tariff_id for x in recomputed} | {x.tariff_id for x in item.paid})

@@ -1,12 +1,14 @@
 """A reconciliation run: read the inputs in one snapshot, price them, store the run.
 
 The reading runs in a REPEATABLE READ transaction, so every query of the run sees the same inputs
-and rulings; the run is then stored in a transaction of its own (the use case that started it,
-service/usecases/runs.py, audits it).
+and rulings; the run is then stored in a transaction of its own. Every run stored (the real one and
+each recomputation) passes through `on_saved` inside the transaction that stores it, so the use case
+that started the run (service/usecases/runs.py) audits it atomically: no run without its entry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -17,9 +19,17 @@ from service.domain.principal import Principal
 from service.reconcile import adjustments, inputs, pricing
 from service.store import rulings, runs, tariffs
 
+OnSaved = Callable[[asyncpg.Connection, runs.RunRow], Awaitable[None]]
+
 
 async def run(
-    pool: asyncpg.Pool, who: Principal, *, period: Period, provider: str | None, forced: str | None
+    pool: asyncpg.Pool,
+    who: Principal,
+    *,
+    period: Period,
+    provider: str | None,
+    forced: str | None,
+    on_saved: OnSaved,
 ) -> runs.RunRow:
     tenant = who.tenant_id
     async with pool.acquire() as conn:
@@ -39,7 +49,9 @@ async def run(
             late = [] if forced else await adjustments.plan(conn, tenant, period, [p for p, _ in scope])
             read = await inputs.load(conn, tenant, period, provider, spans)
         outcome = pricing.price(read, in_force)
-        booked = await adjustments.book(conn, who, late, outcome, rulings=in_force, decision_seq=decision_seq)
+        booked = await adjustments.book(
+            conn, who, late, outcome, rulings=in_force, decision_seq=decision_seq, on_saved=on_saved
+        )
         async with conn.transaction():
             row = await runs.save(
                 conn,
@@ -55,4 +67,5 @@ async def run(
                 finished_at=datetime.now(UTC),
             )
             await adjustments.link(conn, tenant, row.id, booked)
+            await on_saved(conn, row)
             return row

@@ -35,6 +35,7 @@ class Claim(Content, frozen=True, kw_only=True):
     received_at: datetime
     ref: str | None
     protected: bool
+    chosen: bool  # the provider is or was chosen for the customer
 
 
 _QUERY = select("claims", ("provider_id", "external_id", "status", "received_at", *Content.__struct_fields__))

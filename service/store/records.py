@@ -19,13 +19,16 @@ Key = tuple[str, str | None, str]  # (tenant, provider, external id)
 
 def select(table: str, columns: Iterable[str], *, customer: bool = True) -> str:
     """The SELECT of a provider's records (alias `x`), with their customer's ref and protection
-    (None and False while the registry does not know the number, or without a customer)."""
+    (None and False while the registry does not know the number, or without a customer), and
+    whether the record's provider is or was chosen for the customer (`chosen`)."""
     listed = ", ".join(f"x.{c}" for c in columns)
     if not customer:
-        return f"SELECT {listed}, NULL AS ref, false AS protected FROM {table} x"
+        return f"SELECT {listed}, NULL AS ref, false AS protected, false AS chosen FROM {table} x"
     return (
-        f"SELECT {listed}, c.ref, coalesce(c.protected, false) AS protected FROM {table} x "
-        "LEFT JOIN customers c ON c.tenant_id = x.tenant_id AND c.pnr = x.pnr"
+        f"SELECT {listed}, c.ref, coalesce(c.protected, false) AS protected, "
+        "EXISTS (SELECT 1 FROM provider_choices p WHERE p.tenant_id = x.tenant_id AND p.pnr = x.pnr "
+        "AND p.provider_id = x.provider_id) AS chosen "
+        f"FROM {table} x LEFT JOIN customers c ON c.tenant_id = x.tenant_id AND c.pnr = x.pnr"
     )
 
 
@@ -159,7 +162,7 @@ DELEGATIONS = Table("delegations", ("pnr", "insats_code", "valid_from", "valid_t
 
 class Record(msgspec.Struct, frozen=True, kw_only=True):
     """A stored provider record: its key, its table's content columns (the others stay None), and
-    its customer's ref and protection."""
+    its customer's ref, protection, and whether its provider is or was chosen for the customer."""
 
     provider_id: str
     external_id: str
@@ -173,6 +176,7 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
     insats_code: str | None = None
     ref: str | None = None
     protected: bool = False
+    chosen: bool = False
 
 
 async def record(conn: asyncpg.Connection, table: Table, key: Key, *, lock: bool = False) -> Record | None:

@@ -333,8 +333,7 @@ async def touch_customer(conn: asyncpg.Connection, tenant: str, pnr: str) -> Non
 async def customers(
     conn: asyncpg.Connection, tenant: str, after: str, limit: int, served_by: str | None
 ) -> list[Customer]:
-    """Customers by ref; with `served_by`, only those the provider has (or had) by choice or
-    enrolment."""
+    """Customers by ref; with `served_by`, only those the provider is or was chosen for."""
     return every(
         Customer,
         await conn.fetch(
@@ -342,9 +341,7 @@ async def customers(
                 WHERE tenant_id = $1 AND ref > $2
                   AND ($3::text IS NULL
                        OR EXISTS (SELECT 1 FROM provider_choices p
-                                  WHERE p.tenant_id = c.tenant_id AND p.pnr = c.pnr AND p.provider_id = $3)
-                       OR EXISTS (SELECT 1 FROM enrolments e
-                                  WHERE e.tenant_id = c.tenant_id AND e.pnr = c.pnr AND e.provider_id = $3))
+                                  WHERE p.tenant_id = c.tenant_id AND p.pnr = c.pnr AND p.provider_id = $3))
                 ORDER BY ref LIMIT $4""",
             tenant,
             after,
@@ -354,43 +351,51 @@ async def customers(
     )
 
 
-async def is_providers_customer(
-    conn: asyncpg.Connection, tenant: str, provider_id: str | None, pnr: str, on_or_before: date | None = None
-) -> bool:
-    """Whether the customer is (or was) the provider's by choice or enrolment on some day, on or
-    before `on_or_before` when given."""
+async def is_providers_customer(conn: asyncpg.Connection, tenant: str, provider_id: str, pnr: str) -> bool:
+    """Whether the provider is or was the customer's chosen provider (by a provider choice)."""
     return await conn.fetchval(
         """SELECT EXISTS (SELECT 1 FROM provider_choices
-                          WHERE tenant_id = $1 AND pnr = $2 AND provider_id = $3
-                            AND ($4::date IS NULL OR valid_from <= $4))
-               OR EXISTS (SELECT 1 FROM enrolments
-                          WHERE tenant_id = $1 AND pnr = $2 AND provider_id = $3
-                            AND ($4::date IS NULL OR valid_from <= $4))""",
+                          WHERE tenant_id = $1 AND pnr = $2 AND provider_id = $3)""",
         tenant,
         pnr,
         provider_id,
-        on_or_before,
     )
 
 
-async def providers_customers(
-    conn: asyncpg.Connection, tenant: str, provider_id: str | None, asked: Sequence[tuple[str, date | None]]
-) -> list[bool]:
-    """`is_providers_customer` of many (customer, on or before) at once, in their order."""
+async def executable_decisions(
+    conn: asyncpg.Connection, tenant: str, decision_ids: Sequence[str], provider_id: str | None
+) -> set[str]:
+    """The decisions among these that exist and whose customer is or was the provider's by a
+    provider choice."""
     rows = await conn.fetch(
-        """SELECT EXISTS (SELECT 1 FROM provider_choices
-                          WHERE tenant_id = $1 AND pnr = q.pnr AND provider_id = $2
-                            AND (q.day IS NULL OR valid_from <= q.day))
-               OR EXISTS (SELECT 1 FROM enrolments
-                          WHERE tenant_id = $1 AND pnr = q.pnr AND provider_id = $2
-                            AND (q.day IS NULL OR valid_from <= q.day)) AS theirs
-           FROM unnest($3::text[], $4::date[]) WITH ORDINALITY AS q (pnr, day, n) ORDER BY q.n""",
+        """SELECT d.id FROM decisions d
+           WHERE d.tenant_id = $1 AND d.id = ANY($2::text[])
+             AND EXISTS (SELECT 1 FROM provider_choices p
+                         WHERE p.tenant_id = d.tenant_id AND p.pnr = d.pnr AND p.provider_id = $3)""",
         tenant,
+        list(decision_ids),
         provider_id,
+    )
+    return {r["id"] for r in rows}
+
+
+async def chosen_providers(
+    conn: asyncpg.Connection, tenant: str, asked: Sequence[tuple[str, date]]
+) -> list[str | None]:
+    """Each customer's chosen provider on the day, in the order asked: the latest choice from on or
+    before the day, unless that choice ended before it (a choice without `to` lasts until the next
+    one); None without one."""
+    rows = await conn.fetch(
+        """SELECT (SELECT CASE WHEN p.valid_to IS NULL OR p.valid_to >= q.day THEN p.provider_id END
+                   FROM provider_choices p
+                   WHERE p.tenant_id = $1 AND p.pnr = q.pnr AND p.valid_from <= q.day
+                   ORDER BY p.valid_from DESC LIMIT 1) AS provider_id
+           FROM unnest($2::text[], $3::date[]) WITH ORDINALITY AS q (pnr, day, n) ORDER BY q.n""",
+        tenant,
         [pnr for pnr, _ in asked],
         [day for _, day in asked],
     )
-    return [r["theirs"] for r in rows]
+    return [r["provider_id"] for r in rows]
 
 
 # Decisions ---------------------------------------------------------------------------------------

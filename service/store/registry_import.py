@@ -19,7 +19,7 @@ from service.store.registry import Choice, DecisionLine, Zone
 
 STAGE = [
     """CREATE TEMP TABLE IF NOT EXISTS import_customer (
-           ord int NOT NULL, pnr text NOT NULL, name text, protected boolean,
+           ord int NOT NULL, pnr text NOT NULL, name text, named boolean NOT NULL, protected boolean,
            known boolean) ON COMMIT DELETE ROWS""",
     """CREATE TEMP TABLE IF NOT EXISTS import_zone (
            pnr text NOT NULL, valid_from date NOT NULL, zone text NOT NULL) ON COMMIT DELETE ROWS""",
@@ -36,13 +36,13 @@ STAGE = [
            ON COMMIT DELETE ROWS""",
 ]
 
-CUSTOMER = ("ord", "pnr", "name", "protected")
+CUSTOMER = ("ord", "pnr", "name", "named", "protected")
 ZONE = ("pnr", "valid_from", "zone")
 CHOICE = ("pnr", "valid_from", "valid_to", "provider_id")
 DECISION = ("ord", "id", "pnr", "decided_on")
 LINE = ("ord", "pos", *DecisionLine.__struct_fields__)
 
-CustomerRow = tuple[int, str, str | None, bool | None]
+CustomerRow = tuple[int, str, str | None, bool, bool | None]
 ZoneRow = tuple[str, date, str]
 ChoiceRow = tuple[str, date, date | None, str]
 DecisionRow = tuple[int, str, str, date]
@@ -184,10 +184,12 @@ async def insert_new(conn: asyncpg.Connection, tenant: str, refs: Sequence[str])
 
 
 class ChangedCustomer(msgspec.Struct, frozen=True, kw_only=True):
-    """A stored customer the export changes: what the export says (`protected` None: keep)."""
+    """A stored customer the export changes: what the export says (`named` false or `protected`
+    None: keep the stored name or flag)."""
 
     pnr: str
     name: str | None
+    named: bool
     protected: bool | None
     zones: list[Zone]
     choices: list[Choice]
@@ -196,7 +198,7 @@ class ChangedCustomer(msgspec.Struct, frozen=True, kw_only=True):
 # Known customers whose staged name, protection, zones or choices differ from the stored: a zone
 # or choice on one side without its equal on the other (full joins on every column), in row order.
 _CHANGED_CUSTOMERS = """
-WITH k AS (SELECT ord, pnr, name, protected FROM import_customer WHERE known),
+WITH k AS (SELECT ord, pnr, name, named, protected FROM import_customer WHERE known),
      z AS (SELECT coalesce(s.pnr, c.pnr) AS pnr
            FROM (SELECT z.* FROM import_zone z JOIN k USING (pnr)) s
            FULL JOIN (SELECT z.* FROM customer_zones z JOIN k USING (pnr) WHERE z.tenant_id = $1) c
@@ -209,7 +211,7 @@ WITH k AS (SELECT ord, pnr, name, protected FROM import_customer WHERE known),
                 AND c.valid_to IS NOT DISTINCT FROM s.valid_to
            WHERE s.pnr IS NULL OR c.pnr IS NULL)
 SELECT k.pnr FROM k JOIN customers c ON c.tenant_id = $1 AND c.pnr = k.pnr
-WHERE c.name IS DISTINCT FROM k.name OR c.protected <> coalesce(k.protected, c.protected)
+WHERE k.named AND c.name IS DISTINCT FROM k.name OR c.protected <> coalesce(k.protected, c.protected)
    OR k.pnr IN (SELECT pnr FROM z) OR k.pnr IN (SELECT pnr FROM x)
 ORDER BY k.ord"""
 
@@ -222,7 +224,7 @@ async def changed_customers(conn: asyncpg.Connection, tenant: str) -> list[Chang
     rows = {
         r["pnr"]: r
         for r in await conn.fetch(
-            "SELECT pnr, name, protected FROM import_customer WHERE pnr = ANY($1::text[])", pnrs
+            "SELECT pnr, name, named, protected FROM import_customer WHERE pnr = ANY($1::text[])", pnrs
         )
     }
     zones: dict[str, list[Zone]] = {p: [] for p in pnrs}
@@ -245,6 +247,7 @@ async def changed_customers(conn: asyncpg.Connection, tenant: str) -> list[Chang
         ChangedCustomer(
             pnr=p,
             name=rows[p]["name"],
+            named=rows[p]["named"],
             protected=rows[p]["protected"],
             zones=zones[p],
             choices=choices[p],

@@ -394,19 +394,21 @@ async def followup(
         run_id,
         provider,
     )
-    return {
-        r["provider_id"]: Figures(
-            granted_minutes=parse_exact(r["granted_minutes"]),
-            performed_minutes=parse_exact(r["performed_minutes"]),
-            customers_below_target=r["customers_below_target"],
-            licensed_visits=r["licensed_visits"],
-            declined_visits=r["declined_visits"],
-            declined_customers=frozenset(r["declined_customers"]),
-            customers_by_area={area: frozenset(who) for area, who in r["customers_by_area"].items()},
-            payout_by_area={area: Decimal(amount) for area, amount in r["payout_by_area"].items()},
-        )
-        for r in rows
-    }
+    return {r["provider_id"]: figures_of(r) for r in rows}
+
+
+def figures_of(row: asyncpg.Record) -> Figures:
+    """Figures from a row of run_followup's columns (or settlement_followup's, the same)."""
+    return Figures(
+        granted_minutes=parse_exact(row["granted_minutes"]),
+        performed_minutes=parse_exact(row["performed_minutes"]),
+        customers_below_target=row["customers_below_target"],
+        licensed_visits=row["licensed_visits"],
+        declined_visits=row["declined_visits"],
+        declined_customers=frozenset(row["declined_customers"]),
+        customers_by_area={area: frozenset(who) for area, who in row["customers_by_area"].items()},
+        payout_by_area={area: Decimal(amount) for area, amount in row["payout_by_area"].items()},
+    )
 
 
 async def lines(
@@ -446,12 +448,18 @@ async def providers(conn: asyncpg.Connection, tenant: str, only: str | None = No
     return [(r["id"], r["name"]) for r in rows]
 
 
-async def customers(conn: asyncpg.Connection, tenant: str, pnrs: set[str]) -> dict[str, tuple[str, bool]]:
-    """pnr -> (reference, protected identity) for the customers the registry knows."""
+async def customers(
+    conn: asyncpg.Connection, tenant: str, pnrs: set[str], chosen: str | None = None
+) -> dict[str, tuple[str, bool]]:
+    """pnr -> (reference, protected identity) for the customers the registry knows; with `chosen`,
+    only those that provider is or was chosen for."""
     rows = await conn.fetch(
-        "SELECT pnr, ref, protected FROM customers WHERE tenant_id = $1 AND pnr = ANY ($2::text[])",
+        """SELECT pnr, ref, protected FROM customers c WHERE tenant_id = $1 AND pnr = ANY ($2::text[])
+             AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM provider_choices p
+                  WHERE p.tenant_id = c.tenant_id AND p.pnr = c.pnr AND p.provider_id = $3))""",
         tenant,
         sorted(pnrs),
+        chosen,
     )
     return {r["pnr"]: (r["ref"], r["protected"]) for r in rows}
 

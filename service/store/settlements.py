@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +21,6 @@ from service.domain.lines import (
     ZERO,
     InvoiceLine,
     exact_text,
-    show_quantity,
     totals,
     totals_by_area,
 )
@@ -143,7 +141,8 @@ async def attest(
     conn: asyncpg.Connection, who: Principal, prepared: SettlementRow, run: runs.RunRow
 ) -> SettlementRow:
     """Freeze a prepared settlement of the run: its lines, the audit chain's head, the document and its
-    SHA-256; publish it to the feed (the use case checks that it may: service/usecases/settlements.py)."""
+    SHA-256, and its follow-up figures; publish it to the feed (the use case checks that it may:
+    service/usecases/settlements.py)."""
     tenant, settlement_id = who.tenant_id, prepared.id
     head_seq, head_hash = await audit.head(conn, tenant)
     attested_at = datetime.now(UTC)
@@ -156,6 +155,7 @@ async def attest(
     doc = document(tenant, attested, all_lines, components)
     sha = digest(doc)
     await _freeze(conn, tenant, settlement_id, paid, components)
+    await _freeze_followup(conn, tenant, settlement_id)
     row = await conn.fetchrow(
         f"""UPDATE settlements SET status = 'settled', attested_by = $3, attested_by_key = $4, attested_at = $5,
                    audit_seq = $6, audit_hash = $7, sha256 = $8, document = $9
@@ -212,8 +212,24 @@ async def _freeze(
     )
 
 
-def shown_quantity(quantity: Fraction | None, unit: str | None) -> str | None:
-    return show_quantity(quantity, unit or "") if quantity is not None else None
+async def _freeze_followup(conn: asyncpg.Connection, tenant: str, settlement_id: UUID) -> None:
+    """The settled month's follow-up figures, as the settled run kept them (followup.md 1): reports
+    read these for a settled month, whatever is run later (sql/migrations/0011)."""
+    await conn.execute(
+        """INSERT INTO settlement_followup (tenant_id, settlement_id, provider_id, period, run_id,
+                                            granted_minutes, performed_minutes, customers_below_target,
+                                            licensed_visits, declined_visits, declined_customers,
+                                            customers_by_area, payout_by_area)
+           SELECT s.tenant_id, s.id, s.provider_id, s.period, s.run_id, f.granted_minutes,
+                  f.performed_minutes, f.customers_below_target, f.licensed_visits, f.declined_visits,
+                  f.declined_customers, f.customers_by_area, f.payout_by_area
+           FROM settlements s
+           JOIN run_followup f ON f.tenant_id = s.tenant_id AND f.run_id = s.run_id
+                              AND f.provider_id = s.provider_id
+           WHERE s.tenant_id = $1 AND s.id = $2""",
+        tenant,
+        settlement_id,
+    )
 
 
 async def publish(conn: asyncpg.Connection, tenant: str, settlement_id: UUID) -> list[int]:

@@ -49,6 +49,7 @@ class Visit(Content, frozen=True, kw_only=True):
     received_at: datetime
     ref: str | None
     protected: bool
+    chosen: bool  # the provider is or was chosen for the customer
 
 
 class Version(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,7 +97,7 @@ async def changed(conn: asyncpg.Connection, tenant: str, provider: str, limit: i
     return [r["external_id"] for r in await conn.fetch(CHANGED, tenant, provider, limit)]
 
 
-_QUERY = select("visits", [c for c in Visit.__struct_fields__ if c not in ("ref", "protected")])
+_QUERY = select("visits", [c for c in Visit.__struct_fields__ if c not in ("ref", "protected", "chosen")])
 
 
 async def visit(conn: asyncpg.Connection, key: Key, *, lock: bool = False) -> Visit | None:

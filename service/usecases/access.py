@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.domain.errors import Forbidden, NotFound
+from service.domain.errors import Forbidden, Invalid, NotFound
 from service.domain.principal import Principal
 
 
@@ -27,3 +27,14 @@ def require_visible(who: Principal, provider: str | None, missing: str) -> None:
     if it is its own: of another's it learns nothing, not even that it exists (NotFound(missing))."""
     if who.role == "provider" and provider not in (None, who.provider_id):
         raise NotFound(missing)
+
+
+def record_owner(who: Principal, provider: str | None) -> str:
+    """The provider whose single record (by its external id) is read: a provider key's own (asking
+    for another is refused); invoice_admin and auditor, who read every provider's records
+    (domain.md 2), name the provider."""
+    owner = own_provider(who, provider)
+    if owner is None:
+        message = "required: external ids are unique per provider, so name the provider"
+        raise Invalid(f"provider: {message}", errors=[{"field": "provider", "message": message}])
+    return owner

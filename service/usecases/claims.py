@@ -19,12 +19,13 @@ from schemas import records as r
 from service.domain.errors import Conflict, Invalid
 from service.domain.money import InvalidMoney, parse_money
 from service.domain.principal import Principal
-from service.domain.visibility import shown_pnr
+from service.domain.visibility import record_customer
 from service.store import audit
 from service.store import claims as store
-from service.usecases.access import listed_provider
+from service.usecases.access import listed_provider, record_owner
 from service.usecases.ingestion import Checks, Collected, after_record, audit_write, found, own, record_page
 from service.usecases.records import MAX_ROWS
+from service.usecases.viewers import audit_read, label
 
 _CANONICAL = msgspec.json.Encoder()
 
@@ -59,13 +60,14 @@ def _content(who: Principal, data: r.ClaimIn) -> store.Content:
 
 
 def _claim(row: store.Claim, role: str, *, single: bool) -> r.Claim:
+    customer, ref = record_customer(row.pnr, row.ref, row.protected, row.chosen, role, single=single)
     return r.Claim(
         id=row.external_id,
         provider=row.provider_id,
         type=row.type,
         date=row.claim_date,
-        customer=shown_pnr(row.pnr, row.protected, role, single=single),
-        customer_ref=row.ref,
+        customer=customer,
+        customer_ref=ref,
         role=row.sip_role,
         requested_amount=row.requested_amount,
         motivation=row.motivation,
@@ -161,16 +163,28 @@ async def withdraw_claim(
     return _claim(after, who.role, single=True)
 
 
-async def get_claim(conn: asyncpg.Connection, who: Principal, external_id: str) -> r.Claim:
-    return _claim(await _stored(conn, who, external_id), who.role, single=True)
+async def get_claim(
+    conn: asyncpg.Connection, who: Principal, external_id: str, provider: str | None = None
+) -> r.Claim:
+    """One claim: a provider's own, or (invoice_admin, auditor) the named provider's; a read that
+    shows a customer is audited."""
+    key = (who.tenant_id, record_owner(who, provider), external_id)
+    row = found(await store.claim(conn, key), f"no claim {external_id}")
+    await audit_read(conn, who, "claim.read", _customers([row]))
+    return _claim(row, who.role, single=True)
+
+
+def _customers(rows: list[store.Claim]) -> list[str]:
+    return [label(x.pnr, x.ref) for x in rows if x.pnr]
 
 
 async def list_claims(
     conn: asyncpg.Connection, who: Principal, provider: str | None, status: str | None, after: str, limit: int
 ) -> r.ClaimPage:
     """A provider's own claims with their status, or (invoice_admin, auditor) every provider's.
-    The cursor is `provider:external_id`."""
+    The cursor is `provider:external_id`. A list that shows customers is audited (one entry)."""
     provider = listed_provider(who, provider)
     rows = await store.claims(conn, who.tenant_id, provider, after_record(after), limit + 1, status)
     items, cursor = record_page(rows, limit)
+    await audit_read(conn, who, "claim.list", _customers(items))
     return r.ClaimPage(items=[_claim(x, who.role, single=False) for x in items], next_after=cursor)

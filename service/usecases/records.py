@@ -8,7 +8,7 @@ audited. Another provider's record is simply not found (404), so its existence i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +18,12 @@ import msgspec
 from schemas import records as r
 from service.domain.errors import Conflict
 from service.domain.principal import Principal
-from service.domain.visibility import shown_pnr
+from service.domain.visibility import record_customer
 from service.store import audit, registry
 from service.store import records as store
-from service.usecases.access import listed_provider
+from service.usecases.access import listed_provider, record_owner
 from service.usecases.ingestion import Checks, Collected, after_record, audit_write, found, own, record_page
+from service.usecases.viewers import audit_read, label
 
 MAX_ROWS = 10_000  # per batch, for each kind and for claims
 
@@ -53,8 +54,9 @@ class Kind:
         for column in self.table.columns:
             fields[FIELDS.get(column, column)] = getattr(row, column)
         if "pnr" in self.table.columns:
-            fields["customer"] = shown_pnr(row.pnr, row.protected, role, single=single)
-            fields["customer_ref"] = row.ref
+            fields["customer"], fields["customer_ref"] = record_customer(
+                row.pnr, row.ref, row.protected, row.chosen, role, single=single
+            )
         return self.out(**fields)
 
     def _audited(self, row: store.Record) -> Any:
@@ -199,48 +201,60 @@ class Kind:
         before = await self._stored(conn, who, external_id, lock=True)
         checks = Checks()
         checks.span(before.valid_from, data.to)
-        if self is PAUSE:  # whose customer it must be depends on the pause's last day
-            await _pause(conn, who, [(checks, {"pnr": before.pnr, "valid_to": data.to})])
         checks.done()
         return await self._update(conn, who, before, {"valid_to": data.to}, payload, "end")
 
-    async def get(self, conn: asyncpg.Connection, who: Principal, external_id: str) -> Any:
-        return self._out(await self._stored(conn, who, external_id), who.role, single=True)
+    async def get(
+        self, conn: asyncpg.Connection, who: Principal, external_id: str, provider: str | None = None
+    ) -> Any:
+        """One record: a provider's own, or (invoice_admin, auditor) the named provider's. A read
+        that shows a customer is audited."""
+        key = (who.tenant_id, record_owner(who, provider), external_id)
+        row = found(await store.record(conn, self.table, key), f"no {self.name} {external_id}")
+        await audit_read(conn, who, f"{self.name}.read", _customers([row]))
+        return self._out(row, who.role, single=True)
 
     async def listing(
         self, conn: asyncpg.Connection, who: Principal, provider: str | None, after: str, limit: int
     ) -> Any:
         """A provider's own records, or (invoice_admin, auditor) every provider's, optionally one's.
-        The cursor is `provider:external_id`."""
+        The cursor is `provider:external_id`. A list that shows customers is audited (one entry)."""
         provider = listed_provider(who, provider)
         rows = await store.records(conn, self.table, who.tenant_id, provider, after_record(after), limit + 1)
         items, cursor = record_page(rows, limit)
+        await audit_read(conn, who, f"{self.name}.list", _customers(items))
         return self.page(items=[self._out(x, who.role, single=False) for x in items], next_after=cursor)
+
+
+def _customers(rows: Iterable[store.Record]) -> list[str]:
+    return [label(x.pnr, x.ref) for x in rows if x.pnr]
 
 
 async def _execution(
     conn: asyncpg.Connection, who: Principal, items: list[tuple[Checks, dict[str, Any]]]
 ) -> None:
-    known = await registry.decisions_by_id(conn, who.tenant_id, list({c["decision_id"] for _, c in items}))
+    # A decision of a customer the provider is not (and was never) chosen for is, to it, unknown: the
+    # same reply as for no such decision, so that no provider learns another's decisions (domain.md 2).
+    wanted = list({c["decision_id"] for _, c in items})
+    executable = await registry.executable_decisions(conn, who.tenant_id, wanted, who.provider_id)
     for checks, content in items:
-        if content["decision_id"] not in known:
+        if content["decision_id"] not in executable:
             checks.add("decision", "unknown decision")
 
 
 async def _pause(
     conn: asyncpg.Connection, who: Principal, items: list[tuple[Checks, dict[str, Any]]]
 ) -> None:
-    # A pause stops granted time for every provider, so only a provider that has (or had) the
-    # customer by choice or enrolment on some day up to the pause's last day may register one.
+    # A pause stops granted time for every provider, so only the provider chosen on its first day may
+    # register one (domain.md 2); the reply is the same for an unknown number, another provider's
+    # customer and a protected one.
     asked = [(checks, content) for checks, content in items if content["pnr"]]
-    answers = await registry.providers_customers(
-        conn, who.tenant_id, who.provider_id, [(c["pnr"], c["valid_to"]) for _, c in asked]
+    chosen = await registry.chosen_providers(
+        conn, who.tenant_id, [(c["pnr"], c["valid_from"]) for _, c in asked]
     )
-    for (checks, _), theirs in zip(asked, answers, strict=True):
-        if not theirs:
-            checks.add(
-                "customer", "not your customer (by choice or enrolment) on any day up to the pause's last day"
-            )
+    for (checks, _), provider in zip(asked, chosen, strict=True):
+        if provider != who.provider_id:
+            checks.add("customer", "not your customer (by a provider choice) on the pause's first day")
 
 
 async def _delegation(

@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 import asyncpg
+from msgspec import UNSET
 from msgspec.structs import asdict, replace
 
 from schemas import registry as s
@@ -27,6 +28,7 @@ from service.domain.principal import Principal
 from service.domain.visibility import shown_pnr
 from service.store import registry as store
 from service.usecases.ingestion import Checks, audit_write, found, invalid, page
+from service.usecases.viewers import audit_read
 
 # Providers ---------------------------------------------------------------------------------------
 
@@ -199,8 +201,11 @@ def history_problems(
 
 
 async def _view(conn: asyncpg.Connection, who: Principal, row: store.Customer) -> s.Customer:
-    """The single-customer view: the number and name where this role may see them."""
+    """The single-customer view: the number and name where this role may see them; a provider
+    sees only its own choice spans (never whom else the customer chose)."""
     zones, choices = await _history(conn, who.tenant_id, row.pnr)
+    if who.role == "provider":
+        choices = [c for c in choices if c.provider == who.provider_id]
     personal = shown_pnr(row.pnr, row.protected, who.role, single=True) is not None
     return s.Customer(
         ref=row.ref,
@@ -263,8 +268,12 @@ async def store_correction(
     data: s.CustomerCorrection,
     payload: bytes | None,
 ) -> store.Customer:
-    """A customer's name and protected identity corrected and audited (the number never is)."""
-    after = store.Customer(pnr=before.pnr, ref=before.ref, name=data.name, protected=data.protected)
+    """A customer's name and protected identity corrected and audited (the number never is). A
+    field the correction leaves out keeps its stored value: only an explicit false lifts protected
+    identity (domain.md 3)."""
+    name = before.name if data.name is UNSET else data.name
+    protected = before.protected if data.protected is UNSET else data.protected
+    after = store.Customer(pnr=before.pnr, ref=before.ref, name=name, protected=protected)
     await store.update_customer(conn, who.tenant_id, after)
     await audit_write(
         conn,
@@ -272,15 +281,16 @@ async def store_correction(
         "customer.correct",
         [before.ref],
         payload,
-        before={"protected": before.protected, "name_changed": before.name != data.name},
-        after={"protected": data.protected},
+        before={"protected": before.protected, "name_changed": before.name != name},
+        after={"protected": protected},
     )
     return after
 
 
 async def read_customer(conn: asyncpg.Connection, who: Principal, ref: str) -> s.Customer:
-    """The single-customer view; a provider reads only its own customers (another's is not found,
-    the same reply as for no customer); every read is audited (who, when, which customer)."""
+    """The single-customer view; a provider reads only its own customers, those it is or was chosen
+    for (another's is not found, the same reply as for no customer: domain.md 2); every read is
+    audited (who, when, which customer)."""
     row = await _customer(conn, who, ref)
     if who.role == "provider" and not await store.is_providers_customer(
         conn, who.tenant_id, who.provider_id, row.pnr
@@ -303,7 +313,8 @@ async def find_customer(conn: asyncpg.Connection, who: Principal, data: s.Custom
 
 
 async def list_customers(conn: asyncpg.Connection, who: Principal, after: str, limit: int) -> s.CustomerPage:
-    """Customers by ref, numbers masked; a provider's own only (by choice or enrolment)."""
+    """Customers by ref, numbers masked; a provider's own only (by choice). The read is audited:
+    one entry naming the customers listed."""
     rows, cursor = page(
         await store.customers(conn, who.tenant_id, after, limit + 1, who.provider_id), limit, lambda c: c.ref
     )
@@ -315,6 +326,7 @@ async def list_customers(conn: asyncpg.Connection, who: Principal, after: str, l
                 ref=r.ref, pnr=shown, name=r.name if shown is not None else None, protected=r.protected
             )
         )
+    await audit_read(conn, who, "customer.list", [r.ref for r in rows])
     return s.CustomerPage(items=items, next_after=cursor)
 
 
@@ -523,12 +535,22 @@ async def get_decision(conn: asyncpg.Connection, who: Principal, decision_id: st
     return decision
 
 
+async def read_decision(conn: asyncpg.Connection, who: Principal, decision_id: str) -> s.Decision:
+    """One decision with its lines; the read (a customer's grant) is audited."""
+    decision = await get_decision(conn, who, decision_id)
+    await audit_read(conn, who, "decision.read", [decision.customer_ref])
+    return decision
+
+
 async def list_decisions(
     conn: asyncpg.Connection, who: Principal, customer_ref: str | None, after: str, limit: int
 ) -> s.DecisionPage:
+    """Decisions by id (numbers masked), optionally of one customer; the read is audited (one entry
+    naming the customers shown)."""
     rows, cursor = page(
         await store.decisions(conn, who.tenant_id, after, limit + 1, customer_ref), limit, lambda d: d.id
     )
+    await audit_read(conn, who, "decision.list", [r.ref for r in rows])
     return s.DecisionPage(items=await _decisions(conn, who, rows, single=False), next_after=cursor)
 
 

@@ -24,6 +24,7 @@ import asyncio
 from collections.abc import AsyncIterable
 
 import asyncpg
+from msgspec import UNSET
 
 from schemas import registry as s
 from service.domain.errors import Conflict
@@ -92,7 +93,8 @@ class Export(Rows):
                 checks.add("pnr", f"repeats the customer of row {seen[0]} with other content")
             return
         staged = self.staged
-        staged.customers.append((index, pnr, row.name, row.protected))
+        named = row.name is not UNSET  # an absent name keeps the stored one
+        staged.customers.append((index, pnr, row.name if named else None, named, row.protected))
         staged.zones.extend((pnr, day, zone) for day, zone in zones)
         staged.choices.extend((pnr, *c) for c in choices)
 
@@ -223,6 +225,7 @@ async def _customers(conn: asyncpg.Connection, who: Principal) -> list[str]:
     for wanted in changed:
         row = stored[wanted.pnr]
         protected = row.protected if wanted.protected is None else wanted.protected
+        name = wanted.name if wanted.named else row.name
         zones, choices = histories[wanted.pnr]
         before = (
             [s.ZoneEntry(from_=z.valid_from, zone=z.zone) for z in zones],
@@ -232,8 +235,8 @@ async def _customers(conn: asyncpg.Connection, who: Principal) -> list[str]:
             [s.ZoneEntry(from_=z.valid_from, zone=z.zone) for z in wanted.zones],
             [s.Choice(from_=c.valid_from, to=c.valid_to, provider=c.provider_id) for c in wanted.choices],
         )
-        if (row.name, row.protected) != (wanted.name, protected):
-            correction = s.CustomerCorrection(name=wanted.name, protected=protected)
+        if (row.name, row.protected) != (name, protected):
+            correction = s.CustomerCorrection(name=name, protected=protected)
             row = await registry.store_correction(conn, who, row, correction, None)
         if before != after:
             await registry.store_history(conn, who, row, before, after, "customer.import", None)

@@ -22,6 +22,7 @@ from service.domain.discrepancies import SEVERITIES
 from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.money import InvalidMoney, parse_money
 from service.domain.principal import Principal
+from service.events import event
 from service.store import audit, discrepancies, rulings
 from service.store.discrepancies import StoredFinding
 from service.usecases import documents as document
@@ -172,6 +173,17 @@ async def _rule(
             "version": found.version,
             **({"bulk": bulk} if bulk is not None else {}),
         },
+    )
+    event(
+        "discrepancy.ruled",
+        tenant=who.tenant_id,
+        discrepancy=str(discrepancy_id),
+        code=ident.code,
+        provider=found.provider_id,
+        decision=data.decision,
+        amount=amount,
+        bulk=bulk is not None,
+        by=who.role,
     )
 
 

@@ -19,6 +19,7 @@ from service.domain.errors import Invalid, NotFound
 from service.domain.lines import ZERO, InvoiceLine, exact_text, show, totals, totals_by_area
 from service.domain.periods import Period, show_ranges
 from service.domain.principal import Principal
+from service.events import event
 from service.reconcile import engine
 from service.store import audit, discrepancies, runs, tariffs
 from service.usecases import documents as document
@@ -70,31 +71,46 @@ def _run(row: runs.RunRow) -> s.Run:
 
 
 async def start_run(pool: asyncpg.Pool, who: Principal, data: s.RunIn) -> s.Run:
-    """Reconcile a period (engine.run stores the run, and first the recomputations of settled periods
-    it books adjustments from); every run stored is its own audit entry."""
+    """Reconcile a period; every run stored (and first the recomputations of settled periods it books
+    adjustments from) is its own audit entry, written in the transaction that stores it."""
+
+    async def audited(conn: asyncpg.Connection, stored: runs.RunRow) -> None:
+        lines = await runs.line_count(conn, who.tenant_id, stored.id)
+        discrepancies = sum(stored.summary["discrepancy_counts"].values())
+        await audit.record(
+            conn,
+            who,
+            action="run.create",
+            entity_kind="run",
+            entity_ids=[str(stored.id)],
+            after={
+                "period": stored.period,
+                "provider": stored.provider_id,
+                "kind": stored.kind,
+                "forced_tariff": stored.forced_tariff,
+                "tariffs": stored.tariffs,
+                "grand_total": stored.grand_total,
+                "lines": lines,
+                "discrepancies": discrepancies,
+            },
+        )
+        event(
+            "run.stored",
+            tenant=who.tenant_id,
+            run=str(stored.id),
+            period=stored.period,
+            provider=stored.provider_id,
+            kind=stored.kind,
+            grand_total=stored.grand_total,
+            lines=lines,
+            discrepancies=discrepancies,
+            duration_ms=stored.duration_ms,
+            by=who.role,
+        )
+
     row = await engine.run(
-        pool, who, period=period_of(data.period), provider=data.provider, forced=data.tariff
+        pool, who, period=period_of(data.period), provider=data.provider, forced=data.tariff, on_saved=audited
     )
-    # engine.run commits the runs in transactions of its own; their entries follow in one more.
-    async with pool.acquire() as conn, conn.transaction():
-        for stored in [*await runs.recomputes(conn, who.tenant_id, row.id), row]:
-            await audit.record(
-                conn,
-                who,
-                action="run.create",
-                entity_kind="run",
-                entity_ids=[str(stored.id)],
-                after={
-                    "period": stored.period,
-                    "provider": stored.provider_id,
-                    "kind": stored.kind,
-                    "forced_tariff": stored.forced_tariff,
-                    "tariffs": stored.tariffs,
-                    "grand_total": stored.grand_total,
-                    "lines": await runs.line_count(conn, who.tenant_id, stored.id),
-                    "discrepancies": sum(stored.summary["discrepancy_counts"].values()),
-                },
-            )
     return _run(row)
 
 

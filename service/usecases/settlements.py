@@ -16,9 +16,10 @@ import msgspec
 from schemas import settlements as s
 from service.domain.errors import Conflict, NotFound
 from service.domain.export import decimal_comma, to_csv
-from service.domain.lines import InvoiceLine
+from service.domain.lines import InvoiceLine, show_quantity
 from service.domain.principal import Principal
 from service.domain.visibility import Viewer
+from service.events import event
 from service.store import audit, runs
 from service.store import settlements as store
 from service.usecases.access import listed_provider, require_visible
@@ -28,6 +29,11 @@ from service.usecases.viewers import audit_shown, viewer
 class Export(msgspec.Struct, frozen=True, kw_only=True):
     filename: str
     body: bytes
+
+
+def _quantity(line: InvoiceLine) -> str | None:
+    """A line's quantity as shown (a reduction or an adjustment has none)."""
+    return show_quantity(line.quantity, line.unit or "") if line.quantity is not None else None
 
 
 def _settlement(
@@ -62,7 +68,7 @@ def _settlement(
                 customer=shown.customer(x.pnr),
                 zone=x.zone,
                 unit=x.unit,
-                quantity=store.shown_quantity(x.quantity, x.unit),
+                quantity=_quantity(x),
                 unit_price=x.unit_price,
                 amount=x.amount,
                 original_period=x.original_period,
@@ -82,6 +88,15 @@ async def _audited(
         entity_kind="settlement",
         entity_ids=[str(row.id), f"{row.provider_id}:{row.period}"],
         after=after,
+    )
+    event(
+        action,
+        tenant=who.tenant_id,
+        settlement=str(row.id),
+        provider=row.provider_id,
+        period=row.period,
+        **after,
+        by=who.role,
     )
     return _settlement(row)
 
@@ -203,7 +218,7 @@ async def export_csv(conn: asyncpg.Connection, who: Principal, settlement_id: UU
             shown.customer(x.pnr),
             x.zone,
             x.unit,
-            decimal_comma(store.shown_quantity(x.quantity, x.unit)),
+            decimal_comma(_quantity(x)),
             decimal_comma(x.unit_price),
             decimal_comma(x.amount),
             x.original_period,

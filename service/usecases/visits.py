@@ -26,11 +26,12 @@ from schemas import records as r
 from service.domain.errors import Conflict, Invalid
 from service.domain.identity import InvalidIdentity, parse_personnummer
 from service.domain.principal import Principal
-from service.domain.visibility import shown_pnr
+from service.domain.visibility import record_customer
 from service.store import audit, registry
 from service.store import visits as store
-from service.usecases.access import listed_provider
+from service.usecases.access import listed_provider, record_owner
 from service.usecases.ingestion import Rows, after_record, audit_write, found, own, record_page
+from service.usecases.viewers import audit_read, label
 
 MAX_ROWS = 10_000
 MAX_CONFLICTS_NAMED = 100
@@ -210,11 +211,12 @@ async def post_visits(
 
 
 def _visit(row: store.Visit, role: str, *, single: bool) -> r.Visit:
+    customer, ref = record_customer(row.pnr, row.ref, row.protected, row.chosen, role, single=single)
     return r.Visit(
         id=row.external_id,
         provider=row.provider_id,
-        customer=shown_pnr(row.pnr, row.protected, role, single=single),
-        customer_ref=row.ref,
+        customer=customer,
+        customer_ref=ref,
         staff=row.staff_id,
         staff_category=row.staff_category,
         report_type=row.report_type,
@@ -234,13 +236,25 @@ async def _stored(
     return found(await store.visit(conn, own(who, external_id), lock=lock), f"no visit {external_id}")
 
 
-async def get_visit(conn: asyncpg.Connection, who: Principal, external_id: str) -> r.VisitDetail:
-    """One of the provider's visits with its earlier versions."""
-    row = await _stored(conn, who, external_id)
-    history = await store.versions(conn, own(who, external_id))
-    return r.VisitDetail(
-        visit=_visit(row, who.role, single=True), history=[r.VisitVersion(**asdict(h)) for h in history]
-    )
+async def get_visit(
+    conn: asyncpg.Connection, who: Principal, external_id: str, provider: str | None = None
+) -> r.VisitDetail:
+    """One visit with its earlier versions: a provider's own, or (invoice_admin, auditor) the named
+    provider's. The read is audited (it shows the number)."""
+    key = (who.tenant_id, record_owner(who, provider), external_id)
+    row = found(await store.visit(conn, key), f"no visit {external_id}")
+    history = await store.versions(conn, key)
+    await audit_read(conn, who, "visit.read", [label(row.pnr, row.ref)])
+    visit = _visit(row, who.role, single=True)
+    # An earlier version of the same customer shows the number as the visit does (not at all for a
+    # protected identity the caller may not see).
+    versions = [
+        r.VisitVersion(**(asdict(h) | {"content": h.content | {"customer": visit.customer}}))
+        if h.content.get("customer") == row.pnr
+        else r.VisitVersion(**asdict(h))
+        for h in history
+    ]
+    return r.VisitDetail(visit=visit, history=versions)
 
 
 async def correct_visit(
@@ -276,8 +290,10 @@ async def list_visits(
     conn: asyncpg.Connection, who: Principal, provider: str | None, month: date | None, after: str, limit: int
 ) -> r.VisitPage:
     """A provider's own visits, or (invoice_admin, auditor) every provider's; optionally of one
-    month (by local start; `month` is its first day). The cursor is `provider:external_id`."""
+    month (by local start; `month` is its first day). The cursor is `provider:external_id`. The
+    read is audited: one entry naming the customers shown."""
     provider = listed_provider(who, provider)
     rows = await store.visits(conn, who.tenant_id, provider, after_record(after), limit + 1, month)
     items, cursor = record_page(rows, limit)
+    await audit_read(conn, who, "visit.list", [label(x.pnr, x.ref) for x in items])
     return r.VisitPage(items=[_visit(x, who.role, single=False) for x in items], next_after=cursor)

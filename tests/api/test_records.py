@@ -78,10 +78,6 @@ async def test_create_replay_conflict_correct_end(client, keys, conn, registry, 
 @pytest.mark.parametrize("kind", sorted(RECORDS))
 async def test_another_providers_records_are_not_found(client, keys, registry, kind):
     body = RECORDS[kind]
-    if kind == "pauses":  # prov-b may pause only its own customers
-        await client.post(
-            "/v1/enrolments", json={**RECORDS["enrolments"], "id": "EB"}, headers=auth(keys["provider_b"])
-        )
     await client.post(f"/v1/{kind}", json=body, headers=auth(keys["provider"]))
     other = auth(keys["provider_b"])
     url = f"/v1/{kind}/{body['id']}"
@@ -94,8 +90,12 @@ async def test_another_providers_records_are_not_found(client, keys, registry, k
         assert PNR_A not in response.text
     listing = (await client.get(f"/v1/{kind}?provider=prov-a", headers=other)).json()
     assert all(item["provider"] == "prov-b" for item in listing["items"])
-    # The same external id is the other provider's own record.
-    assert (await client.post(f"/v1/{kind}", json=body, headers=other)).status_code == 201
+    # The same external id is the other provider's own record (for a customer of its own).
+    await register(client, keys, customer(PNR_B, provider="prov-b"))
+    d2 = {**DECISION, "id": "D2", "customer": PNR_B, "lines": [{**DECISION["lines"][0], "id": "D2-1"}]}
+    assert (await client.post("/v1/decisions", json=d2, headers=auth(keys["registry"]))).status_code == 201
+    own = {**body, "decision": "D2"} if kind == "executions" else {**body, "customer": PNR_B}
+    assert (await client.post(f"/v1/{kind}", json=own, headers=other)).status_code == 201
 
 
 async def test_a_body_naming_another_provider_is_refused(client, keys, registry):
@@ -143,33 +143,32 @@ async def test_an_enrolment_without_remiss_and_for_an_unknown_customer(client, k
 
 
 async def test_a_pause_only_for_the_providers_own_customer(client, keys, registry):
+    """Only the provider chosen on the pause's first day registers one (domain.md 2)."""
     prov_b = auth(keys["provider_b"])
     pause = {**RECORDS["pauses"], "id": "PB"}
     response = await client.post("/v1/pauses", json=pause, headers=prov_b)
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "customer"
-    # prov-b becomes the chosen provider from 2024-03-20: a pause ending before that is still refused.
+    # prov-b becomes the chosen provider from 2024-03-20: a pause that starts before is still refused,
+    # even one that runs into prov-b's days; one that starts on them is prov-b's to register.
     ref = (await register(client, keys, customer(PNR_A, provider="prov-a")))["ref"]
     await client.post(
         f"/v1/customers/{ref}/choices",
         json={"from": "2024-03-20", "provider": "prov-b"},
         headers=auth(keys["registry"]),
     )
-    assert (await client.post("/v1/pauses", json=pause, headers=prov_b)).status_code == 422
     assert (
         await client.post("/v1/pauses", json={**pause, "to": "2024-03-25"}, headers=prov_b)
-    ).status_code == 201
-    # Open-ended: any day of the relationship will do.
-    open_ended = {**pause, "id": "PB2", "from": "2024-01-05", "to": None}
-    assert (await client.post("/v1/pauses", json=open_ended, headers=prov_b)).status_code == 201
-    # Enrolment also makes the customer the provider's.
+    ).status_code == 422
+    later = {**pause, "from": "2024-03-21", "to": None}
+    assert (await client.post("/v1/pauses", json=later, headers=prov_b)).status_code == 201
+    # An enrolment does not make the customer the provider's.
     b_pause = {"id": "PB3", "customer": PNR_B, "reason": "annat", "from": "2024-03-01"}
-    assert (await client.post("/v1/pauses", json=b_pause, headers=prov_b)).status_code == 422
     await client.post(
         "/v1/enrolments",
         json={"id": "EB", "customer": PNR_B, "area": "hemrehab", "from": "2024-03-01"},
         headers=prov_b,
     )
-    assert (await client.post("/v1/pauses", json=b_pause, headers=prov_b)).status_code == 201
+    assert (await client.post("/v1/pauses", json=b_pause, headers=prov_b)).status_code == 422
 
 
 async def test_lists_for_the_provider_and_for_the_invoice_admin(client, keys, registry):

@@ -34,9 +34,9 @@ MATRIX.update(
         ("GET", "/v1/insatser"): ALL,
         ("PUT", "/v1/insatser/{code:str}"): REGISTRY,
         ("POST", "/v1/customers"): REGISTRY,
-        ("GET", "/v1/customers"): ALL,
+        ("GET", "/v1/customers"): ALL - {"reader"},
         ("POST", "/v1/customers/lookup"): CASE_READERS | PROVIDERS,
-        ("GET", "/v1/customers/{ref:str}"): ALL,
+        ("GET", "/v1/customers/{ref:str}"): ALL - {"reader"},
         ("PUT", "/v1/customers/{ref:str}"): REGISTRY,
         ("POST", "/v1/customers/{ref:str}/zones"): REGISTRY,
         ("PUT", "/v1/customers/{ref:str}/zones"): REGISTRY,
@@ -52,13 +52,13 @@ MATRIX.update(
         ("PATCH", "/v1/decisions/{decision_id:str}/lines/{line_id:str}"): REGISTRY,
         ("POST", "/v1/visits"): PROVIDERS,
         ("GET", "/v1/visits"): RECORD_READERS,
-        ("GET", "/v1/visits/{external_id:str}"): PROVIDERS,
+        ("GET", "/v1/visits/{external_id:str}"): RECORD_READERS,
         ("POST", "/v1/visits/{external_id:str}/corrections"): PROVIDERS,
         ("POST", "/v1/registry/import"): REGISTRY,
         ("POST", "/v1/claims"): PROVIDERS,
         ("POST", "/v1/claims/batch"): PROVIDERS,
         ("GET", "/v1/claims"): RECORD_READERS,
-        ("GET", "/v1/claims/{external_id:str}"): PROVIDERS,
+        ("GET", "/v1/claims/{external_id:str}"): RECORD_READERS,
         ("POST", "/v1/claims/{external_id:str}/withdrawal"): PROVIDERS,
     }
 )
@@ -68,7 +68,7 @@ for _kind in ("executions", "pauses", "enrolments", "delegations"):
             ("POST", f"/v1/{_kind}"): PROVIDERS,
             ("POST", f"/v1/{_kind}/batch"): PROVIDERS,
             ("GET", f"/v1/{_kind}"): RECORD_READERS,
-            ("GET", f"/v1/{_kind}/{{external_id:str}}"): PROVIDERS,
+            ("GET", f"/v1/{_kind}/{{external_id:str}}"): RECORD_READERS,
             ("PUT", f"/v1/{_kind}/{{external_id:str}}"): PROVIDERS,
             ("PATCH", f"/v1/{_kind}/{{external_id:str}}"): PROVIDERS,
         }
@@ -138,6 +138,21 @@ MATRIX.update(
     }
 )
 SAMPLES["settlement_id"] = "00000000-0000-4000-8000-000000000004"
+
+# Reports (issue 12): figures without personal data for the readers, a provider its own; pricing a
+# comparison runs what-ifs (invoice_admin).
+REPORT_READERS = {"invoice_admin", "auditor", "reader"} | PROVIDERS
+MATRIX.update(
+    {
+        ("GET", "/v1/reports/followup"): REPORT_READERS,
+        ("GET", "/v1/reports/followup.csv"): REPORT_READERS,
+        ("GET", "/v1/reports/followup/period-over-period"): REPORT_READERS,
+        ("GET", "/v1/reports/followup/period-over-period.csv"): REPORT_READERS,
+        ("POST", "/v1/reports/comparisons"): ADMIN,
+        ("GET", "/v1/reports/comparison"): REPORT_READERS,
+        ("GET", "/v1/reports/comparison.csv"): REPORT_READERS,
+    }
+)
 MATRIX[("POST", "/v1/discrepancies/decisions")] = ADMIN
 
 

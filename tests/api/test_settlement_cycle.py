@@ -11,6 +11,7 @@ here differs from the expected file only by the decisions taken below:
   Total 37052.07 + (264.77 - 244.40) = 37072.44.
 """
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -531,3 +532,30 @@ async def test_every_run_stored_is_audited_once(client, conn, keys):
         (r["kind"], r["period"], r["lines"]) for r in stored
     ]
     assert [r["kind"] for r in stored][-2:] == ["recompute", "real"]
+
+
+async def test_runs_rulings_and_settlements_each_log_one_event_without_personal_data(client, keys, capsys):
+    """Operations follow the books in the log (service/events.py): one line per run stored, ruling and
+    settlement step, with ids, periods and amounts only."""
+    capsys.readouterr()
+    settled = await settle_march(client, keys)
+    await late_changes(client, keys)
+    await run(client, keys, "2024-04")
+    out = capsys.readouterr().err
+    events = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    named = lambda name: [e for e in events if e["event"] == name]  # noqa: E731
+    assert [(e["kind"], e["period"]) for e in named("run.stored")] == [
+        ("real", "2024-03"),
+        ("real", "2024-03"),
+        ("recompute", "2024-03"),
+        ("real", "2024-04"),
+    ]
+    ruled = named("discrepancy.ruled")
+    assert len(ruled) == 10 and all(e["bulk"] and e["provider"] == EXEMPEL for e in ruled)
+    assert [(e["event"], e["settlement"]) for e in events if e["event"].startswith("settlement.")] == [
+        ("settlement.prepare", settled["id"]),
+        ("settlement.attest", settled["id"]),
+    ]
+    assert named("settlement.attest")[0]["sha256"] == settled["sha256"]
+    for pnr in (PNR_1, PNR_2, PNR_4):
+        assert pnr not in out and pnr[2:8] not in out

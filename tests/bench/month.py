@@ -19,7 +19,7 @@ For each scale, on a database of DATABASE_URL's server (default: the local Postg
 2. in a process of its own (so that its peak RSS is the service's, not the generator's), with a
    pool as the service has: one aggregate scan of the month's visits (provider, customer,
    sum(duration)), then the reconciliation run exactly as `POST /v1/runs` makes it
-   (`service.reconcile.engine.run`), timing its wall clock, the time spent awaiting PostgreSQL (every
+   (`service.usecases.runs.start_run`), timing its wall clock, the time spent awaiting PostgreSQL (every
    query and COPY of the run, measured on the client), and its phases (read, price, store).
 
 Prints one table row per scale, in the shape of docs/benchmarks.md. With --reuse the loaded
@@ -311,9 +311,11 @@ SCAN = """SELECT provider_id, pnr, sum(ended_at - started_at) AS duration FROM v
 async def measure(dsn: str, repeat: int) -> dict[str, Any]:
     """The scan, then `repeat` reconciliation runs of the month; the figures of the fastest."""
     import service.app  # noqa: F401  (the service's modules, so that the RSS is the service's)
-    from service.reconcile import engine, inputs, pricing
+    from schemas.reconcile import RunIn
+    from service.reconcile import inputs, pricing
     from service.settings import Settings
     from service.store import runs
+    from service.usecases.runs import start_run
 
     clock = DbClock({text: name for name, text in inputs.queries().items()})
     clock.install()
@@ -377,7 +379,7 @@ async def measure(dsn: str, repeat: int) -> dict[str, Any]:
             clock.by_statement.clear()
             phases.clear()
             started = time.perf_counter()
-            row = await engine.run(pool, who, period=period, provider=None, forced=None)
+            row = await start_run(pool, who, RunIn(period=str(period)))
             wall = time.perf_counter() - started
             if best is None or wall < best["wall_s"]:
                 best = {
@@ -389,7 +391,7 @@ async def measure(dsn: str, repeat: int) -> dict[str, Any]:
                         key=lambda x: -x[2],
                     )[:15],
                     "grand_total": str(row.grand_total),
-                    "counts": row.summary["discrepancy_counts"],
+                    "counts": row.discrepancy_counts,
                 }
                 async with pool.acquire() as conn:
                     best["lines"] = await conn.fetchval(

@@ -199,9 +199,9 @@ def generate(
             p_from = first + timedelta(days=rng.randrange(len(days)))
             open_ended = rng.random() < 0.3
             p_to = None if open_ended else min(last, p_from + timedelta(days=rng.randrange(1, 10)))
-            m.pauses.append(
-                (provider, f"PA{c}", pnr, rng.choice(("sjukhus", "korttidsboende")), p_from, p_to)
-            )
+            # Registered by the provider chosen on the pause's first day (domain.md 2).
+            pauser = next((p for p, (start, end) in serving.items() if start <= p_from <= end), provider)
+            m.pauses.append((pauser, f"PA{c}", pnr, rng.choice(("sjukhus", "korttidsboende")), p_from, p_to))
             paused = {d for d in days if d >= p_from and (p_to is None or d <= p_to)}
         if rng.random() < 0.3:
             remiss = f"REM-{c}" if rng.random() < 0.9 else None

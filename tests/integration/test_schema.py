@@ -57,6 +57,7 @@ APPEND_ONLY = {
     "run_recomputes",
     "discrepancy_decisions",
     "settlement_lines",
+    "settlement_followup",
 }
 # The feed: feed_publish() writes it. The rest are views.
 READ_ONLY = {"schema_migrations", "feed", "choice_spans", "zone_spans", "current_runs"}

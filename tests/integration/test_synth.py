@@ -3,10 +3,10 @@ reconciled by the engine with totals that are sums of rounded lines."""
 
 from decimal import Decimal
 
+from schemas.reconcile import RunIn
 from service import db
-from service.domain.periods import Period
 from service.domain.principal import Principal
-from service.reconcile import engine
+from service.usecases.runs import start_run
 from tests.bench.month import load_claims, load_registry, load_visits
 from tests.bench.synth import generate
 
@@ -26,7 +26,7 @@ async def test_a_small_month_loads_through_the_bulk_paths_and_reconciles(conn, d
     pool = await db.create_pool(database_url, settings)
     try:
         who = Principal(tenant_id="kson", role="invoice_admin", name="test")
-        run = await engine.run(pool, who, period=Period.parse("2024-03"), provider=None, forced=None)
+        run = await start_run(pool, who, RunIn(period="2024-03"))
     finally:
         await pool.close()
     amounts = await conn.fetch(
@@ -35,3 +35,5 @@ async def test_a_small_month_loads_through_the_bulk_paths_and_reconciles(conn, d
     assert any(a["kind"] == "line" for a in amounts)
     assert all(a["amount"] == a["amount"].quantize(Decimal("0.01")) for a in amounts)
     assert run.grand_total == sum(a["amount"] for a in amounts if a["kind"] != "held") > 0
+    audited = "SELECT count(*) FROM audit_log WHERE action = 'run.create' AND entity_ids = ARRAY[$1::text]"
+    assert await conn.fetchval(audited, str(run.id)) == 1

@@ -4,19 +4,23 @@ from the sums, and changes are rounded once, half up, away from zero."""
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.domain.errors import Invalid
 from service.domain.followup import (
     AREAS,
     Figures,
     change_percent,
     change_points,
     combine,
+    deltas,
     document,
     share,
     swedish_percent,
 )
+from service.usecases.reports import months_of
 
 
 def _month(granted, performed, customers, payout, declined=frozenset(), below=0, nurse=0):
@@ -110,3 +114,37 @@ def test_a_change_is_the_rounded_exact_quotient(a, b):
     exact = Fraction(b - a, abs(a)) * 100
     assert got.as_tuple().exponent == -1
     assert abs(Fraction(got) - exact) <= Fraction(1, 20)
+
+
+def test_period_over_period_rows_from_two_sums():
+    a = combine([_month(1000, 800, {"c1", "c2"}, "100.00"), _month(1000, 700, {"c1"}, "100.00")])
+    b = combine([_month(1000, 900, {"c1"}, "150.00", declined={"c1"}), _month(1000, 900, {"c3"}, "150.00")])
+    rows = {d.figure: d for d in deltas(a, b)}
+    # shares from the sums: 1500 / 2000 = 0.75 and 1800 / 2000 = 0.90: 15 percentage points
+    assert (rows["performed_share"].a, rows["performed_share"].b) == (Decimal("0.7500"), Decimal("0.9000"))
+    assert (rows["performed_share"].difference, rows["performed_share"].change) == (
+        Decimal("0.15"),
+        Decimal("15.0"),
+    )
+    assert (rows["performed_minutes"].difference, rows["performed_minutes"].change) == (300, Decimal("20.0"))
+    # customers once per range: {c1, c2} against {c1, c3}
+    assert (rows["customers"].a, rows["customers"].b, rows["customers"].change) == (2, 2, Decimal("0.0"))
+    assert (rows["payout"].a, rows["payout"].b, rows["payout"].change) == (
+        Decimal("200.00"),
+        Decimal("300.00"),
+        Decimal("50.0"),
+    )
+    assert (rows["declined_visits"].a, rows["declined_visits"].b, rows["declined_visits"].change) == (
+        0,
+        1,
+        None,
+    )
+    assert rows["payout_by_area.hemrehab"].change is None  # 0.00 against 0.00
+
+
+def test_a_range_of_months_runs_over_the_turn_of_the_year():
+    assert months_of("2023-11", "2024-02") == ["2023-11", "2023-12", "2024-01", "2024-02"]
+    assert months_of("2024-03", "2024-03") == ["2024-03"]
+    assert len(months_of("2022-01", "2024-12")) == 36
+    with pytest.raises(Invalid):
+        months_of("2022-01", "2025-01")
