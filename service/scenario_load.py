@@ -7,8 +7,8 @@ each of the scenario's provider ids to an `Authorization` header value. Provider
 their keys can, so a caller may register them first: posting the same provider again is an
 identical replay. Customers and decisions go in through the registry import, provider records,
 visits and claims through their batch routes. Records go in the order the service needs (registry first:
-executions and pauses require the provider to be chosen for the customer) and, within a kind, in the scenario's
-order, which is arrival order. Executions are nested in the scenario's decisions without ids; each
+executions and pauses require the provider to be chosen for the customer) and, within a kind, each
+provider's in the scenario's order, which is arrival order (two providers' batches in flight). Executions are nested in the scenario's decisions without ids; each
 gets `<decision id>-X<n>`, n counting that decision's executions from 1.
 
 Review decisions (`review_decisions`) are not records; the engine's scenario command applies them.
