@@ -271,31 +271,6 @@ async def histories(
     return found
 
 
-async def insert_customers(
-    conn: asyncpg.Connection,
-    tenant: str,
-    rows: Sequence[tuple[Customer, Sequence[Zone], Sequence[Choice]]],
-) -> None:
-    """Store new customers with their zones and choices, in three statements."""
-    await conn.executemany(
-        "INSERT INTO customers (tenant_id, pnr, ref, name, protected) VALUES ($1, $2, $3, $4, $5)",
-        [(tenant, c.pnr, c.ref, c.name, c.protected) for c, _z, _c in rows],
-    )
-    await conn.executemany(
-        "INSERT INTO customer_zones (tenant_id, pnr, valid_from, zone) VALUES ($1, $2, $3, $4)",
-        [(tenant, c.pnr, z.valid_from, z.zone) for c, zones, _c in rows for z in zones],
-    )
-    await conn.executemany(
-        """INSERT INTO provider_choices (tenant_id, pnr, valid_from, valid_to, provider_id)
-           VALUES ($1, $2, $3, $4, $5)""",
-        [
-            (tenant, c.pnr, x.valid_from, x.valid_to, x.provider_id)
-            for c, _z, choices in rows
-            for x in choices
-        ],
-    )
-
-
 async def write_history(
     conn: asyncpg.Connection,
     tenant: str,
@@ -436,16 +411,6 @@ async def decisions_by_id(conn: asyncpg.Connection, tenant: str, ids: Sequence[s
         f"{_DECISION} WHERE d.tenant_id = $1 AND d.id = ANY($2::text[])", tenant, list(ids)
     )
     return {r["id"]: Decision(**r) for r in rows}
-
-
-async def insert_decisions(
-    conn: asyncpg.Connection, tenant: str, rows: Sequence[tuple[str, str, date]]
-) -> None:
-    """Store new decisions `(id, pnr, decided)` (without lines) in one statement."""
-    await conn.executemany(
-        "INSERT INTO decisions (tenant_id, id, pnr, decided_on) VALUES ($1, $2, $3, $4)",
-        [(tenant, *r) for r in rows],
-    )
 
 
 async def insert_decision(
