@@ -1,4 +1,5 @@
-"""The `kundval` command: serve, migrate, apikey, audit, tariff, registry, scenario, report, openapi."""
+"""The `kundval` command: serve, migrate, apikey, user, audit, tariff, registry, scenario, report, demo,
+openapi."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from service import db
 from service.domain.errors import Problem
 from service.domain.principal import ROLES, Principal
 from service.settings import ConfigError, Settings
-from service.usecases import audit, keys, tariffs
+from service.usecases import accounts, audit, keys, tariffs
 from service.usecases.system import seed_defaults
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
@@ -76,6 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--provider", help="the provider a `provider` key acts for (required for it)")
     create.add_argument("--tenant", help="tenant (default: KUNDVAL_DEFAULT_TENANT, kson)")
     create.add_argument("--name", help="who or what holds the key (shown in the audit log)")
+    create.add_argument(
+        "--user",
+        help="make the key for this user (`kundval user`): named after them, one person for four eyes",
+    )
     create.set_defaults(run=_apikey_create)
     listing = key.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("--tenant")
@@ -84,6 +89,32 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id", type=uuid.UUID)
     revoke.add_argument("--tenant")
     revoke.set_defaults(run=_apikey_revoke)
+
+    user = sub.add_parser("user", help="personal accounts for the workplace (the browser)").add_subparsers(
+        title="actions"
+    )
+    ucreate = user.add_parser("create", help="create a user; the password is read from standard input")
+    ucreate.add_argument("username", help="2-63 of a-z 0-9 . _ -, starting with a letter")
+    ucreate.add_argument("--role", required=True, choices=ROLES)
+    ucreate.add_argument("--name", required=True, help="the person's full name")
+    ucreate.add_argument("--provider", help="the provider a `provider` user acts for (required for it)")
+    ucreate.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input (else asked for)"
+    )
+    ucreate.add_argument("--tenant")
+    ucreate.set_defaults(run=_user_create)
+    ulist = user.add_parser("list", help="list users (never their passwords)")
+    ulist.add_argument("--tenant")
+    ulist.set_defaults(run=_user_list)
+    udisable = user.add_parser("disable", help="disable a user for good; their sessions end at once")
+    udisable.add_argument("username")
+    udisable.add_argument("--tenant")
+    udisable.set_defaults(run=_user_disable)
+    upassword = user.add_parser("password", help="set a new password; the user's sessions end")
+    upassword.add_argument("username")
+    upassword.add_argument("--password-stdin", action="store_true", help="read it from standard input")
+    upassword.add_argument("--tenant")
+    upassword.set_defaults(run=_user_password)
 
     aud = sub.add_parser("audit", help="audit log tools").add_subparsers(title="actions")
     verify = aud.add_parser(
@@ -145,6 +176,16 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--csv", type=Path, help="also write the comparison as CSV to this file")
     compare.add_argument("--tenant")
     compare.set_defaults(run=_report_compare)
+
+    demo = sub.add_parser(
+        "demo",
+        help="load the worked month into the running service through its API, and make two demo administrators",
+    )
+    demo.add_argument(
+        "--url", default=None, help="the running service (default: http://HOST:PORT of the settings)"
+    )
+    demo.add_argument("--tenant")
+    demo.set_defaults(run=_demo)
 
     openapi = sub.add_parser("openapi", help="write the OpenAPI description")
     openapi.add_argument("--output", type=Path, default=OPENAPI_PATH)
@@ -213,7 +254,9 @@ def _apikey_create(args: argparse.Namespace, settings: Settings) -> int:
     try:
         record, key = _with_db(
             settings,
-            lambda conn: keys.create(conn, who, role=args.role, name=args.name, provider=args.provider),
+            lambda conn: keys.create(
+                conn, who, role=args.role, name=args.name, provider=args.provider, user=args.user
+            ),
         )
     except Problem as err:
         raise CommandError(_refusal(err, lambda field: f"--{field}")) from None
@@ -235,6 +278,66 @@ def _apikey_revoke(args: argparse.Namespace, settings: Settings) -> int:
     who = _operator(args, settings)
     _with_db(settings, lambda conn: keys.revoke(conn, who, args.key_id))
     print(f"revoked {args.key_id}")
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    """The password from standard input (one line; `--password-stdin`) or asked for twice."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise CommandError("the two passwords differ")
+    return first
+
+
+def _user_create(args: argparse.Namespace, settings: Settings) -> int:
+    who = _operator(args, settings)
+    password = _password(args)
+    try:
+        user = _with_db(
+            settings,
+            lambda conn: accounts.create(
+                conn,
+                who,
+                username=args.username,
+                role=args.role,
+                name=args.name,
+                password=password,
+                provider=args.provider,
+            ),
+        )
+    except Problem as err:
+        raise CommandError(
+            _refusal(err, lambda field: "USERNAME" if field == "username" else f"--{field}")
+        ) from None
+    print(f"created user {user.username} ({user.name}, {user.role})")
+    return 0
+
+
+def _user_list(args: argparse.Namespace, settings: Settings) -> int:
+    who = _operator(args, settings)
+    for u in _with_db(settings, lambda conn: accounts.list_users(conn, who)):
+        state = f"disabled {u.disabled_at:%Y-%m-%d %H:%M}" if u.disabled_at else "active"
+        print(f"{u.username:<20} {u.role:<13} {u.provider_id or '-':<12} {state:<24} {u.name}")
+    return 0
+
+
+def _user_disable(args: argparse.Namespace, settings: Settings) -> int:
+    who = _operator(args, settings)
+    _with_db(settings, lambda conn: accounts.disable(conn, who, args.username))
+    print(f"disabled {args.username}")
+    return 0
+
+
+def _user_password(args: argparse.Namespace, settings: Settings) -> int:
+    who = _operator(args, settings)
+    password = _password(args)
+    try:
+        _with_db(settings, lambda conn: accounts.set_password(conn, who, args.username, password))
+    except Problem as err:
+        raise CommandError(_refusal(err, lambda field: f"--{field}")) from None
+    print(f"new password for {args.username}; their sessions ended")
     return 0
 
 
@@ -509,6 +612,81 @@ def _report_compare(args: argparse.Namespace, settings: Settings) -> int:
         print(f"\n{title}")
         print(_table(header, rows, text=2))
     _write_csv(args.csv, reports.comparison_csv(report))
+    return 0
+
+
+DEMO_MONTH = Path(__file__).resolve().parent / "web" / "demo" / "2024-03-input.json"
+DEMO_USERS = [("anna", "Anna Andersson"), ("bo", "Bo Berg")]
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The worked month (March 2024, two providers) through the running service's API, with keys made
+    for the load and revoked after it; then two invoice administrators to log in as."""
+    import secrets
+
+    import httpx
+
+    from service.scenario import read_scenario
+    from service.scenario_load import ScenarioLoadError, load_scenario
+
+    who = _operator(args, settings)
+    url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    scenario = read_scenario(DEMO_MONTH.read_bytes(), str(DEMO_MONTH))
+    made = []
+
+    def key(role: str, provider: str | None = None) -> str:
+        record, value = _with_db(
+            settings,
+            lambda conn: keys.create(
+                conn, who, role=role, name=f"demo:{provider or role}", provider=provider
+            ),
+        )
+        made.append(record.id)
+        return f"Bearer {value}"
+
+    async def register(registry: str) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            for provider in scenario["providers"]:
+                response = await client.post(
+                    "/v1/providers", json=provider, headers={"Authorization": registry}
+                )
+                if response.status_code >= 400:
+                    raise CommandError(f"registering provider {provider['id']} at {url}: {response.text}")
+
+    async def load(loaded: dict[str, str]) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+            await load_scenario(client, scenario, loaded)
+
+    try:
+        registry = key("registry")
+        asyncio.run(register(registry))  # a provider's key needs the provider
+        asyncio.run(
+            load({"registry": registry} | {p["id"]: key("provider", p["id"]) for p in scenario["providers"]})
+        )
+    except httpx.HTTPError as err:
+        raise CommandError(
+            f"cannot reach the service at {url} (is `kundval serve` running?): {err}"
+        ) from None
+    except ScenarioLoadError as err:
+        raise CommandError(str(err)) from None
+    finally:
+        for key_id in made:
+            _with_db(settings, lambda conn, key_id=key_id: keys.revoke(conn, who, key_id))
+    print(f"loaded the worked month {scenario.get('period', '2024-03')} into {url}")
+    for username, name in DEMO_USERS:
+        password = secrets.token_urlsafe(12)
+        try:
+            _with_db(
+                settings,
+                lambda conn, u=username, n=name, p=password: accounts.create(
+                    conn, who, username=u, role="invoice_admin", name=n, password=p
+                ),
+            )
+        except Problem as err:
+            print(f"user {username} not made: {_refusal(err)}")
+            continue
+        print(f"user {username} ({name}, invoice_admin), password: {password}")
+    print(f"log in at {url}/login; each of the two may attest what the other prepared")
     return 0
 
 

@@ -30,6 +30,8 @@ ENV = {
     "KUNDVAL_RATE_FAILED_AUTH": "rate_failed_auth",
     "KUNDVAL_RATE_WRITES_PER_KEY": "rate_writes_per_key",
     "KUNDVAL_RATE_WRITES_PER_ADDRESS": "rate_writes_per_address",
+    "KUNDVAL_RATE_LOGINS_PER_USER": "rate_logins_per_user",
+    "KUNDVAL_SESSION_IDLE": "session_idle",
 }
 FIELD_ENV = {field: name for name, field in ENV.items()}
 
@@ -65,6 +67,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     rate_failed_auth: Annotated[int, msgspec.Meta(ge=0)] = 100
     rate_writes_per_key: Annotated[int, msgspec.Meta(ge=0)] = 3000
     rate_writes_per_address: Annotated[int, msgspec.Meta(ge=0)] = 30000
+    # Attempts to log in to one account per window (counted before the password is checked, so a
+    # guesser learns nothing once over it); failed logins also count as failed authentications.
+    rate_logins_per_user: Annotated[int, msgspec.Meta(ge=0)] = 10
+    # Seconds a workplace session may stay unused before it ends (workplace.md: 30 minutes).
+    session_idle: Annotated[int, msgspec.Meta(ge=1)] = 30 * 60
 
     def __post_init__(self) -> None:
         if self.pool_min > self.pool_max:

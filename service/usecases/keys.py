@@ -8,7 +8,7 @@ import asyncpg
 
 from service.domain.errors import Invalid, NotFound
 from service.domain.principal import Principal, Role
-from service.store import apikeys, audit, tenants
+from service.store import accounts, apikeys, audit, tenants
 from service.store.apikeys import ApiKey
 
 __all__ = ["ApiKey", "authenticate", "create", "list_keys", "revoke"]
@@ -31,9 +31,12 @@ async def create(
     role: Role,
     name: str | None = None,
     provider: str | None = None,
+    user: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A key of `who`'s tenant; returns its record and the key itself (shown once, never stored). A
-    provider key acts for one registered provider; no other key names one."""
+    provider key acts for one registered provider; no other key names one. A key made for a user
+    (workplace.md) is named after them and has their role, so that four eyes, which compares names,
+    sees one person in their key and their session; no other key may take a user's name."""
     if (role == "provider") != (provider is not None):
         raise Invalid(
             "a provider key names its provider, and only a provider key does",
@@ -41,6 +44,17 @@ async def create(
         )
     if not await tenants.exists(conn, who.tenant_id):
         raise NotFound(f"unknown tenant {who.tenant_id}")
+    if user is not None:
+        person = await accounts.get_user(conn, user)
+        if person is None or person.tenant_id != who.tenant_id or person.disabled_at is not None:
+            raise Invalid(f"no active user {user}", [{"field": "user", "message": f"no active user {user}"}])
+        if person.role != role or person.provider_id != provider:
+            message = f"user {user} is {person.role}: their key has their role (and provider)"
+            raise Invalid(message, [{"field": "role", "message": message}])
+        name = user
+    elif name is not None and await accounts.get_user(conn, name) is not None:
+        message = f"{name} is a user's name: make their key with --user {name}"
+        raise Invalid(message, [{"field": "name", "message": message}])
     if provider is not None and not await tenants.has_provider(conn, who.tenant_id, provider):
         message = f"unknown provider {provider} in tenant {who.tenant_id}; register it first"
         raise Invalid(message, [{"field": "provider", "message": message}])
@@ -57,7 +71,7 @@ async def create(
         action="apikey.create",
         entity_kind="api_key",
         entity_ids=[str(record.id)],
-        after={"role": record.role, "provider": record.provider_id, "name": record.name},
+        after={"role": record.role, "provider": record.provider_id, "name": record.name, "user": user},
     )
     return record, key
 

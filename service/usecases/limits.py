@@ -54,3 +54,14 @@ async def write(conn: asyncpg.Connection, settings: Settings, who: Principal, ad
         },
         "writes",
     )
+
+
+async def login_attempt(conn: asyncpg.Connection, settings: Settings, username: str) -> None:
+    """Count an attempt to log in as `username`; refused once the account is over its limit (before
+    its password is checked, so that guessing past the limit learns nothing)."""
+    await _count(
+        conn,
+        settings,
+        {f"login:user:{username}": settings.rate_logins_per_user},
+        "attempts to log in to this account",
+    )

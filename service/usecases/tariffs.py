@@ -130,7 +130,8 @@ async def activate(conn: asyncpg.Connection, who: Principal, tariff_id: str) -> 
     row = await _row(conn, who.tenant_id, tariff_id)
     if row.status != "pending":
         raise Conflict(f"tariff {tariff_id} is {row.status}, not pending")
-    if row.loaded_by_key is not None and row.loaded_by_key == who.key_id:
+    # One person: the same key, or the same name (a user's session and the keys made for them share it).
+    if (row.loaded_by_key is not None and row.loaded_by_key == who.key_id) or row.loaded_by == who.name:
         raise Conflict("a tariff is activated by a second invoice_admin, not the one who loaded it")
     placement = await _placement(conn, who.tenant_id, store.model(row.source))
     if placement.supersedes is not None:

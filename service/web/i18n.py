@@ -21,6 +21,11 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 
 
+def N_(message: str) -> str:
+    """Marks a text for the catalogue; it is translated where it is shown."""
+    return message
+
+
 def catalogue_path(locale: str) -> Path:
     return LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
 

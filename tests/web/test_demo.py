@@ -1,0 +1,33 @@
+"""`kundval demo`: the worked month into the running service through its API, and two demo
+administrators who can log in at once."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from playwright.async_api import Page, expect
+
+from service.cli import main
+
+
+async def test_demo_loads_the_month_and_makes_two_administrators(
+    page: Page, server, database_url, conn, monkeypatch, capsys
+):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    code = await asyncio.to_thread(main, ["demo", "--url", server])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert await conn.fetchval("SELECT count(*) FROM visits") > 0
+    assert (
+        await conn.fetchval("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL") == 0
+    )  # made for the load only
+    users = {r["username"]: r["role"] for r in await conn.fetch("SELECT username, role FROM users")}
+    assert users == {"anna": "invoice_admin", "bo": "invoice_admin"}
+    password = re.search(r"user anna \(Anna Andersson, invoice_admin\), password: (\S+)", out).group(1)
+
+    await page.goto("/login")
+    await page.get_by_label("Användarnamn").fill("anna")
+    await page.get_by_label("Lösenord").fill(password)
+    await page.get_by_role("button", name="Logga in").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Översikt")
