@@ -87,6 +87,10 @@ class Rows(ABC):
     def check(self, index: int, row: Any) -> None:
         """Check one decoded row: record its problems with `error`, keep what will be stored."""
 
+    async def arrived(self) -> None:  # noqa: B027 (an optional hook, empty unless overridden)
+        """After each chunk of a streamed body: a subclass may pass on what it keeps (to hold a
+        chunk rather than the batch)."""
+
     def error(self, row: int, field: str | None, message: str) -> None:
         self.errors.append({"row": row, "field": field, "message": message})
 
@@ -168,6 +172,7 @@ class Rows(ABC):
             for line in lines:
                 if line.strip():
                     self.add_json(line)
+            await self.arrived()
         if rest.strip():
             self.add_json(rest)
 
