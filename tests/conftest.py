@@ -124,7 +124,9 @@ async def service_conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, log_format="json", pool_min=1, pool_max=4)
+    # Rate limits count in fixed windows: an hour's window keeps a test's few requests in one window
+    # (with the default minute, a test that counts to a limit could straddle two and fail).
+    return Settings(database_url=database_url, log_format="json", pool_min=1, pool_max=4, rate_window=3600)
 
 
 @pytest.fixture

@@ -103,7 +103,8 @@ async def start_session(conn: asyncpg.Connection, username: str) -> tuple[str, s
     """A new session of this user: its token (for the browser's cookie, never stored) and CSRF token."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     await conn.execute(
-        "INSERT INTO web_sessions (token_hash, username, csrf) VALUES ($1, $2, $3)",
+        """INSERT INTO web_sessions (tenant_id, token_hash, username, csrf)
+           SELECT tenant_id, $1, username, $3 FROM users WHERE username = $2""",
         token_hash(token),
         username,
         csrf,
@@ -117,7 +118,7 @@ async def find_session(conn: asyncpg.Connection, token: str) -> Session | None:
         f"""SELECT {", ".join(f"u.{f}" for f in User.__struct_fields__)}, s.csrf,
                    s.created_at AS session_created_at,
                    extract(epoch FROM now() - s.last_seen)::float8 AS idle_seconds
-            FROM web_sessions s JOIN users u USING (username)
+            FROM web_sessions s JOIN users u USING (tenant_id, username)
             WHERE s.token_hash = $1 AND s.ended_at IS NULL""",
         token_hash(token),
     )

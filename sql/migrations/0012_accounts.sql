@@ -2,10 +2,12 @@
 --
 -- A user is a person: the workplace's sessions act as the user, with the user's role, and four eyes
 -- compares users (as it compares API keys). Only an Argon2id hash of each password is stored. A user
--- is disabled, never deleted, so that the audit log's names keep meaning someone.
+-- is disabled, never deleted, so that the audit log's names keep meaning someone. Keyed by tenant like
+-- every domain table; a username is unique across tenants because a login names no tenant (so, like
+-- api_keys, a reference table when distributed: docs/scaling.md).
 CREATE TABLE users (
-    username      text PRIMARY KEY CHECK (username ~ '^[a-z][a-z0-9._-]{1,62}$'),
     tenant_id     text NOT NULL REFERENCES tenants (id),
+    username      text NOT NULL UNIQUE CHECK (username ~ '^[a-z][a-z0-9._-]{1,62}$'),
     name          text NOT NULL CHECK (name <> ''),
     role          text NOT NULL CHECK (role IN ('provider', 'registry', 'invoice_admin', 'reader', 'auditor')),
     provider_id   text,
@@ -13,6 +15,7 @@ CREATE TABLE users (
     created_at    timestamptz NOT NULL DEFAULT now(),
     password_at   timestamptz NOT NULL DEFAULT now(),
     disabled_at   timestamptz,
+    PRIMARY KEY (tenant_id, username),
     FOREIGN KEY (tenant_id, provider_id) REFERENCES providers (tenant_id, id),
     CHECK ((role = 'provider') = (provider_id IS NOT NULL))
 );
@@ -22,13 +25,16 @@ CREATE TABLE users (
 -- been idle too long (checked against last_seen on each request), or when its user is disabled or
 -- gets a new password.
 CREATE TABLE web_sessions (
-    token_hash bytea PRIMARY KEY,
-    username   text NOT NULL REFERENCES users (username),
+    tenant_id  text NOT NULL,
+    token_hash bytea NOT NULL UNIQUE,
+    username   text NOT NULL,
     csrf       text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     last_seen  timestamptz NOT NULL DEFAULT now(),
     ended_at   timestamptz,
-    ended_why  text CHECK (ended_why IN ('logout', 'idle', 'disabled', 'password'))
+    ended_why  text CHECK (ended_why IN ('logout', 'idle', 'disabled', 'password')),
+    PRIMARY KEY (tenant_id, token_hash),
+    FOREIGN KEY (tenant_id, username) REFERENCES users (tenant_id, username)
 );
 
 CREATE INDEX web_sessions_user ON web_sessions (username) WHERE ended_at IS NULL;

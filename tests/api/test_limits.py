@@ -23,7 +23,7 @@ async def test_failed_authentications_over_the_limit_get_429_with_retry_after(se
         assert refused.status_code == 429
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["type"] == "urn:kundval:problem:too-many-requests"
-        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert 1 <= int(refused.headers["retry-after"]) <= settings.rate_window
         # A working key from the same address is not held back by others' failures.
         assert (await client.get("/v1/me", headers=auth(keys["reader"]))).status_code == 200
 

@@ -60,7 +60,9 @@ async def test_0011_freezes_the_figures_of_months_settled_before_it(empty_db, tm
         )
         kept = await _settled_month(conn, "2024-02", with_figures=True)
         await _settled_month(conn, "2024-03", with_figures=False)  # its run kept no figures
-        assert await db.migrate(conn) == ["0011_settled_followup.sql"]
+        assert await db.migrate(conn, _migrations_through(tmp_path / "0011", "0011")) == [
+            "0011_settled_followup.sql"
+        ]
 
         frozen = await conn.fetch("SELECT settlement_id, period, granted_minutes FROM settlement_followup")
         assert [(r["settlement_id"], r["period"], r["granted_minutes"]) for r in frozen] == [

@@ -6,8 +6,9 @@ from service import db
 # Tables that are not per tenant: the tenant list itself, the migration ledger, and the rate-limit
 # counters (a failed authentication has no tenant).
 GLOBAL = {"tenants", "schema_migrations", "rate_limits"}
-# Keyed by tenant but looked up before the tenant is known (by the key's hash): a Citus reference table.
-REFERENCE = {"api_keys"}
+# Keyed by tenant but looked up before the tenant is known (by the key's hash, the username, the session
+# token's hash): Citus reference tables.
+REFERENCE = {"api_keys", "users", "web_sessions"}
 
 
 async def test_every_domain_table_is_keyed_by_tenant_first(conn):
@@ -71,7 +72,7 @@ def _needed(table: str) -> set[str]:
         return {"SELECT"}
     if table in APPEND_ONLY:
         return {"SELECT", "INSERT"}
-    if table in ("settlements", "audit_head"):  # a settlement is attested or superseded, a head moves on
+    if table in ("settlements", "audit_head", "users"):  # attested, moved on, disabled: never deleted
         return {"SELECT", "INSERT", "UPDATE"}
     return {"SELECT", "INSERT", "UPDATE", "DELETE"}
 
