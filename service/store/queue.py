@@ -1,41 +1,136 @@
-"""What the discrepancy queue needs beyond the discrepancies themselves: the amount each one holds."""
+"""The discrepancy queue's reads: a period's discrepancies filtered, ordered by the amount at stake
+and paged in SQL, so that a page reads one page of rows however large the period."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from uuid import UUID
 
 import asyncpg
+import msgspec
+
+from service.store.discrepancies import StoredFinding
+
+CLAIM_CODE = "EXTRAORDINARY"  # its amount at stake is what the claim requests
 
 
-async def held_amounts(conn: asyncpg.Connection, tenant: str, period: str) -> dict[tuple[UUID, str], Decimal]:
-    """Per (run, discrepancy key): the amount of the lines it holds in the period's current real runs,
-    as they would be paid if it were approved."""
+class QueueRow(msgspec.Struct, frozen=True, kw_only=True):
+    finding: StoredFinding
+    at_stake: Decimal
+
+
+class Matched(msgspec.Struct, frozen=True, kw_only=True):
+    rows: list[QueueRow]  # the page asked for, largest amount at stake first
+    total: int  # all that match
+    at_stake: Decimal  # of all that match
+
+
+# The period's current real runs; per discrepancy the latest ruling on its key and its amount at
+# stake: the lines it holds as they would be paid if it were approved, else for an extraordinary
+# claim the amount the claim requests, else 0. `status_now` is domain.discrepancies.status in SQL
+# (so that a filter on it pages in the database): open unless a blocking discrepancy's latest ruling
+# was made on the record's present version.
+_MATCHING = (
+    """
+WITH chosen AS (
+    SELECT provider_id, run_id FROM current_runs
+    WHERE tenant_id = $1 AND period = $2 AND ($3::text IS NULL OR provider_id = $3)
+),
+held AS (
+    SELECT l.run_id, l.held_by, sum(l.amount) AS amount
+    FROM chosen c
+    JOIN run_lines l ON l.tenant_id = $1 AND l.run_id = c.run_id AND l.provider_id = c.provider_id
+    WHERE l.kind = 'held'
+    GROUP BY l.run_id, l.held_by
+),
+m AS (
+    SELECT rd.run_id, rd.key, coalesce(nullif(h.amount, 0), cl.requested_amount, h.amount, 0.00) AS at_stake
+    FROM chosen c
+    JOIN run_discrepancies rd ON rd.tenant_id = $1 AND rd.run_id = c.run_id AND rd.provider_id = c.provider_id
+    LEFT JOIN held h ON h.run_id = rd.run_id AND h.held_by = rd.key
+    LEFT JOIN claims cl ON rd.code = '"""
+    + CLAIM_CODE
+    + """' AND strpos(rd.record, ':') > 0
+         AND cl.tenant_id = $1 AND cl.provider_id = split_part(rd.record, ':', 1)
+         AND cl.external_id = substr(rd.record, strpos(rd.record, ':') + 1)
+    LEFT JOIN LATERAL (
+        SELECT decision, version FROM discrepancy_decisions x
+        WHERE x.tenant_id = $1 AND x.key = rd.key ORDER BY seq DESC LIMIT 1
+    ) l ON true
+    WHERE ($4::text IS NULL OR rd.code = $4) AND ($5::text IS NULL OR rd.kind = $5)
+      AND ($7::text[] IS NULL OR rd.pnr = ANY ($7::text[]))
+      AND ($6::text IS NULL OR $6 = CASE
+          WHEN rd.kind <> 'blocking' OR l.version IS NULL OR l.version <> rd.version THEN 'open'
+          WHEN l.decision = 'approve' THEN 'approved' ELSE 'rejected' END)
+),
+t AS (SELECT count(*) AS total, coalesce(sum(at_stake), 0.00) AS sum FROM m),
+p AS (SELECT run_id, key, at_stake FROM m ORDER BY at_stake DESC, key COLLATE "C" LIMIT $8 OFFSET $9)
+SELECT t.total, t.sum, f.* FROM t LEFT JOIN (
+    SELECT p.at_stake, d.id, rd.run_id, rd.key, rd.provider_id, rd.code, rd.kind, rd.record, rd.pnr, rd.day,
+           rd.status, rd.version, rd.detail, rd.provider_detail, l.seq AS decision_seq, l.decision, l.reason,
+           l.amount, l.version AS decision_version, l.decided_by, l.decided_at
+    FROM p
+    JOIN run_discrepancies rd ON rd.tenant_id = $1 AND rd.run_id = p.run_id AND rd.key = p.key
+    JOIN discrepancies d ON d.tenant_id = $1 AND d.key = p.key
+    LEFT JOIN LATERAL (
+        SELECT seq, decision, reason, amount, version, decided_by, decided_at FROM discrepancy_decisions x
+        WHERE x.tenant_id = $1 AND x.key = p.key ORDER BY seq DESC LIMIT 1
+    ) l ON true
+) f ON true
+ORDER BY f.at_stake DESC, f.key COLLATE "C"
+"""
+)
+
+
+async def matching(
+    conn: asyncpg.Connection,
+    tenant: str,
+    period: str,
+    *,
+    provider: str | None,
+    code: str | None,
+    kind: str | None,
+    status: str | None,
+    customers: list[str] | None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> Matched:
+    """The period's discrepancies that match (`customers`: any of these personnummer), the page from
+    `offset` (all with no `limit`), with the count and the amount at stake of all that match."""
+    rows = await conn.fetch(_MATCHING, tenant, period, provider, code, kind, status, customers, limit, offset)
+    found = [
+        QueueRow(
+            finding=StoredFinding(**{k: v for k, v in r.items() if k not in ("total", "sum", "at_stake")}),
+            at_stake=r["at_stake"],
+        )
+        for r in rows
+        if r["id"] is not None
+    ]
+    return Matched(rows=found, total=rows[0]["total"], at_stake=rows[0]["sum"])
+
+
+async def codes(conn: asyncpg.Connection, tenant: str, period: str, provider: str | None) -> list[str]:
+    """The discrepancy codes found in the period's current runs, for the filter."""
     rows = await conn.fetch(
-        """SELECT l.run_id, l.held_by, sum(l.amount) AS amount
-           FROM current_runs c
-           JOIN run_lines l ON l.tenant_id = c.tenant_id AND l.run_id = c.run_id AND l.provider_id = c.provider_id
-           WHERE c.tenant_id = $1 AND c.period = $2 AND l.kind = 'held'
-           GROUP BY l.run_id, l.held_by""",
+        """SELECT DISTINCT rd.code FROM current_runs c
+           JOIN run_discrepancies rd ON rd.tenant_id = c.tenant_id AND rd.run_id = c.run_id
+             AND rd.provider_id = c.provider_id
+           WHERE c.tenant_id = $1 AND c.period = $2 AND ($3::text IS NULL OR c.provider_id = $3)
+           ORDER BY 1""",
         tenant,
         period,
+        provider,
     )
-    return {(r["run_id"], r["held_by"]): r["amount"] for r in rows}
+    return [r["code"] for r in rows]
 
 
-async def requested_amounts(
-    conn: asyncpg.Connection, tenant: str, claims: list[tuple[str, str]]
-) -> dict[tuple[str, str], Decimal]:
-    """The amount each of these (provider, claim id) requests, where it names one."""
-    if not claims:
-        return {}
-    rows = await conn.fetch(
-        """SELECT c.provider_id, c.external_id, c.requested_amount
-           FROM claims c JOIN unnest($2::text[], $3::text[]) AS w (provider_id, external_id)
-             USING (provider_id, external_id)
-           WHERE c.tenant_id = $1 AND c.requested_amount IS NOT NULL""",
+async def customer_by_ref(conn: asyncpg.Connection, tenant: str, ref: str, chosen: str | None) -> str | None:
+    """The personnummer of the customer with this reference; with `chosen`, only if that provider is or
+    was chosen for the customer (a provider knows no other customer's reference)."""
+    return await conn.fetchval(
+        """SELECT pnr FROM customers c WHERE tenant_id = $1 AND ref = $2
+             AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM provider_choices p
+                  WHERE p.tenant_id = c.tenant_id AND p.pnr = c.pnr AND p.provider_id = $3))""",
         tenant,
-        [p for p, _ in claims],
-        [c for _, c in claims],
+        ref,
+        chosen,
     )
-    return {(r["provider_id"], r["external_id"]): r["requested_amount"] for r in rows}
