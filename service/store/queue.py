@@ -24,18 +24,16 @@ class Matched(msgspec.Struct, frozen=True, kw_only=True):
     at_stake: Decimal  # of all that match
 
 
-# The period's current real runs; per discrepancy the latest ruling on its key and its amount at
-# stake: the lines it holds as they would be paid if it were approved, else for an extraordinary
-# claim the amount the claim requests, else 0. `status_now` is domain.discrepancies.status in SQL
-# (so that a filter on it pages in the database): open unless a blocking discrepancy's latest ruling
-# was made on the record's present version.
-_MATCHING = (
-    """
-WITH chosen AS (
-    SELECT provider_id, run_id FROM current_runs
-    WHERE tenant_id = $1 AND period = $2 AND ($3::text IS NULL OR provider_id = $3)
+# Per discrepancy of the chosen runs ((provider, run) pairs: the period's current real runs) its
+# amount at stake: the lines it holds as they would be paid if it were approved, else for an
+# extraordinary claim the amount the claim requests, else 0. The pairs come as arrays so that the
+# planner knows how many rows to expect (the current_runs view it estimates at one, and joins
+# accordingly); both CTEs are read once.
+_MATCHING = """
+WITH chosen AS MATERIALIZED (
+    SELECT * FROM unnest($2::text[], $3::uuid[]) AS c (provider_id, run_id)
 ),
-held AS (
+held AS MATERIALIZED (
     SELECT l.run_id, l.held_by, sum(l.amount) AS amount
     FROM chosen c
     JOIN run_lines l ON l.tenant_id = $1 AND l.run_id = c.run_id AND l.provider_id = c.provider_id
@@ -47,20 +45,12 @@ m AS (
     FROM chosen c
     JOIN run_discrepancies rd ON rd.tenant_id = $1 AND rd.run_id = c.run_id AND rd.provider_id = c.provider_id
     LEFT JOIN held h ON h.run_id = rd.run_id AND h.held_by = rd.key
-    LEFT JOIN claims cl ON rd.code = '"""
-    + CLAIM_CODE
-    + """' AND strpos(rd.record, ':') > 0
+    LEFT JOIN claims cl ON rd.code = '{claim_code}' AND strpos(rd.record, ':') > 0
          AND cl.tenant_id = $1 AND cl.provider_id = split_part(rd.record, ':', 1)
          AND cl.external_id = substr(rd.record, strpos(rd.record, ':') + 1)
-    LEFT JOIN LATERAL (
-        SELECT decision, version FROM discrepancy_decisions x
-        WHERE x.tenant_id = $1 AND x.key = rd.key ORDER BY seq DESC LIMIT 1
-    ) l ON true
+    {status_join}
     WHERE ($4::text IS NULL OR rd.code = $4) AND ($5::text IS NULL OR rd.kind = $5)
-      AND ($7::text[] IS NULL OR rd.pnr = ANY ($7::text[]))
-      AND ($6::text IS NULL OR $6 = CASE
-          WHEN rd.kind <> 'blocking' OR l.version IS NULL OR l.version <> rd.version THEN 'open'
-          WHEN l.decision = 'approve' THEN 'approved' ELSE 'rejected' END)
+      AND ($7::text[] IS NULL OR rd.pnr = ANY ($7::text[])) {status_filter}
 ),
 t AS (SELECT count(*) AS total, coalesce(sum(at_stake), 0.00) AS sum FROM m),
 p AS (SELECT run_id, key, at_stake FROM m ORDER BY at_stake DESC, key COLLATE "C" LIMIT $8 OFFSET $9)
@@ -78,7 +68,17 @@ SELECT t.total, t.sum, f.* FROM t LEFT JOIN (
 ) f ON true
 ORDER BY f.at_stake DESC, f.key COLLATE "C"
 """
-)
+# The status as decided now, for a filter on it: domain.discrepancies.status in SQL, so that the
+# filter pages in the database (open unless a blocking discrepancy's latest ruling was made on the
+# record's present version). The latest rulings are read only when filtering on it.
+_STATUS_JOIN = """LEFT JOIN LATERAL (
+        SELECT decision, version FROM discrepancy_decisions x
+        WHERE x.tenant_id = $1 AND x.key = rd.key ORDER BY seq DESC LIMIT 1
+    ) l ON true"""
+_STATUS_FILTER = """AND $6::text = CASE
+          WHEN rd.kind <> 'blocking' OR l.version IS NULL OR l.version <> rd.version THEN 'open'
+          WHEN l.decision = 'approve' THEN 'approved' ELSE 'rejected' END"""
+_NO_STATUS = "AND $6::text IS NULL"
 
 
 async def matching(
@@ -96,7 +96,30 @@ async def matching(
 ) -> Matched:
     """The period's discrepancies that match (`customers`: any of these personnummer), the page from
     `offset` (all with no `limit`), with the count and the amount at stake of all that match."""
-    rows = await conn.fetch(_MATCHING, tenant, period, provider, code, kind, status, customers, limit, offset)
+    chosen = await conn.fetch(
+        """SELECT provider_id, run_id FROM current_runs
+           WHERE tenant_id = $1 AND period = $2 AND ($3::text IS NULL OR provider_id = $3)""",
+        tenant,
+        period,
+        provider,
+    )
+    query = _MATCHING.format(
+        claim_code=CLAIM_CODE,
+        status_join=_STATUS_JOIN if status else "",
+        status_filter=_STATUS_FILTER if status else _NO_STATUS,
+    )
+    rows = await conn.fetch(
+        query,
+        tenant,
+        [r["provider_id"] for r in chosen],
+        [r["run_id"] for r in chosen],
+        code,
+        kind,
+        status,
+        customers,
+        limit,
+        offset,
+    )
     found = [
         QueueRow(
             finding=StoredFinding(**{k: v for k, v in r.items() if k not in ("total", "sum", "at_stake")}),
@@ -133,4 +156,11 @@ async def customer_by_ref(conn: asyncpg.Connection, tenant: str, ref: str, chose
         tenant,
         ref,
         chosen,
+    )
+
+
+async def latest_ruling(conn: asyncpg.Connection, tenant: str) -> int:
+    """The newest ruling's number (0: none yet), to compare with the rulings a run applied."""
+    return await conn.fetchval(
+        "SELECT coalesce(max(seq), 0) FROM discrepancy_decisions WHERE tenant_id = $1", tenant
     )
