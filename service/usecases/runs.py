@@ -179,12 +179,21 @@ async def _provider_run(
 
 
 async def provider_lines(
-    conn: asyncpg.Connection, who: Principal, period: str, provider: str, run_id: UUID | None
+    conn: asyncpg.Connection,
+    who: Principal,
+    period: str,
+    provider: str,
+    run_id: UUID | None,
+    *,
+    page: slice | None = None,
 ) -> s.ProviderLines:
-    """A provider-period's lines, reductions and adjustments, with totals per component and area."""
+    """A provider-period's lines, reductions and adjustments, with totals per component and area.
+    With `page`, only that slice of the lines is listed (a page of the workplace); the totals are
+    still the whole period's."""
     run, name = await _provider_run(conn, who, period, provider, run_id)
     lines = [x for x in await runs.lines(conn, who.tenant_id, run.id, provider) if x.kind != "held"]
-    shown = await viewer(conn, who, (x.pnr for x in lines))
+    listed = [x for x in lines if x.kind == "line"][page or slice(None)]
+    shown = await viewer(conn, who, (x.pnr for x in (*listed, *(x for x in lines if x.kind != "line"))))
     components = list((await tariffs.components(conn, who.tenant_id, run.tariffs)).values())
     sums = totals(lines, components)
     result = s.ProviderLines(
@@ -194,7 +203,7 @@ async def provider_lines(
         run=run.id,
         kind=run.kind,  # type: ignore[arg-type]
         tariffs=run.tariffs,
-        lines=[document.result_line(x, shown) for x in lines if x.kind == "line"],
+        lines=[document.result_line(x, shown) for x in listed],
         reductions=[document.result_reduction(x, shown) for x in lines if x.kind == "reduction"],
         adjustments=[document.result_adjustment(x, shown) for x in lines if x.kind == "adjustment"],
         totals=sums,
