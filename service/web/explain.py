@@ -203,7 +203,8 @@ def _shown(kind: str, value: str, locale: str, i18n: Translations) -> str:
     return value
 
 
-def _one(code: str, text: str, locale: str, i18n: Translations) -> str | None:
+def sentence(code: str, text: str, locale: str, i18n: Translations) -> str | None:
+    """One engine text as the catalogue's sentence, or None where no rule of the code reads it."""
     for pattern, message, kinds in RULES.get(code, []):
         if found := pattern.match(text):
             parts = {k: _shown(kinds.get(k, ""), v, locale, i18n) for k, v in found.groupdict().items()}
@@ -213,7 +214,7 @@ def _one(code: str, text: str, locale: str, i18n: Translations) -> str | None:
 
 def explain(code: str, detail: str, locale: str, i18n: Translations) -> str:
     """The engine's `detail` of a `code` finding as sentences of the catalogue, or as it is."""
-    whole = _one(code, detail, locale, i18n)
+    whole = sentence(code, detail, locale, i18n)
     if whole is not None:
         return whole
-    return " ".join(_one(code, part, locale, i18n) or part for part in detail.split("; "))
+    return " ".join(sentence(code, part, locale, i18n) or part for part in detail.split("; "))
