@@ -27,10 +27,9 @@ async def lines_page(
     number = max(1, number)
     first = (number - 1) * PER_PAGE
     async with request.app.state.pool.acquire() as conn, conn.transaction():
-        lines = await runs.provider_lines(
-            conn, request.user, period, provider, None, page=slice(first, first + PER_PAGE + 1)
+        lines, held = await runs.provider_page(
+            conn, request.user, period, provider, slice(first, first + PER_PAGE + 1)
         )
-        held = await runs.held_lines(conn, request.user, period, provider, None)
     more = len(lines.lines) > PER_PAGE
     return page(
         request,
