@@ -28,8 +28,8 @@ class Matched(msgspec.Struct, frozen=True, kw_only=True):
 # amount at stake: the lines it holds as they would be paid if it were approved, else for an
 # extraordinary claim the amount the claim requests, else 0. The pairs come as arrays so that the
 # planner knows how many rows to expect (the current_runs view it estimates at one, and joins
-# accordingly); the CTEs are read once, and the status (whose estimate is a guess) is filtered on
-# only after the amounts are joined.
+# accordingly); the CTEs are read once. The filters apply after the amounts are joined: a filter's
+# estimate is a guess, and a low one turns the join with the held amounts into a nested loop.
 _MATCHING = """
 WITH chosen AS MATERIALIZED (
     SELECT * FROM unnest($2::text[], $3::uuid[]) AS c (provider_id, run_id)
@@ -42,7 +42,7 @@ held AS MATERIALIZED (
     GROUP BY l.run_id, l.held_by
 ),
 found AS MATERIALIZED (
-    SELECT rd.run_id, rd.key, rd.kind, rd.version,
+    SELECT rd.run_id, rd.key, rd.code, rd.kind, rd.pnr, rd.version,
            coalesce(nullif(h.amount, 0), cl.requested_amount, h.amount, 0.00) AS at_stake
     FROM chosen c
     JOIN run_discrepancies rd ON rd.tenant_id = $1 AND rd.run_id = c.run_id AND rd.provider_id = c.provider_id
@@ -50,10 +50,12 @@ found AS MATERIALIZED (
     LEFT JOIN claims cl ON rd.code = '{claim_code}' AND strpos(rd.record, ':') > 0
          AND cl.tenant_id = $1 AND cl.provider_id = split_part(rd.record, ':', 1)
          AND cl.external_id = substr(rd.record, strpos(rd.record, ':') + 1)
-    WHERE ($4::text IS NULL OR rd.code = $4) AND ($5::text IS NULL OR rd.kind = $5)
-      AND ($7::text[] IS NULL OR rd.pnr = ANY ($7::text[]))
 ),
-m AS (SELECT rd.run_id, rd.key, rd.at_stake FROM found rd {status_join} WHERE true {status_filter}),
+m AS (
+    SELECT rd.run_id, rd.key, rd.at_stake FROM found rd {status_join}
+    WHERE ($4::text IS NULL OR rd.code = $4) AND ($5::text IS NULL OR rd.kind = $5)
+      AND ($7::text[] IS NULL OR rd.pnr = ANY ($7::text[])) {status_filter}
+),
 t AS (SELECT count(*) AS total, coalesce(sum(at_stake), 0.00) AS sum FROM m),
 p AS (SELECT run_id, key, at_stake FROM m ORDER BY at_stake DESC, key COLLATE "C" LIMIT $8 OFFSET $9)
 SELECT t.total, t.sum, f.* FROM t LEFT JOIN (
