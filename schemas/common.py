@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
+
+# Reasons and motivations: the only text that may hold tabs and line breaks (other control characters
+# are refused in every string: service/domain/validation.py).
+FreeText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=4000,
+        description="free text: tab and line breaks allowed, no other control characters",
+        extra={"free_text": True},
+    ),
+]
 
 Role = Literal["provider", "registry", "invoice_admin", "reader", "auditor"]
 

@@ -15,9 +15,11 @@ from uuid import UUID
 
 import msgspec
 
-from schemas.common import published_as
+from schemas.common import FreeText, published_as
 
-Period = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2024-03"])]
+# Periods lie in 2000..2099 (domain.md 6), as service/domain/periods.py reads them.
+PERIOD_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
+Period = Annotated[str, msgspec.Meta(pattern=PERIOD_PATTERN, description="YYYY-MM", examples=["2024-03"])]
 ProviderId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", examples=["exempel-omsorg"])]
 TariffId = Annotated[
     str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64, examples=["kson-2021"])
@@ -364,7 +366,7 @@ class LineDetail(_Out):
 @published_as("DecisionIn")
 class RulingIn(_In):
     decision: Literal["approve", "reject"]
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    reason: FreeText
     amount: Annotated[
         str | None,
         msgspec.Meta(description='EXTRAORDINARY approvals only: the amount paid, e.g. "2000.00"'),

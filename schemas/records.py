@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
+from schemas.common import FreeText
 from schemas.registry import Cursor, CustomerRef, InsatsCode, MaskedPnr, Pnr, ProviderId, RecordId, ReportType
 
 PauseReason = Literal["sjukhus", "korttidsboende", "kundens_begaran", "annat"]
@@ -41,7 +42,8 @@ KnownRef = Annotated[
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    pass
+    # Provider records lie in 2000..2099 (domain.md 6; a `to` of 9999-12-31 means open-ended).
+    days: ClassVar[tuple[date, date]] = (date(2000, 1, 1), date(2099, 12, 31))
 
 
 class _Out(msgspec.Struct, kw_only=True, frozen=True):
@@ -175,7 +177,7 @@ class VisitCorrection(_In, kw_only=True):
     """The visit's new content, as in a batch (its `id` must be the one in the path), and why."""
 
     visit: VisitIn
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)] | None = None
+    reason: FreeText | None = None
 
 
 class RecordBatchResult(_Out, kw_only=True):
@@ -259,7 +261,7 @@ class ExtraordinarInsatsClaim(_ClaimIn, tag="extraordinar_insats", kw_only=True)
     requested_amount: Annotated[
         str, msgspec.Meta(description="SEK as a decimal string, at most two decimals", examples=["2500.00"])
     ]
-    motivation: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    motivation: FreeText
 
 
 ClaimIn = SipClaim | LakemedelsgenomgangClaim | TeamkonferensClaim | ExtraordinarInsatsClaim

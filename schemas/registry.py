@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -51,7 +51,9 @@ Cursor = Annotated[
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    pass
+    # Registry records may reach back to 1900 (domain.md 6); read by service/domain/validation.py,
+    # which also refuses control characters in every string.
+    days: ClassVar[tuple[date, date]] = (date(1900, 1, 1), date(2099, 12, 31))
 
 
 class _Out(msgspec.Struct, kw_only=True, frozen=True):

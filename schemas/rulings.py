@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from schemas.common import published_as
+from schemas.common import FreeText, published_as
 from schemas.reconcile import Period, ProviderId, Severity, Status
 
 Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z_]{0,63}$", examples=["MANUAL_REGISTRATION"])]
@@ -34,7 +34,7 @@ class RulingFilter(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fro
 class BulkRulingIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     filter: RulingFilter
     decision: Literal["approve", "reject"]
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    reason: FreeText
     amount: Annotated[
         str | None,
         msgspec.Meta(description='approving EXTRAORDINARY only: the amount paid for each, e.g. "2000.00"'),

@@ -17,6 +17,7 @@ class TariffLoad(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froze
             min_length=1,
             max_length=1_000_000,
             description="the tariff file (TOML), as in tariffs/kson-2024.toml",
+            extra={"free_text": True},
         ),
     ]
 

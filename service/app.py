@@ -28,6 +28,7 @@ from service.http import (
     tariffs,
     visits,
 )
+from service.http.common import JSONRequest, refuse_control_characters
 from service.http.problems import EXCEPTION_HANDLERS, body_limit_middleware
 from service.logging import configure_logging, request_logging_middleware
 from service.metrics import Metrics
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(ApiKeyAuthentication, exclude=[f"^{p}" for p in sorted(PUBLIC_PATHS)]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_class=JSONRequest,
+        before_request=refuse_control_characters,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
         template_config=template_config(),

@@ -127,6 +127,18 @@ async def _serving(dsn: str, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
         raise ScenarioError(str(err)) from None
 
 
+async def _analyze(owner: str) -> None:
+    """Statistics for the tables just loaded. A database filled in seconds has none until
+    autovacuum's next round (up to a minute later), and without them the run's planner takes the
+    tables for nearly empty: a Norrtälje month's run took ~19 s instead of ~1.5 s. Only the tables'
+    owner may analyze them (the service's role owns nothing)."""
+    conn = await db.connect(owner)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
 async def _call(client: httpx.AsyncClient, key: str, method: str, url: str, **kwargs: Any) -> Any:
     response = await client.request(method, url, headers={"Authorization": key}, **kwargs)
     if response.status_code >= 400:
@@ -183,6 +195,7 @@ async def run(scenario: dict[str, Any], settings: Settings, tariff: str | None =
                 await load_scenario(client, scenario, made)
             except ScenarioLoadError as err:
                 raise ScenarioError(str(err)) from None
+            await _analyze(owner)
             admin = made["invoice_admin"]
             request = {"period": scenario["period"], **({"tariff": tariff} if tariff else {})}
             first = await _call(client, admin, "POST", "/v1/runs", json=request)

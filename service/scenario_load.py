@@ -7,8 +7,8 @@ each of the scenario's provider ids to an `Authorization` header value. Provider
 their keys can, so a caller may register them first: posting the same provider again is an
 identical replay. Customers and decisions go in through the registry import, provider records,
 visits and claims through their batch routes. Records go in the order the service needs (registry first:
-executions and pauses require the provider to be chosen for the customer) and, within a kind, in the scenario's
-order, which is arrival order. Executions are nested in the scenario's decisions without ids; each
+executions and pauses require the provider to be chosen for the customer) and, within a kind, each
+provider's in the scenario's order, which is arrival order (two providers' batches in flight). Executions are nested in the scenario's decisions without ids; each
 gets `<decision id>-X<n>`, n counting that decision's executions from 1.
 
 Review decisions (`review_decisions`) are not records; the engine's scenario command applies them.
@@ -16,6 +16,7 @@ Review decisions (`review_decisions`) are not records; the engine's scenario com
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -83,12 +84,26 @@ async def load_scenario(client: AsyncClient, scenario: dict[str, Any], keys: dic
     await _post_batches(client, keys, "/v1/claims/batch", scenario.get("claims", []), RECORD_ROWS, "claims")
 
 
+# Providers' batches go in this many at a time: while the service checks one, PostgreSQL merges
+# another. Each provider's own batches keep their order (arrival order matters within a provider).
+IN_FLIGHT = 2
+
+
 async def _post_batches(
     client: AsyncClient, keys: dict[str, str], url: str, records: list[dict[str, Any]], limit: int, what: str
 ) -> None:
     """Each provider's records in batches of at most `limit`, in the scenario's order."""
-    for provider, rows in _by_provider(records).items():
+    turns = asyncio.Semaphore(IN_FLIGHT)
+
+    async def post(provider: str, rows: list[dict[str, Any]]) -> None:
         for start in range(0, len(rows), limit):
-            await _send(
-                client, keys[provider], "POST", url, rows[start : start + limit], f"{what} of {provider}"
-            )
+            async with turns:
+                batch = rows[start : start + limit]
+                await _send(client, keys[provider], "POST", url, batch, f"{what} of {provider}")
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for provider, rows in _by_provider(records).items():
+                group.create_task(post(provider, rows))
+    except* ScenarioLoadError as refused:  # the first refusal, as if the batches went one by one
+        raise refused.exceptions[0] from None

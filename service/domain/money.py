@@ -8,6 +8,8 @@ import re
 from decimal import Decimal
 from fractions import Fraction
 
+from service.domain.bounds import MAX_AMOUNT
+
 ORE = Decimal("0.01")
 
 MAX_MONEY_TEXT = 32  # far above any real amount; bounds the work done on untrusted input
@@ -55,6 +57,8 @@ def parse_money(s: str, *, allow_negative: bool = False) -> Decimal:
     value = Decimal(s)
     if value < 0 and not allow_negative:
         raise InvalidMoney(f"amount {s!r} must not be negative")
+    if abs(value) > MAX_AMOUNT:
+        raise InvalidMoney(f"amount {s!r} is more than {MAX_AMOUNT} kr")
     return round_ore(value)
 
 

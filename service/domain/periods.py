@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-_PERIOD = re.compile(r"(?P<year>[0-9]{4})-(?P<month>0[1-9]|1[0-2])")
+# Periods lie in 2000..2099 (domain.md 6; the API's pattern in schemas/reconcile.py says the same).
+_PERIOD = re.compile(r"(?P<year>20[0-9]{2})-(?P<month>0[1-9]|1[0-2])")
 
 DayRange = tuple[date, date]  # [first, end): the end is the day after the last
 
@@ -21,7 +22,7 @@ class Period:
     def parse(cls, text: str) -> Period:
         match = _PERIOD.fullmatch(text)
         if match is None:
-            raise ValueError(f"period {text!r} is not a calendar month written YYYY-MM")
+            raise ValueError(f"period {text!r} is not a calendar month of 2000..2099 written YYYY-MM")
         return cls(int(match["year"]), int(match["month"]))
 
     @classmethod

@@ -237,6 +237,8 @@ def decode_toml(data: bytes, model: type[T], *, source: str, error: type[TariffE
         raise error("", "file is not UTF-8", source) from None
     except tomllib.TOMLDecodeError as exc:
         raise error("", f"invalid TOML: {exc}", source) from None
+    except RecursionError:
+        raise error("", "invalid TOML: nested too deeply", source) from None
     _refuse_floats(raw, "", source, error)
     try:
         return msgspec.convert(raw, model, builtin_types=(date,), str_keys=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Request, get
+from litestar import Request
 from litestar.params import FromQuery, QueryParameter
 
 from schemas.common import AuditPage, AuditVerification
 from service.auth import allow
 from service.domain.principal import Principal
+from service.http.common import POSITION_MAX, get
 from service.http.deps import Conn
 from service.usecases import audit
 
@@ -31,7 +32,9 @@ async def list_audit(
     entity_id: FromQuery[str | None] = None,
     since: Annotated[datetime | None, QueryParameter(description="entries at or after this instant")] = None,
     until: Annotated[datetime | None, QueryParameter(description="entries before this instant")] = None,
-    after: Annotated[int, QueryParameter(ge=0, description="position to continue after")] = 0,
+    after: Annotated[
+        int, QueryParameter(ge=0, le=POSITION_MAX, description="position to continue after")
+    ] = 0,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     where = audit.AuditFilter(

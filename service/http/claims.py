@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Response, get, post
+from litestar import Response
 from litestar.openapi.spec import Example, Reference, Schema
 from litestar.params import FromPath, QueryParameter
 
@@ -23,6 +23,8 @@ from service.http.common import (
     batch_operation,
     batch_responses,
     create_route,
+    get,
+    post,
     read_route,
     single_post,
 )

@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Request, get, post
+from litestar import Request
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from schemas import reconcile as s
 from service.auth import allow
 from service.domain.principal import Principal
+from service.http.common import Payload, get, parse, post, problem
 from service.http.deps import Conn
 from service.usecases import reviews, runs
 
@@ -37,8 +38,8 @@ Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
     "discrepancies made so far, and stores the lines, held lines, reductions and discrepancies. "
     "Re-running on unchanged inputs yields identical lines.",
 )
-async def start_run(request: Req, state: State, data: JSONBody[s.RunIn]) -> s.Run:
-    return await runs.start_run(state.pool, request.user, data)
+async def start_run(request: Req, state: State, data: Payload[s.RunIn]) -> s.Run:
+    return await runs.start_run(state.pool, request.user, parse(s.RunIn, data))
 
 
 @get(
@@ -137,6 +138,7 @@ async def get_line(request: Req, conn: Conn, invoice_line_id: FromPath[UUID]) ->
     tags=["reconciliation"],
     guards=[allow("invoice_admin", "auditor", "provider")],
     summary="Discrepancies of a period's current runs (or of one run), filtered; ordered by key",
+    responses={404: problem("No such run (or not one the caller may see)")},
 )
 async def list_discrepancies(
     request: Req,
@@ -191,9 +193,9 @@ async def get_discrepancy(request: Req, conn: Conn, discrepancy_id: FromPath[UUI
     "the record reopens it. Hard and info discrepancies take no decision (409). Audited.",
 )
 async def decide_discrepancy(
-    request: Req, conn: Conn, discrepancy_id: FromPath[UUID], data: JSONBody[s.RulingIn]
+    request: Req, conn: Conn, discrepancy_id: FromPath[UUID], data: Payload[s.RulingIn]
 ) -> s.DiscrepancyDetail:
-    return await reviews.rule(conn, request.user, discrepancy_id, data)
+    return await reviews.rule(conn, request.user, discrepancy_id, parse(s.RulingIn, data))
 
 
 ROUTES = [

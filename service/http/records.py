@@ -7,7 +7,6 @@ the handlers' annotations must be the actual types of each kind when the handler
 
 from typing import Any
 
-from litestar import get, patch, post, put
 from litestar.openapi.spec import Example, Reference
 
 from schemas import records as r
@@ -24,6 +23,10 @@ from service.http.common import (
     batch_responses,
     change_route,
     create_route,
+    get,
+    patch,
+    post,
+    put,
     read_route,
 )
 from service.http.deps import Conn

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, Reference, Schema
 from litestar.params import QueryParameter
@@ -22,8 +21,12 @@ from service.http.common import (
     batch_operation,
     change_route,
     create_route,
+    get,
     parse,
+    patch,
+    post,
     problem,
+    put,
     read_route,
 )
 from service.http.deps import Conn

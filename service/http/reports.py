@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.datastructures import State
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, QueryParameter
 
 from schemas import reports as s
 from service.auth import allow
 from service.domain.principal import Principal
+from service.http.common import Payload, get, parse, post
 from service.http.deps import Conn
 from service.usecases import reports
 from service.usecases.settlements import Export
@@ -145,8 +146,8 @@ async def period_over_period_csv(
     "per component (0.00 and `absent` where a tariff lacks it) and in total, with the difference to "
     "the first tariff (the baseline) and the change in percent.",
 )
-async def create_comparison(request: Req, state: State, data: JSONBody[s.ComparisonIn]) -> s.Comparison:
-    return await reports.create_comparison(state.pool, request.user, data)
+async def create_comparison(request: Req, state: State, data: Payload[s.ComparisonIn]) -> s.Comparison:
+    return await reports.create_comparison(state.pool, request.user, parse(s.ComparisonIn, data))
 
 
 @get(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Request, post
-from litestar.params import JSONBody
+from litestar import Request
 
 from schemas.rulings import BulkRulingIn, BulkRulingResult
 from service.auth import allow
 from service.domain.principal import Principal
+from service.http.common import Payload, parse, post
 from service.http.deps import Conn
 from service.usecases import reviews
 
@@ -26,9 +26,9 @@ from service.usecases import reviews
     "take no decision: a filter asking for them is a 409, matched ones are listed in `skipped`.",
 )
 async def decide_discrepancies(
-    request: Request[Principal, None, object], conn: Conn, data: JSONBody[BulkRulingIn]
+    request: Request[Principal, None, object], conn: Conn, data: Payload[BulkRulingIn]
 ) -> BulkRulingResult:
-    return await reviews.rule_many(conn, request.user, data)
+    return await reviews.rule_many(conn, request.user, parse(BulkRulingIn, data))
 
 
 ROUTES = [decide_discrepancies]

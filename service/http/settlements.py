@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar import Request, Response
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from schemas import settlements as s
-from schemas.reconcile import Period, ProviderId
+from schemas.reconcile import PERIOD_PATTERN, ProviderId
 from service.auth import allow
 from service.domain.principal import Principal
+from service.http.common import POSITION_MAX, Payload, get, parse, post
 from service.http.deps import Conn
 from service.usecases import settlements
 
@@ -26,8 +27,8 @@ Req = Request[Principal, None, object]
     guards=[allow("invoice_admin")],
     summary="Prepare a provider-period for settlement (409 names what is missing)",
 )
-async def prepare(request: Req, conn: Conn, data: JSONBody[s.SettlementIn]) -> s.Settlement:
-    return await settlements.prepare(conn, request.user, data)
+async def prepare(request: Req, conn: Conn, data: Payload[s.SettlementIn]) -> s.Settlement:
+    return await settlements.prepare(conn, request.user, parse(s.SettlementIn, data))
 
 
 @post(
@@ -52,7 +53,7 @@ async def attest(request: Req, conn: Conn, settlement_id: FromPath[UUID]) -> s.S
 async def list_settlements(
     request: Req,
     conn: Conn,
-    period: FromQuery[Period | None] = None,
+    period: Annotated[str | None, QueryParameter(pattern=PERIOD_PATTERN, description="YYYY-MM")] = None,
     provider: FromQuery[ProviderId | None] = None,
     status: FromQuery[s.SettlementStatus | None] = None,
     after: FromQuery[str | None] = None,
@@ -101,7 +102,9 @@ async def export_csv(request: Req, conn: Conn, settlement_id: FromPath[UUID]) ->
 async def get_feed(
     request: Req,
     conn: Conn,
-    after: Annotated[int, QueryParameter(ge=0, description="the last position already processed")] = 0,
+    after: Annotated[
+        int, QueryParameter(ge=0, le=POSITION_MAX, description="the last position already processed")
+    ] = 0,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> s.FeedPage:
     return await settlements.feed(conn, request.user, after=after, limit=limit)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from litestar import Request, Response, get
+from litestar import Request, Response
 from litestar.datastructures import State
 
 from schemas.common import Health, Me, Ready
 from service.auth import ANY_ROLE, allow
 from service.domain.principal import Principal
+from service.http.common import get, problem
 from service.http.deps import Conn
 from service.metrics import CONTENT_TYPE
 from service.usecases import system
@@ -23,6 +24,7 @@ async def health() -> Health:
     operation_id="getReady",
     tags=["system"],
     summary="The database is reachable and its schema current",
+    responses={503: problem("The database is unreachable or its migrations are not applied")},
 )
 async def ready(state: State) -> Ready:
     return await system.readiness(state.pool)

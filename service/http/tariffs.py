@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath
 
 from schemas import tariffs as s
 from service.auth import allow
 from service.domain.principal import Principal
+from service.http.common import Payload, get, parse, post
 from service.http.deps import Conn
 from service.usecases import tariffs
 
@@ -26,9 +27,9 @@ READERS = allow("invoice_admin", "auditor", "reader", "provider")
     "overlaps an active version other than as a replacement or a later start, is a 409.",
 )
 async def load_tariff(
-    request: Request[Principal, None, State], conn: Conn, data: JSONBody[s.TariffLoad]
+    request: Request[Principal, None, State], conn: Conn, data: Payload[s.TariffLoad]
 ) -> Response[s.Tariff]:
-    tariff, created = await tariffs.load(conn, request.user, data.source)
+    tariff, created = await tariffs.load(conn, request.user, parse(s.TariffLoad, data).source)
     return Response(tariff, status_code=201 if created else 200)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from litestar import get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, Reference
 from litestar.params import QueryParameter
 
 from schemas import records as r
+from schemas.reconcile import PERIOD_PATTERN
 from service.http.common import (
     INVALID,
     OWNER_QUERY,
@@ -23,6 +23,8 @@ from service.http.common import (
     batch_body,
     batch_operation,
     change_route,
+    get,
+    post,
     problem,
     read_route,
 )
@@ -146,7 +148,7 @@ async def list_visits(
     provider: ProviderFilter = None,
     period: Annotated[
         str | None,
-        QueryParameter(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM: by local start day"),
+        QueryParameter(pattern=PERIOD_PATTERN, description="YYYY-MM: by local start day"),
     ] = None,
     after: After = "",
     limit: Limit = 100,

@@ -9,7 +9,7 @@ from decimal import Decimal
 import asyncpg
 import msgspec
 
-from service.store.records import Key, fetch, fetch_page, select, update
+from service.store.records import Key, fetch, fetch_many, fetch_page, insert_many, select, update
 from service.store.records import insert as insert_record
 
 
@@ -48,6 +48,20 @@ async def claim(conn: asyncpg.Connection, key: Key, *, lock: bool = False) -> Cl
 async def insert(conn: asyncpg.Connection, key: Key, content: Content) -> bool:
     """Store a new claim; False (and nothing stored) when the external id exists."""
     return await insert_record(conn, "claims", key, msgspec.structs.asdict(content))
+
+
+async def insert_claims(
+    conn: asyncpg.Connection, tenant: str, provider: str | None, claims: dict[str, Content]
+) -> set[str]:
+    """Store new claims of one provider (by external id) in one statement; the ids stored."""
+    columns = {c: [getattr(x, c) for x in claims.values()] for c in Content.__struct_fields__}
+    return await insert_many(conn, "claims", tenant, provider, list(claims), columns)
+
+
+async def claims_by_id(
+    conn: asyncpg.Connection, tenant: str, provider: str | None, ids: list[str]
+) -> dict[str, Claim]:
+    return await fetch_many(conn, _QUERY, Claim, tenant, provider, ids)
 
 
 async def withdraw(conn: asyncpg.Connection, key: Key) -> None:

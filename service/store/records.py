@@ -82,6 +82,53 @@ async def insert(conn: asyncpg.Connection, table: str, key: Key, content: dict[s
     return status == "INSERT 0 1"
 
 
+# The SQL type of a content column where it is not text (for arrays of a column's values).
+_TYPES = {
+    "valid_from": "date",
+    "valid_to": "date",
+    "claim_date": "date",
+    "requested_amount": "numeric",
+    "content_hash": "bytea",
+}
+
+
+async def insert_many(
+    conn: asyncpg.Connection,
+    table: str,
+    tenant: str,
+    provider: str | None,
+    ids: list[str],
+    columns: dict[str, list[Any]],
+) -> set[str]:
+    """Store new records of one provider in one statement (`columns`: each content column's values,
+    in the order of `ids`); the ids stored, those whose key exists are left as they are."""
+    names = ", ".join(columns)
+    arrays = ", ".join(f"${i}::{_TYPES.get(c, 'text')}[]" for i, c in enumerate(columns, start=4))
+    rows = await conn.fetch(
+        f"""INSERT INTO {table} (tenant_id, provider_id, external_id, {names})
+            SELECT $1, $2, * FROM unnest($3::text[], {arrays})
+            ON CONFLICT DO NOTHING RETURNING external_id""",
+        tenant,
+        provider,
+        ids,
+        *columns.values(),
+    )
+    return {r["external_id"] for r in rows}
+
+
+async def fetch_many(
+    conn: asyncpg.Connection, query: str, row: type[R], tenant: str, provider: str | None, ids: list[str]
+) -> dict[str, R]:
+    """The records with these external ids of one provider from `query` (a `select`), by id."""
+    records = await conn.fetch(
+        f"{query} WHERE x.tenant_id = $1 AND x.provider_id = $2 AND x.external_id = ANY($3::text[])",
+        tenant,
+        provider,
+        ids,
+    )
+    return {r["external_id"]: row(**r) for r in records}
+
+
 async def update(conn: asyncpg.Connection, table: str, key: Key, content: dict[str, Any]) -> None:
     sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(content, start=4))
     await conn.execute(
@@ -134,6 +181,12 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
 
 async def record(conn: asyncpg.Connection, table: Table, key: Key, *, lock: bool = False) -> Record | None:
     return await fetch(conn, table.query, Record, key, lock=lock)
+
+
+async def records_by_id(
+    conn: asyncpg.Connection, table: Table, tenant: str, provider: str | None, ids: list[str]
+) -> dict[str, Record]:
+    return await fetch_many(conn, table.query, Record, tenant, provider, ids)
 
 
 async def records(

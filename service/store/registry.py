@@ -271,31 +271,6 @@ async def histories(
     return found
 
 
-async def insert_customers(
-    conn: asyncpg.Connection,
-    tenant: str,
-    rows: Sequence[tuple[Customer, Sequence[Zone], Sequence[Choice]]],
-) -> None:
-    """Store new customers with their zones and choices, in three statements."""
-    await conn.executemany(
-        "INSERT INTO customers (tenant_id, pnr, ref, name, protected) VALUES ($1, $2, $3, $4, $5)",
-        [(tenant, c.pnr, c.ref, c.name, c.protected) for c, _z, _c in rows],
-    )
-    await conn.executemany(
-        "INSERT INTO customer_zones (tenant_id, pnr, valid_from, zone) VALUES ($1, $2, $3, $4)",
-        [(tenant, c.pnr, z.valid_from, z.zone) for c, zones, _c in rows for z in zones],
-    )
-    await conn.executemany(
-        """INSERT INTO provider_choices (tenant_id, pnr, valid_from, valid_to, provider_id)
-           VALUES ($1, $2, $3, $4, $5)""",
-        [
-            (tenant, c.pnr, x.valid_from, x.valid_to, x.provider_id)
-            for c, _z, choices in rows
-            for x in choices
-        ],
-    )
-
-
 async def write_history(
     conn: asyncpg.Connection,
     tenant: str,
@@ -362,34 +337,40 @@ async def is_providers_customer(conn: asyncpg.Connection, tenant: str, provider_
     )
 
 
-async def executable_decision(
-    conn: asyncpg.Connection, tenant: str, decision_id: str, provider_id: str
-) -> bool:
-    """Whether the decision exists and its customer is or was the provider's by a provider choice."""
-    return await conn.fetchval(
-        """SELECT EXISTS (SELECT 1 FROM decisions d JOIN provider_choices p
-                            ON p.tenant_id = d.tenant_id AND p.pnr = d.pnr AND p.provider_id = $3
-                          WHERE d.tenant_id = $1 AND d.id = $2)""",
+async def executable_decisions(
+    conn: asyncpg.Connection, tenant: str, decision_ids: Sequence[str], provider_id: str | None
+) -> set[str]:
+    """The decisions among these that exist and whose customer is or was the provider's by a
+    provider choice."""
+    rows = await conn.fetch(
+        """SELECT d.id FROM decisions d
+           WHERE d.tenant_id = $1 AND d.id = ANY($2::text[])
+             AND EXISTS (SELECT 1 FROM provider_choices p
+                         WHERE p.tenant_id = d.tenant_id AND p.pnr = d.pnr AND p.provider_id = $3)""",
         tenant,
-        decision_id,
+        list(decision_ids),
         provider_id,
     )
+    return {r["id"] for r in rows}
 
 
-async def chosen_provider(conn: asyncpg.Connection, tenant: str, pnr: str, day: date) -> str | None:
-    """The customer's chosen provider on `day`: the latest choice from on or before it, unless that
-    choice ended before it (a choice without `to` lasts until the next one)."""
-    record = await conn.fetchrow(
-        """SELECT provider_id, valid_to FROM provider_choices
-           WHERE tenant_id = $1 AND pnr = $2 AND valid_from <= $3
-           ORDER BY valid_from DESC LIMIT 1""",
+async def chosen_providers(
+    conn: asyncpg.Connection, tenant: str, asked: Sequence[tuple[str, date]]
+) -> list[str | None]:
+    """Each customer's chosen provider on the day, in the order asked: the latest choice from on or
+    before the day, unless that choice ended before it (a choice without `to` lasts until the next
+    one); None without one."""
+    rows = await conn.fetch(
+        """SELECT (SELECT CASE WHEN p.valid_to IS NULL OR p.valid_to >= q.day THEN p.provider_id END
+                   FROM provider_choices p
+                   WHERE p.tenant_id = $1 AND p.pnr = q.pnr AND p.valid_from <= q.day
+                   ORDER BY p.valid_from DESC LIMIT 1) AS provider_id
+           FROM unnest($2::text[], $3::date[]) WITH ORDINALITY AS q (pnr, day, n) ORDER BY q.n""",
         tenant,
-        pnr,
-        day,
+        [pnr for pnr, _ in asked],
+        [day for _, day in asked],
     )
-    if record is None or (record["valid_to"] is not None and record["valid_to"] < day):
-        return None
-    return record["provider_id"]
+    return [r["provider_id"] for r in rows]
 
 
 # Decisions ---------------------------------------------------------------------------------------
@@ -430,16 +411,6 @@ async def decisions_by_id(conn: asyncpg.Connection, tenant: str, ids: Sequence[s
         f"{_DECISION} WHERE d.tenant_id = $1 AND d.id = ANY($2::text[])", tenant, list(ids)
     )
     return {r["id"]: Decision(**r) for r in rows}
-
-
-async def insert_decisions(
-    conn: asyncpg.Connection, tenant: str, rows: Sequence[tuple[str, str, date]]
-) -> None:
-    """Store new decisions `(id, pnr, decided)` (without lines) in one statement."""
-    await conn.executemany(
-        "INSERT INTO decisions (tenant_id, id, pnr, decided_on) VALUES ($1, $2, $3, $4)",
-        [(tenant, *r) for r in rows],
-    )
 
 
 async def insert_decision(

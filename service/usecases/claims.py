@@ -114,12 +114,13 @@ async def create_claims(
         if seen[1].content_hash != content.content_hash:
             batch.error(index, "id", f"repeats the id of row {seen[0]} with other content")
     batch.done()
-    inserted, conflicts = 0, []
-    for external_id, (_, content) in contents.items():
-        if await store.insert(conn, own(who, external_id), content):
-            inserted += 1
-        elif (await _stored(conn, who, external_id)).content_hash != content.content_hash:
-            conflicts.append(external_id)
+    wanted = {external_id: content for external_id, (_, content) in contents.items()}
+    stored = await store.insert_claims(conn, who.tenant_id, who.provider_id, wanted)
+    inserted = len(stored)
+    existing = await store.claims_by_id(
+        conn, who.tenant_id, who.provider_id, [i for i in wanted if i not in stored]
+    )
+    conflicts = [i for i in wanted if i in existing and existing[i].content_hash != wanted[i].content_hash]
     if conflicts:
         raise Conflict(
             "nothing of this batch was stored: these ids are stored with other content; withdraw a "

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 import asyncpg
 import msgspec
 
-from service.domain.errors import Invalid, NotFound, Problem, TooLarge, field_error
+from service.domain import validation
+from service.domain.errors import Invalid, NotFound, Problem, TooLarge
 from service.domain.identity import InvalidIdentity, parse_personnummer
 from service.domain.principal import Principal
 from service.store import audit
@@ -52,9 +53,10 @@ class Checks:
         if end is not None and end < start:
             self.add(field, "must not be before `from` (both are inclusive)")
 
-    def positive(self, value: Decimal, field: str) -> None:
-        if not value.is_finite() or value <= 0:
-            self.add(field, "must be a positive number")
+    def within(self, value: Decimal, field: str, low: Decimal, high: Decimal, *, low_included: bool) -> None:
+        above = value >= low if low_included else value > low
+        if not value.is_finite() or not above or value > high:
+            self.add(field, f"must be {'at least' if low_included else 'more than'} {low} and at most {high}")
 
     def own_provider(self, given: str | None, who: Principal) -> None:
         # The provider is the API key's; a body naming another one is refused, never trusted.
@@ -72,6 +74,7 @@ class Rows(ABC):
     same for an array's elements and NDJSON lines; `digest` is the SHA-256 of the body as sent."""
 
     def __init__(self, row_type: Any, limit: int, noun: str) -> None:
+        self.row_type = row_type
         self._row = msgspec.json.Decoder(row_type)
         self._rows = msgspec.json.Decoder(list[row_type])  # type: ignore[valid-type]
         self.limit = limit
@@ -84,6 +87,10 @@ class Rows(ABC):
     def check(self, index: int, row: Any) -> None:
         """Check one decoded row: record its problems with `error`, keep what will be stored."""
 
+    async def arrived(self) -> None:  # noqa: B027 (an optional hook, empty unless overridden)
+        """After each chunk of a streamed body: a subclass may pass on what it keeps (to hold a
+        chunk rather than the batch)."""
+
     def error(self, row: int, field: str | None, message: str) -> None:
         self.errors.append({"row": row, "field": field, "message": message})
 
@@ -95,20 +102,33 @@ class Rows(ABC):
         return index
 
     def add(self, row: Any) -> None:
-        self.check(self._next_index(), row)
+        self._checked(self._next_index(), row)
+
+    def _checked(self, index: int, row: Any) -> None:
+        if bad := validation.out_of_bounds(row, row=index):
+            self.errors.extend(bad)
+            return
+        self.check(index, row)
 
     def add_json(self, raw: bytes | msgspec.Raw) -> None:
         """One row still to decode (an NDJSON line or an element of an array with a bad row)."""
         index = self._next_index()
         try:
             row = self._row.decode(raw)
-        except msgspec.ValidationError as err:
-            self.errors.append(field_error(str(err), row=index))
+        except (msgspec.ValidationError, RecursionError):
+            # Read again untyped to name every bad field of the row, not only the first.
+            try:
+                _, errors = validation.convert(self.row_type, validation.loads(raw), row=index)
+            except validation.TooDeep as err:
+                errors = [{"row": index, "field": err.field, "message": str(err)}]
+            except msgspec.DecodeError as err:  # a bad type came before the broken syntax
+                errors = [{"row": index, "field": None, "message": f"malformed JSON: {err}"}]
+            self.errors.extend(errors)
             return
         except msgspec.DecodeError as err:
             self.error(index, None, f"malformed JSON: {err}")
             return
-        self.check(index, row)
+        self._checked(index, row)
 
     def add_array(self, body: bytes) -> None:
         """A JSON array: decoded whole when every row is well-formed, row by row otherwise (so
@@ -116,7 +136,7 @@ class Rows(ABC):
         self.digest.update(body)
         try:
             rows = self._rows.decode(body)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
             rows = None
         if rows is not None:
             if len(rows) > self.limit:
@@ -126,6 +146,9 @@ class Rows(ABC):
             return
         try:
             raws = _RAW_ROWS.decode(body)
+        except RecursionError:
+            too_deep = validation.TooDeep(None)
+            raise Problem(str(too_deep), errors=[{"field": None, "message": str(too_deep)}]) from None
         except msgspec.ValidationError:
             raise Invalid(
                 f"the body must be a JSON array of {self.noun} (or NDJSON, one a line)",
@@ -149,6 +172,7 @@ class Rows(ABC):
             for line in lines:
                 if line.strip():
                     self.add_json(line)
+            await self.arrived()
         if rest.strip():
             self.add_json(rest)
 

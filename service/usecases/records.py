@@ -36,7 +36,9 @@ FIELDS = {
     "valid_to": "to",
 }
 
-Validate = Callable[[asyncpg.Connection, Principal, Checks, dict[str, Any]], Awaitable[None]]
+# Checks of a kind against the stored registry, of one record or a batch's at once (a few queries
+# for the batch, not a few per row): each record's problems go to its own Checks.
+Validate = Callable[[asyncpg.Connection, Principal, list[tuple[Checks, dict[str, Any]]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,18 @@ class Kind:
         self, conn: asyncpg.Connection, who: Principal, checks: Checks, data: Any
     ) -> dict[str, Any]:
         """The content columns from a request, its problems recorded in `checks`."""
+        content = self._shared(who, checks, data)
+        if self.validate is not None:
+            await self.validate(conn, who, [(checks, content)])
+        return content
+
+    def _shared(self, who: Principal, checks: Checks, data: Any) -> dict[str, Any]:
+        """The content columns, with the checks every kind has (those that need no query)."""
         checks.own_provider(data.provider, who)
         content = {column: getattr(data, FIELDS.get(column, column)) for column in self.table.columns}
         if "pnr" in content:
             content["pnr"] = checks.pnr(content["pnr"])
         checks.span(content["valid_from"], content["valid_to"])
-        if self.validate is not None:
-            await self.validate(conn, who, checks, content)
         return content
 
     async def _stored(
@@ -107,25 +114,34 @@ class Kind:
         is unchanged, with other content a 409 naming the ids. One audit entry for the batch."""
         batch = Collected(body_type, MAX_ROWS, f"{self.name}s")
         await batch.read(body)
-        contents: dict[str, tuple[int, dict[str, Any]]] = {}
+        rows = []
         for index, data in batch.items:
             checks = Checks()
-            content = await self._checked(conn, who, checks, data)
+            rows.append((index, data.id, checks, self._shared(who, checks, data)))
+        if self.validate is not None:
+            await self.validate(conn, who, [(checks, content) for _, _, checks, content in rows])
+        contents: dict[str, tuple[int, dict[str, Any]]] = {}
+        for index, external_id, checks, content in rows:
             if checks.errors:
                 batch.errors.extend({"row": index, **e} for e in checks.errors)
                 continue
-            seen = contents.setdefault(data.id, (index, content))
+            seen = contents.setdefault(external_id, (index, content))
             if seen[1] != content:
                 batch.error(index, "id", f"repeats the id of row {seen[0]} with other content")
         batch.done()
-        inserted, conflicts = 0, []
-        for external_id, (_, content) in contents.items():
-            if await store.insert(conn, self.table.name, own(who, external_id), content):
-                inserted += 1
-                continue
-            row = await self._stored(conn, who, external_id)
-            if any(getattr(row, c) != v for c, v in content.items()):
-                conflicts.append(external_id)
+        wanted = {external_id: content for external_id, (_, content) in contents.items()}
+        columns = {c: [x[c] for x in wanted.values()] for c in self.table.columns}
+        tenant, provider = who.tenant_id, who.provider_id
+        stored = await store.insert_many(conn, self.table.name, tenant, provider, list(wanted), columns)
+        inserted = len(stored)
+        existing = await store.records_by_id(
+            conn, self.table, tenant, provider, [i for i in wanted if i not in stored]
+        )
+        conflicts = [
+            i
+            for i in wanted
+            if i in existing and any(getattr(existing[i], c) != v for c, v in wanted[i].items())
+        ]
         if conflicts:
             raise Conflict(
                 "nothing of this batch was stored: these ids are stored with other content; correct "
@@ -214,31 +230,45 @@ def _customers(rows: Iterable[store.Record]) -> list[str]:
     return [label(x.pnr, x.ref) for x in rows if x.pnr]
 
 
-async def _execution(conn: asyncpg.Connection, who: Principal, checks: Checks, content: dict) -> None:
+async def _execution(
+    conn: asyncpg.Connection, who: Principal, items: list[tuple[Checks, dict[str, Any]]]
+) -> None:
     # A decision of a customer the provider is not (and was never) chosen for is, to it, unknown: the
     # same reply as for no such decision, so that no provider learns another's decisions (domain.md 2).
-    if not await registry.executable_decision(conn, who.tenant_id, content["decision_id"], who.provider_id):
-        checks.add("decision", "unknown decision")
+    wanted = list({c["decision_id"] for _, c in items})
+    executable = await registry.executable_decisions(conn, who.tenant_id, wanted, who.provider_id)
+    for checks, content in items:
+        if content["decision_id"] not in executable:
+            checks.add("decision", "unknown decision")
 
 
-async def _pause(conn: asyncpg.Connection, who: Principal, checks: Checks, content: dict) -> None:
+async def _pause(
+    conn: asyncpg.Connection, who: Principal, items: list[tuple[Checks, dict[str, Any]]]
+) -> None:
     # A pause stops granted time for every provider, so only the provider chosen on its first day may
     # register one (domain.md 2); the reply is the same for an unknown number, another provider's
     # customer and a protected one.
-    pnr = content["pnr"]
-    if (
-        pnr
-        and await registry.chosen_provider(conn, who.tenant_id, pnr, content["valid_from"]) != who.provider_id
-    ):
-        checks.add("customer", "not your customer (by a provider choice) on the pause's first day")
+    asked = [(checks, content) for checks, content in items if content["pnr"]]
+    chosen = await registry.chosen_providers(
+        conn, who.tenant_id, [(c["pnr"], c["valid_from"]) for _, c in asked]
+    )
+    for (checks, _), provider in zip(asked, chosen, strict=True):
+        if provider != who.provider_id:
+            checks.add("customer", "not your customer (by a provider choice) on the pause's first day")
 
 
-async def _delegation(conn: asyncpg.Connection, who: Principal, checks: Checks, content: dict) -> None:
-    insats = await registry.insats(conn, who.tenant_id, content["insats_code"])
-    if insats is None:
-        checks.add("code", "unknown insats code")
-    elif insats.report_type != "hsl_delegated":
-        checks.add("code", f"insats {insats.code} is not a delegable task (report type {insats.report_type})")
+async def _delegation(
+    conn: asyncpg.Connection, who: Principal, items: list[tuple[Checks, dict[str, Any]]]
+) -> None:
+    catalogue = await registry.catalogue(conn, who.tenant_id)
+    for checks, content in items:
+        insats = catalogue.get(content["insats_code"])
+        if insats is None:
+            checks.add("code", "unknown insats code")
+        elif insats.report_type != "hsl_delegated":
+            checks.add(
+                "code", f"insats {insats.code} is not a delegable task (report type {insats.report_type})"
+            )
 
 
 EXECUTION = Kind("execution", store.EXECUTIONS, r.Execution, r.ExecutionPage, _execution)

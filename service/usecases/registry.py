@@ -22,6 +22,7 @@ from msgspec import UNSET
 from msgspec.structs import asdict, replace
 
 from schemas import registry as s
+from service.domain.bounds import MINUTES_PER_OCCASION, OCCASIONS
 from service.domain.errors import Conflict, NotFound
 from service.domain.identity import InvalidIdentity, parse_organisationsnummer
 from service.domain.principal import Principal
@@ -489,8 +490,10 @@ def line_row(decision_id: str, line: s.DecisionLineIn) -> store.DecisionLine:
 def check_line(
     checks: Checks, line: s.DecisionLineIn, insatser: dict[str, store.Insats], prefix: str
 ) -> None:
-    checks.positive(line.minutes, f"{prefix}minutes")
-    checks.positive(line.occasions, f"{prefix}occasions")
+    low, high = MINUTES_PER_OCCASION
+    checks.within(line.minutes, f"{prefix}minutes", low, high, low_included=True)
+    low, high = OCCASIONS
+    checks.within(line.occasions, f"{prefix}occasions", low, high, low_included=False)
     checks.span(line.from_, line.to, f"{prefix}to")
     insats = insatser.get(line.code)
     if insats is None:

@@ -1,69 +1,62 @@
 """The registry import (domain.md 3, "Registry sync"): the case system's nightly export of customers
 (with zones and choices) and decisions (with lines) in one request, all or nothing.
 
-Rows are checked as the body streams in (every bad field of every row named), then the batch is
-compared with what is stored in a few set queries: a record identical to the stored one is
-unchanged (a replay writes nothing but the batch's audit entry), a new one is stored in a few
-statements, and a changed one is corrected through the same core as the single-record routes
-(`service/usecases/registry.py`: versions marked for the engine, per-record audit before/after, late
-data for a settled month). Records absent from the export are left as they are; stored decision
-lines an exported decision leaves out too (ending one is an explicit `to`).
+Rows are checked as the body streams in (every bad field of every row named) and copied into
+staging tables a few thousand at a time (`service/store/registry_import.py`), so the service holds
+a chunk of the body, not the batch. Then, imports of a tenant taking turns, the batch is checked
+against the stored registry and compared with it in a few set-based statements: a record identical
+to the stored one is unchanged (a replay writes nothing but the batch's audit entry), the new ones
+are stored with one statement per table, and only a changed one comes back to Python, corrected
+through the same core as the single-record routes (`service/usecases/registry.py`: versions marked
+for the engine, per-record audit before/after, late data for a settled month). Records absent from
+the export are left as they are; stored decision lines an exported decision leaves out too (ending
+one is an explicit `to`).
+
+Two imports of one tenant at once take turns (a transaction-scoped advisory lock): the second
+compares with what the first stored, so a customer both create is created by the first and
+unchanged for the second. A single-record route storing a record of the batch at the same moment
+makes the import a 409, to be sent again.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable
 
 import asyncpg
 from msgspec import UNSET
 
 from schemas import registry as s
+from service.domain.errors import Conflict
 from service.domain.principal import Principal
 from service.store import audit
 from service.store import registry as store
+from service.store import registry_import as staging
 from service.usecases import registry
 from service.usecases.ingestion import Checks, Rows
 
 # Customers and decisions together: a Stockholm-sized registry (20 000 of each) fits.
 MAX_ROWS = 50_000
-
-
-class _Customer:
-    __slots__ = ("choices", "index", "name", "pnr", "protected", "zones")
-
-    def __init__(self, index: int, pnr: str, row: s.CustomerRow) -> None:
-        self.index, self.pnr, self.name, self.protected = index, pnr, row.name, row.protected
-        self.zones = sorted(row.zones, key=lambda z: z.from_)
-        self.choices = registry.sorted_choices(row.choices)
-
-    def same(self, other: _Customer) -> bool:
-        return (self.name, self.protected, self.zones, self.choices) == (
-            other.name,
-            other.protected,
-            other.zones,
-            other.choices,
-        )
-
-
-class _Decision:
-    __slots__ = ("decided", "index", "lines", "pnr")
-
-    def __init__(self, index: int, pnr: str, row: s.DecisionRow) -> None:
-        self.index, self.pnr = index, pnr
-        self.decided = row.decided or min(line.from_ for line in row.lines)
-        self.lines = {line.id: registry.line_row(row.id, line) for line in row.lines}
+# Checked rows are copied into the staging tables once this many wait.
+STAGE_ROWS = 2_000
 
 
 class Export(Rows):
-    """The rows of one export, checked one by one as they arrive; `checked` adds the checks that
-    need the stored registry (customers of decisions, line ids of other decisions)."""
+    """The rows of one export, checked one by one as they arrive and staged in chunks. What is kept
+    per row is what the checks across rows need: a content fingerprint per customer and decision
+    (the same record twice must say the same), and which decision each line id belongs to."""
 
-    def __init__(self, providers: set[str], insatser: dict[str, store.Insats]) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, providers: set[str], insatser: dict[str, store.Insats]
+    ) -> None:
         super().__init__(s.ImportRow, MAX_ROWS, "customers and decisions")
+        self.conn = conn
         self.providers = providers
         self.insatser = insatser
-        self.customers: dict[str, _Customer] = {}
-        self.decisions: dict[str, _Decision] = {}
+        self.staged = staging.Staged()
+        self._copying: asyncio.Task[None] | None = None
+        self.customers: dict[str, tuple[int, int]] = {}  # number -> (row, fingerprint)
+        self.decisions: dict[str, tuple[int, int]] = {}  # id -> (row, fingerprint)
         self._line_owner: dict[str, str] = {}  # line id -> decision id, within the batch
         self._pnrs: dict[str, tuple[str, list[dict]]] = {}  # text -> (number, problems): once each
 
@@ -83,17 +76,27 @@ class Export(Rows):
             self._customer(index, row, checks)
         else:
             self._decision(index, row, checks)
-        self.errors.extend({"row": index, **e} for e in checks.errors)
+        if checks.errors:
+            self.errors.extend({"row": index, **e} for e in checks.errors)
 
     def _customer(self, index: int, row: s.CustomerRow, checks: Checks) -> None:
         pnr = self._pnr(checks, row.pnr, "pnr")
         registry.history_problems(checks, row.zones, row.choices, self.providers)
         if checks.errors:
             return
-        wanted = _Customer(index, pnr, row)
-        seen = self.customers.setdefault(pnr, wanted)
-        if seen is not wanted and not seen.same(wanted):
-            checks.add("pnr", f"repeats the customer of row {seen.index} with other content")
+        zones = sorted((z.from_, z.zone) for z in row.zones)
+        choices = sorted((c.from_, c.to, c.provider) for c in row.choices)
+        fingerprint = hash((row.name, row.protected, tuple(zones), tuple(choices)))
+        seen = self.customers.setdefault(pnr, (index, fingerprint))
+        if seen[0] != index:
+            if seen[1] != fingerprint:
+                checks.add("pnr", f"repeats the customer of row {seen[0]} with other content")
+            return
+        staged = self.staged
+        named = row.name is not UNSET  # an absent name keeps the stored one
+        staged.customers.append((index, pnr, row.name if named else None, named, row.protected))
+        staged.zones.extend((pnr, day, zone) for day, zone in zones)
+        staged.choices.extend((pnr, *c) for c in choices)
 
     def _decision(self, index: int, row: s.DecisionRow, checks: Checks) -> None:
         pnr = self._pnr(checks, row.customer, "customer")
@@ -106,44 +109,51 @@ class Export(Rows):
             seen_lines.add(line.id)
         if checks.errors:
             return
-        wanted = _Decision(index, pnr, row)
-        seen = self.decisions.setdefault(row.id, wanted)
-        if seen is not wanted:
-            if (seen.pnr, seen.decided, seen.lines) != (pnr, wanted.decided, wanted.lines):
-                checks.add("id", f"repeats the decision of row {seen.index} with other content")
+        decided = row.decided or min(line.from_ for line in row.lines)
+        lines = [(x.id, x.code, x.category, x.minutes, x.occasions, x.per, x.from_, x.to) for x in row.lines]
+        fingerprint = hash((pnr, decided, frozenset(lines)))  # line ids are distinct
+        seen = self.decisions.setdefault(row.id, (index, fingerprint))
+        if seen[0] != index:
+            if seen[1] != fingerprint:
+                checks.add("id", f"repeats the decision of row {seen[0]} with other content")
             return
-        for line_id in wanted.lines:
+        for line_id in seen_lines:
             self._line_owner[line_id] = row.id
+        self.staged.decisions.append((index, row.id, pnr, decided))
+        self.staged.lines.extend(
+            (index, pos, line_id, row.id, *rest) for pos, (line_id, *rest) in enumerate(lines)
+        )
 
-    async def checked(
-        self, conn: asyncpg.Connection, tenant: str
-    ) -> tuple[dict[str, store.Customer], dict[str, store.Decision], dict[str, store.DecisionLine]]:
-        """The stored counterparts of the batch's records, after the checks against them."""
-        pnrs = set(self.customers) | {d.pnr for d in self.decisions.values()}
-        customers = await store.customers_by_pnr(conn, tenant, list(pnrs))
-        decisions = await store.decisions_by_id(conn, tenant, list(self.decisions))
-        lines = {
-            x.id: x
-            for x in await store.decision_lines(
-                conn, tenant, decisions=list(self.decisions), ids=list(self._line_owner)
+    async def arrived(self) -> None:
+        if len(self.staged) >= STAGE_ROWS:
+            await self.copied()
+            rows, self.staged = self.staged, staging.Staged()
+            # PostgreSQL stores one chunk while the next is checked.
+            self._copying = asyncio.create_task(staging.stage(self.conn, rows))
+
+    async def copied(self) -> None:
+        """Wait for the chunk being copied, if any (the connection does one thing at a time)."""
+        if self._copying is not None:
+            copying, self._copying = self._copying, None
+            await copying
+
+    async def checked(self, tenant: str) -> None:
+        """The checks against the stored registry (customers of decisions, decisions of other
+        customers, line ids of other decisions), the batch staged whole; 422 when a row is bad."""
+        await self.copied()
+        await staging.stage(self.conn, self.staged)
+        await staging.mark_known(self.conn, tenant)
+        for index in await staging.unknown_customers(self.conn, tenant):
+            self.error(index, "customer", "unknown customer; register the customer first")
+        for index, decision_id in await staging.decisions_of_others(self.conn, tenant):
+            self.error(index, "customer", f"decision {decision_id} is stored for another customer")
+        for index, pos, other in await staging.lines_of_others(self.conn, tenant):
+            self.error(
+                index,
+                f"lines[{pos}].id",
+                f"decision line ids are unique per tenant; used by decision {other}",
             )
-        }
-        for decision_id, d in self.decisions.items():
-            if d.pnr not in customers and d.pnr not in self.customers:
-                self.error(d.index, "customer", "unknown customer; register the customer first")
-            stored = decisions.get(decision_id)
-            if stored is not None and stored.pnr != d.pnr:
-                self.error(d.index, "customer", f"decision {decision_id} is stored for another customer")
-            for i, line_id in enumerate(d.lines):
-                other = lines.get(line_id)
-                if other is not None and other.decision_id != decision_id:
-                    self.error(
-                        d.index,
-                        f"lines[{i}].id",
-                        f"decision line ids are unique per tenant; used by decision {other.decision_id}",
-                    )
         self.done()
-        return customers, decisions, lines
 
 
 async def import_registry(
@@ -153,13 +163,28 @@ async def import_registry(
     customers and decisions. Nothing is stored when a row is bad (422)."""
     tenant = who.tenant_id
     providers = await store.provider_ids(conn, tenant)
-    export = Export(providers, await store.catalogue(conn, tenant))
-    await export.read(body)
-    customers, decisions, lines = await export.checked(conn, tenant)
-    changed_customers = await _customers(conn, who, export, customers)
-    changed_decisions = await _decisions(conn, who, export, decisions, lines)
-    new_customers = sum(1 for pnr in export.customers if pnr not in customers)
-    new_decisions = sum(1 for d in export.decisions if d not in decisions)
+    export = Export(conn, providers, await store.catalogue(conn, tenant))
+    await staging.prepare(conn)
+    try:
+        await export.read(body)
+    finally:
+        await export.copied()
+    # From here to the commit this tenant's imports take turns: each compares with what the one
+    # before it stored.
+    await staging.lock_tenant(conn, tenant)
+    await export.checked(tenant)
+    new_customers = await staging.new_customers(conn)
+    try:
+        new_decisions = await staging.insert_new(
+            conn, tenant, [registry.new_ref() for _ in range(new_customers)]
+        )
+    except asyncpg.UniqueViolationError:
+        raise Conflict(
+            "another request stored some of these customers or decisions at the same time; nothing of "
+            "this batch was stored: send it again"
+        ) from None
+    changed_customers = await _customers(conn, who)
+    changed_decisions = await _decisions(conn, who)
     result = s.ImportResult(
         received=export.received,
         customers=s.ImportCounts(
@@ -190,87 +215,57 @@ async def import_registry(
     return result
 
 
-async def _customers(
-    conn: asyncpg.Connection, who: Principal, export: Export, stored: dict[str, store.Customer]
-) -> list[str]:
-    """Store the new customers in a few statements and correct the changed ones; the changed refs."""
-    new = [
-        (
-            store.Customer(
-                pnr=c.pnr,
-                ref=registry.new_ref(),
-                name=None if c.name is UNSET else c.name,
-                protected=bool(c.protected),
-            ),
-            [store.Zone(valid_from=z.from_, zone=z.zone) for z in c.zones],
-            [store.Choice(valid_from=x.from_, valid_to=x.to, provider_id=x.provider) for x in c.choices],
-        )
-        for c in export.customers.values()
-        if c.pnr not in stored
-    ]
-    await store.insert_customers(conn, who.tenant_id, new)
-    known = [pnr for pnr in export.customers if pnr in stored]
-    histories = await store.histories(conn, who.tenant_id, known)
-    changed = []
-    for pnr in known:
-        wanted, row = export.customers[pnr], stored[pnr]
+async def _customers(conn: asyncpg.Connection, who: Principal) -> list[str]:
+    """Correct the stored customers the export changes; their refs."""
+    changed = await staging.changed_customers(conn, who.tenant_id)
+    pnrs = [c.pnr for c in changed]
+    stored = await store.customers_by_pnr(conn, who.tenant_id, pnrs)
+    histories = await store.histories(conn, who.tenant_id, pnrs)
+    refs = []
+    for wanted in changed:
+        row = stored[wanted.pnr]
         protected = row.protected if wanted.protected is None else wanted.protected
-        name = row.name if wanted.name is UNSET else wanted.name
-        zones, choices = histories[pnr]
+        name = wanted.name if wanted.named else row.name
+        zones, choices = histories[wanted.pnr]
         before = (
             [s.ZoneEntry(from_=z.valid_from, zone=z.zone) for z in zones],
             [s.Choice(from_=c.valid_from, to=c.valid_to, provider=c.provider_id) for c in choices],
         )
-        moved = before != (wanted.zones, wanted.choices)
-        renamed = (row.name, row.protected) != (name, protected)
-        if renamed:
+        after = (
+            [s.ZoneEntry(from_=z.valid_from, zone=z.zone) for z in wanted.zones],
+            [s.Choice(from_=c.valid_from, to=c.valid_to, provider=c.provider_id) for c in wanted.choices],
+        )
+        if (row.name, row.protected) != (name, protected):
             correction = s.CustomerCorrection(name=name, protected=protected)
             row = await registry.store_correction(conn, who, row, correction, None)
-        if moved:
-            after = (wanted.zones, wanted.choices)
+        if before != after:
             await registry.store_history(conn, who, row, before, after, "customer.import", None)
-        if renamed or moved:
-            changed.append(row.ref)
-    return changed
+        refs.append(row.ref)
+    return refs
 
 
-async def _decisions(
-    conn: asyncpg.Connection,
-    who: Principal,
-    export: Export,
-    stored: dict[str, store.Decision],
-    lines: dict[str, store.DecisionLine],
-) -> list[str]:
-    """Store the new decisions in two statements and correct the changed ones; the changed ids."""
-    new = {i: d for i, d in export.decisions.items() if i not in stored}
-    await store.insert_decisions(conn, who.tenant_id, [(i, d.pnr, d.decided) for i, d in new.items()])
-    await store.insert_lines(conn, who.tenant_id, [x for d in new.values() for x in d.lines.values()])
-    changed = []
-    for decision_id, row in stored.items():
-        wanted = export.decisions[decision_id]
-        touched = False
-        if row.decided_on != wanted.decided:
-            await registry.store_decided(conn, who, row, wanted.decided, None)
-            touched = True
-        for line in wanted.lines.values():
-            before = lines.get(line.id)
-            if before is None:
-                await store.insert_lines(conn, who.tenant_id, [line])
-                await registry.audit_line(conn, who, "add", line, None, after=registry.line_view(line))
-            elif before != line:
-                await store.update_line(conn, who.tenant_id, line)
-                await registry.audit_line(
-                    conn,
-                    who,
-                    "correct",
-                    line,
-                    None,
-                    before=registry.line_view(before),
-                    after=registry.line_view(line),
-                )
-            else:
-                continue
-            touched = True
-        if touched:
-            changed.append(decision_id)
+async def _decisions(conn: asyncpg.Connection, who: Principal) -> list[str]:
+    """Correct the stored decisions the export changes (their date, new and changed lines); their ids."""
+    changed: set[str] = set()
+    decided = await staging.changed_decided(conn, who.tenant_id)
+    stored = await store.decisions_by_id(conn, who.tenant_id, [i for i, _ in decided])
+    for decision_id, day in decided:
+        await registry.store_decided(conn, who, stored[decision_id], day, None)
+        changed.add(decision_id)
+    for line, before in await staging.changed_lines(conn, who.tenant_id):
+        if before is None:
+            await store.insert_lines(conn, who.tenant_id, [line])
+            await registry.audit_line(conn, who, "add", line, None, after=registry.line_view(line))
+        else:
+            await store.update_line(conn, who.tenant_id, line)
+            await registry.audit_line(
+                conn,
+                who,
+                "correct",
+                line,
+                None,
+                before=registry.line_view(before),
+                after=registry.line_view(line),
+            )
+        changed.add(line.decision_id)
     return sorted(changed)

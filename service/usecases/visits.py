@@ -23,6 +23,7 @@ import msgspec
 from msgspec.structs import asdict
 
 from schemas import records as r
+from service.domain.bounds import MAX_VISIT
 from service.domain.errors import Conflict, Invalid
 from service.domain.identity import InvalidIdentity, parse_personnummer
 from service.domain.principal import Principal
@@ -100,6 +101,9 @@ class Batch(Rows):
         start, end, report_type = v.start, v.end, v.report_type
         if end <= start:
             self.error(index, "end", "must be after start")
+            ok = False
+        elif end - start > MAX_VISIT:
+            self.error(index, "end", f"a visit lasts at most {MAX_VISIT.days} days")
             ok = False
         if start > self.now:
             self.error(index, "start", "lies in the future")

@@ -215,3 +215,30 @@ async def test_a_batch_is_all_or_nothing_and_idempotent(client, keys, conn, regi
     assert response.status_code == 409 and response.json()["conflicts"] == [{"id": second["id"]}]
     actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log ORDER BY seq")]
     assert actions.count(f"{kind[:-1]}.batch") == 2
+
+
+# A row each kind's checks against the registry refuse, and the field they name.
+AGAINST_REGISTRY = {
+    "executions": ({"decision": "D9"}, "decision"),
+    "pauses": ({"customer": UNKNOWN}, "customer"),
+    "delegations": ({"code": "morgonhjalp"}, "code"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(AGAINST_REGISTRY))
+async def test_a_batch_checks_every_row_against_the_registry(client, keys, conn, registry, kind):
+    good = RECORDS[kind]
+    change, field = AGAINST_REGISTRY[kind]
+    rows = [
+        good,
+        {**good, "id": "R1", **change},
+        {**good, "id": "R2"},
+        {**good, "id": "R3", **change},
+    ]
+    response = await client.post(f"/v1/{kind}/batch", json=rows, headers=auth(keys["provider"]))
+    assert response.status_code == 422, response.text
+    assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(1, field), (3, field)]
+    assert await conn.fetchval(f"SELECT count(*) FROM {kind}") == 0
+    good_rows = [good, {**good, "id": "R2"}]
+    response = await client.post(f"/v1/{kind}/batch", json=good_rows, headers=auth(keys["provider"]))
+    assert response.json() == {"inserted": 2, "unchanged": 0}

@@ -1,10 +1,14 @@
 """The registry import (issue 11): the case system's export in one request, all or nothing, with the
 sync semantics of domain.md 3 (identical records unchanged, changed ones corrected)."""
 
+import asyncio
 import hashlib
 
+import httpx
 import msgspec
 
+from service import serving
+from service.app import create_app
 from service.scenario_load import registry_rows
 from tests.api.test_load_worked_month import SCENARIO, scenario_keys
 from tests.api.test_settlement_cycle import (
@@ -120,3 +124,51 @@ async def test_a_line_changed_by_the_export_after_settlement_is_adjusted_next_mo
     block = next(p for p in result["providers"] if p["provider"] == EXEMPEL)
     omsorg = next(x for x in block["adjustments"] if x["component"] == "omsorg")
     assert omsorg["sources"] == ["D1", "D1-1"]
+
+
+async def test_two_imports_of_the_same_export_at_once_take_turns(client, conn, settings):
+    """Both create the same customers and decisions: the first stores them, the second, waiting
+    for it, finds them unchanged (no unique violation, no 5xx)."""
+    keys = await scenario_keys(client, conn)
+    # Served by uvicorn: the test client would run the two requests one after the other.
+    settings = msgspec.structs.replace(settings, port=0)
+    async with (
+        serving.in_process(create_app(settings), settings) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        first, second = await asyncio.gather(
+            *(http.post(URL, json=ROWS, headers=auth(keys["registry"])) for _ in range(2))
+        )
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+    replies = sorted((r.json() for r in (first, second)), key=lambda x: -x["customers"]["created"])
+    assert [(x["customers"], x["decisions"]) for x in replies] == [
+        (
+            {"created": N_CUSTOMERS, "changed": 0, "unchanged": 0},
+            {"created": N_DECISIONS, "changed": 0, "unchanged": 0},
+        ),
+        (
+            {"created": 0, "changed": 0, "unchanged": N_CUSTOMERS},
+            {"created": 0, "changed": 0, "unchanged": N_DECISIONS},
+        ),
+    ]
+    assert await conn.fetchval("SELECT count(*) FROM customers") == N_CUSTOMERS
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'registry.import'") == 2
+
+
+async def test_a_name_or_protection_changed_by_the_export_is_a_correction(client, conn):
+    keys = await scenario_keys(client, conn)
+    customers = [r for r in ROWS if r["kind"] == "customer"]
+    await _import(client, keys["registry"], [{**customers[0], "protected": True}, *customers[1:]])
+    # Without `protected` the stored flag stays: unchanged. A new name, or lifting the flag, changes.
+    same = await _import(client, keys["registry"], customers)
+    assert same["customers"] == {"created": 0, "changed": 0, "unchanged": N_CUSTOMERS}
+    renamed = {**customers[1], "name": "Ny Namnsson"}
+    lifted = {**customers[0], "protected": False}
+    changed = await _import(client, keys["registry"], [lifted, renamed, *customers[2:]], ndjson=True)
+    assert changed["customers"] == {"created": 0, "changed": 2, "unchanged": N_CUSTOMERS - 2}
+    stored = await conn.fetch("SELECT pnr, name, protected, ref FROM customers ORDER BY pnr")
+    by_pnr = {r["pnr"]: r for r in stored}
+    assert changed["changed_customers"] == [by_pnr[lifted["pnr"]]["ref"], by_pnr[renamed["pnr"]]["ref"]]
+    assert (by_pnr[lifted["pnr"]]["protected"], by_pnr[renamed["pnr"]]["name"]) == (False, "Ny Namnsson")
+    actions = await conn.fetch("SELECT action FROM audit_log WHERE action = 'customer.correct'")
+    assert len(actions) == 2

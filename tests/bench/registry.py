@@ -11,7 +11,7 @@ process and measures:
 1. the import: the export as one NDJSON request to `POST /v1/registry/import`, sent in 1 MiB chunks;
 2. its replay: the same request again (everything unchanged);
 
-and the service's peak RSS (VmHWM) after both. The scratch database is dropped at the end.
+and the service's resident memory when ready (VmRSS) and its peak (VmHWM) after both. The scratch database is dropped at the end.
 """
 
 from __future__ import annotations
@@ -73,9 +73,10 @@ async def post(http: httpx.AsyncClient, key: str, body: bytes) -> tuple[float, d
     return elapsed, response.json()
 
 
-def peak_rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """The process's peak (VmHWM) or current (VmRSS) resident set, MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -106,12 +107,13 @@ async def main() -> None:
         server = start_server(dsn, args.port)
         base_url = f"http://127.0.0.1:{args.port}"
         await wait_ready(base_url, server)
+        print(f"service RSS when ready: {rss_mb(server.pid, 'VmRSS'):.0f} MiB", flush=True)
         async with httpx.AsyncClient(base_url=base_url, timeout=600) as http:
             first, created = await post(http, key, body)
             print(f"import: {first:.1f} s  {created['customers']} {created['decisions']}", flush=True)
             again, replay = await post(http, key, body)
             print(f"replay: {again:.1f} s  {replay['customers']} {replay['decisions']}", flush=True)
-        print(f"service peak RSS: {peak_rss_mb(server.pid):.0f} MiB")
+        print(f"service peak RSS: {rss_mb(server.pid):.0f} MiB")
         print(f"machine: {machine()}")
     finally:
         if server is not None:

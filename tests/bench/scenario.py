@@ -24,8 +24,10 @@ import msgspec
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from service import db  # noqa: E402
 from tests.bench.ingest import machine  # noqa: E402
 from tests.bench.synth import generate, scenario  # noqa: E402
+from tests.conftest import with_user  # noqa: E402
 
 
 def main() -> None:
@@ -35,10 +37,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1500)
     parser.add_argument("--providers", type=int, default=5)
     args = parser.parse_args()
-    env = {
-        **os.environ,
-        "DATABASE_URL": os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-    }
+    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    # As in production: the owner's URL makes, migrates and drops the throwaway database, and the
+    # service connects as its own role.
+    env = {**os.environ, "DATABASE_URL": with_user(server, db.SERVICE_ROLE), "KUNDVAL_MIGRATION_URL": server}
     month = scenario(generate(customers=args.customers, providers=args.providers))
     with tempfile.TemporaryDirectory() as folder:
         source, output = Path(folder) / "month.json", Path(folder) / "result.json"

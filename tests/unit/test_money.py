@@ -149,11 +149,17 @@ def test_invalid_money_is_a_value_error() -> None:
     assert issubclass(InvalidMoney, ValueError)
 
 
-@given(st.integers(min_value=-(10**15), max_value=10**15))
+@given(st.integers(min_value=-(10**9), max_value=10**9))  # up to 10 000 000 kr (domain.md 6)
 def test_parse_and_format_round_trip(ore: int) -> None:
     text = format_money(Decimal(ore).scaleb(-2))
     assert parse_money(text, allow_negative=True) == Decimal(ore).scaleb(-2)
     assert format_money(parse_money(text, allow_negative=True)) == text
+
+
+@pytest.mark.parametrize("text", ["10000000.01", "-10000000.01", "99999999999999999999"])
+def test_an_amount_over_ten_million_is_refused(text: str) -> None:
+    with pytest.raises(InvalidMoney, match=r"more than 10000000\.00"):
+        parse_money(text, allow_negative=True)
 
 
 @pytest.mark.parametrize(
