@@ -12,7 +12,7 @@ import asyncpg
 import msgspec
 
 from service.domain.principal import Principal
-from service.store import changes, runs, settlements
+from service.store import changes, queue, runs, settlements
 from service.usecases.access import listed_provider
 
 Status = Literal["reconciled", "prepared", "settled"]
@@ -50,12 +50,15 @@ async def overview(conn: asyncpg.Connection, who: Principal) -> list[ProviderPer
                 current[key] = (run, part)
     if not current:
         return []
-    changed = {
-        (c.period, c.provider_id): c
-        for c in await changes.since(
-            conn, who.tenant_id, [(p, period, r.id) for (period, p), (r, _) in current.items()]
-        )
-    }
+    # Only a run that read an input older than its newest record, or applied fewer rulings than there
+    # are, can be stale: changes.since (which reads per provider-period) is asked about those only.
+    newest, ruling = await changes.marks(conn, who.tenant_id), await queue.latest_ruling(conn, who.tenant_id)
+    maybe = [
+        (p, period, r.id)
+        for (period, p), (r, _) in current.items()
+        if r.decision_seq < ruling or any(seq > r.input_marks.get(name, 0) for name, seq in newest.items())
+    ]
+    changed = {(c.period, c.provider_id): c for c in await changes.since(conn, who.tenant_id, maybe)}
     settled: dict[tuple[str, str], settlements.SettlementRow] = {}
     for period in {period for period, _ in current}:
         for row in await settlements.list_settlements(

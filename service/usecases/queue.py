@@ -18,18 +18,12 @@ import msgspec
 from schemas import reconcile as s
 from service.domain.errors import Problem
 from service.domain.principal import Principal
-from service.domain.visibility import Viewer
-from service.store import discrepancies, queue
-from service.store.discrepancies import StoredFinding
+from service.store import queue
 from service.usecases import documents as document
 from service.usecases import reviews
 from service.usecases.access import own_provider
 from service.usecases.runs import period_of
 from service.usecases.viewers import audit_shown, viewer
-
-ZERO = Decimal("0.00")
-CLAIM_CODE = "EXTRAORDINARY"  # its amount at stake is what the claim requests
-MAX_QUEUE = 100_000
 
 
 class Filters(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,61 +57,54 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     message: str  # the ruling's status, or why it was refused
 
 
+async def _wanted_customers(conn: asyncpg.Connection, who: Principal, f: Filters) -> list[str] | None:
+    """The personnummer the customer filter names: as given, or the one behind a reference the
+    caller may know (a provider only those of its customers)."""
+    wanted = (f.customer or "").strip()
+    if not wanted:
+        return None
+    chosen = who.provider_id if who.role == "provider" else None
+    pnr = await queue.customer_by_ref(conn, who.tenant_id, wanted, chosen)
+    return [wanted] if pnr is None else [wanted, pnr]
+
+
 async def _matching(
-    conn: asyncpg.Connection, who: Principal, f: Filters
-) -> tuple[list[tuple[StoredFinding, Decimal]], list[str], Viewer]:
-    """The findings that match, largest amount at stake first; the period's codes; the caller's view
-    of their customers (nothing shown yet: what is shown is audited by the caller)."""
-    period = str(period_of(f.period))
-    found = await discrepancies.find(
+    conn: asyncpg.Connection, who: Principal, f: Filters, *, offset: int = 0, limit: int | None = None
+) -> queue.Matched:
+    """The findings that match, largest amount at stake first, from `offset` (filtered, sorted and
+    paged by the database)."""
+    return await queue.matching(
         conn,
         who.tenant_id,
-        period=period,
+        str(period_of(f.period)),
         provider=own_provider(who, f.provider),
+        code=f.code,
         kind=f.kind,
         status=f.status,
-        limit=MAX_QUEUE,
+        customers=await _wanted_customers(conn, who, f),
+        offset=offset,
+        limit=limit,
     )
-    codes = sorted({x.code for x in found})
-    if f.code:
-        found = [x for x in found if x.code == f.code]
-    shown = await viewer(conn, who, (x.pnr for x in found))
-    if f.customer and (wanted := f.customer.strip()):
-        found = [x for x in found if x.pnr and wanted in (x.pnr, shown.ref(x.pnr))]
-    held = await queue.held_amounts(conn, who.tenant_id, period)
-    claims = [tuple(x.record.split(":", 1)) for x in found if x.code == CLAIM_CODE and ":" in x.record]
-    requested = await queue.requested_amounts(conn, who.tenant_id, claims)  # type: ignore[arg-type]
-
-    def at_stake(x: StoredFinding) -> Decimal:
-        amount = held.get((x.run_id, x.key), ZERO)
-        if not amount and x.code == CLAIM_CODE:
-            amount = requested.get(tuple(x.record.split(":", 1)), ZERO)  # type: ignore[call-overload]
-        return amount
-
-    matched = [(x, at_stake(x)) for x in found]
-    matched.sort(key=lambda m: (-m[1], m[0].key))
-    return matched, codes, shown
 
 
 async def page(
     conn: asyncpg.Connection, who: Principal, f: Filters, *, page: int = 1, per_page: int = 50
 ) -> QueuePage:
     """One page of the queue, largest amount at stake first."""
-    matched, codes, shown = await _matching(conn, who, f)
-    pages = max(1, -(-len(matched) // per_page))
-    page = min(max(1, page), pages)
+    page = max(1, page)
+    matched = await _matching(conn, who, f, offset=(page - 1) * per_page, limit=per_page)
+    pages = max(1, -(-matched.total // per_page))
+    if page > pages:  # past the end: the last page
+        page = pages
+        matched = await _matching(conn, who, f, offset=(page - 1) * per_page, limit=per_page)
+    shown = await viewer(conn, who, (x.finding.pnr for x in matched.rows))
     items = [
-        Item(discrepancy=document.discrepancy(x, shown), at_stake=amount)
-        for x, amount in matched[(page - 1) * per_page : page * per_page]
+        Item(discrepancy=document.discrepancy(x.finding, shown), at_stake=x.at_stake) for x in matched.rows
     ]
     await audit_shown(conn, who, shown, "discrepancies.read")
+    codes = await queue.codes(conn, who.tenant_id, str(period_of(f.period)), own_provider(who, f.provider))
     return QueuePage(
-        items=items,
-        total=len(matched),
-        at_stake=sum((amount for _, amount in matched), ZERO),
-        page=page,
-        pages=pages,
-        codes=codes,
+        items=items, total=matched.total, at_stake=matched.at_stake, page=page, pages=pages, codes=codes
     )
 
 
@@ -154,8 +141,11 @@ CSV_HEADER = (
 
 async def export_csv(conn: asyncpg.Connection, who: Principal, f: Filters) -> bytes:
     """The filtered queue for spreadsheets: semicolon-separated, decimal comma, UTF-8 with BOM."""
-    matched, _, shown = await _matching(conn, who, f)
-    items = [Item(discrepancy=document.discrepancy(x, shown), at_stake=amount) for x, amount in matched]
+    matched = await _matching(conn, who, f)
+    shown = await viewer(conn, who, (x.finding.pnr for x in matched.rows))
+    items = [
+        Item(discrepancy=document.discrepancy(x.finding, shown), at_stake=x.at_stake) for x in matched.rows
+    ]
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")

@@ -179,12 +179,31 @@ async def _provider_run(
 
 
 async def provider_lines(
-    conn: asyncpg.Connection, who: Principal, period: str, provider: str, run_id: UUID | None
+    conn: asyncpg.Connection,
+    who: Principal,
+    period: str,
+    provider: str,
+    run_id: UUID | None,
 ) -> s.ProviderLines:
     """A provider-period's lines, reductions and adjustments, with totals per component and area."""
     run, name = await _provider_run(conn, who, period, provider, run_id)
-    lines = [x for x in await runs.lines(conn, who.tenant_id, run.id, provider) if x.kind != "held"]
-    shown = await viewer(conn, who, (x.pnr for x in lines))
+    every = await runs.lines(conn, who.tenant_id, run.id, provider)
+    return await _lines_of(conn, who, run, provider, name, every, None)
+
+
+async def _lines_of(
+    conn: asyncpg.Connection,
+    who: Principal,
+    run: runs.RunRow,
+    provider: str,
+    name: str,
+    every: list[InvoiceLine],
+    page: slice | None,
+) -> s.ProviderLines:
+    """With `page`, only that slice of the lines is listed; the totals are still the whole period's."""
+    lines = [x for x in every if x.kind != "held"]
+    listed = [x for x in lines if x.kind == "line"][page or slice(None)]
+    shown = await viewer(conn, who, (x.pnr for x in (*listed, *(x for x in lines if x.kind != "line"))))
     components = list((await tariffs.components(conn, who.tenant_id, run.tariffs)).values())
     sums = totals(lines, components)
     result = s.ProviderLines(
@@ -194,7 +213,7 @@ async def provider_lines(
         run=run.id,
         kind=run.kind,  # type: ignore[arg-type]
         tariffs=run.tariffs,
-        lines=[document.result_line(x, shown) for x in lines if x.kind == "line"],
+        lines=[document.result_line(x, shown) for x in listed],
         reductions=[document.result_reduction(x, shown) for x in lines if x.kind == "reduction"],
         adjustments=[document.result_adjustment(x, shown) for x in lines if x.kind == "adjustment"],
         totals=sums,
@@ -210,7 +229,26 @@ async def held_lines(
 ) -> s.ProviderHeld:
     """A provider-period's held lines, each with the discrepancy holding it and its amount if approved."""
     run, _ = await _provider_run(conn, who, period, provider, run_id)
-    held = [x for x in await runs.lines(conn, who.tenant_id, run.id, provider) if x.kind == "held"]
+    return await _held_of(conn, who, run, provider, await runs.lines(conn, who.tenant_id, run.id, provider))
+
+
+async def provider_page(
+    conn: asyncpg.Connection, who: Principal, period: str, provider: str, page: slice
+) -> tuple[s.ProviderLines, s.ProviderHeld]:
+    """The workplace's lines page: a slice of the current run's lines with the period's totals, and
+    the held lines, from one read of the provider-period."""
+    run, name = await _provider_run(conn, who, period, provider, None)
+    every = await runs.lines(conn, who.tenant_id, run.id, provider)
+    return (
+        await _lines_of(conn, who, run, provider, name, every, page),
+        await _held_of(conn, who, run, provider, every),
+    )
+
+
+async def _held_of(
+    conn: asyncpg.Connection, who: Principal, run: runs.RunRow, provider: str, every: list[InvoiceLine]
+) -> s.ProviderHeld:
+    held = [x for x in every if x.kind == "held"]
     shown = await viewer(conn, who, (x.pnr for x in held))
     result = s.ProviderHeld(
         period=run.period,

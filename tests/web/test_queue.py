@@ -87,3 +87,44 @@ async def test_bulk_gives_a_result_per_item(client, conn, month):
         )
         >= 2
     )
+
+
+async def test_filters_and_pages_are_the_apis_discrepancies(client, conn, month):
+    """Filtered, sorted and paged by the database: the status filter agrees with the API's, a
+    customer's reference finds what its number finds, and the pages together are the whole list."""
+    api = (await client.get(f"/v1/discrepancies?period={PERIOD}&limit=500", headers=auth(month))).json()[
+        "items"
+    ]
+    picked = [d for d in api if d["kind"] == "blocking"][:2]
+    for d in picked:
+        ruled = await client.post(
+            f"/v1/discrepancies/{d['id']}/decisions",
+            json={"decision": "reject", "reason": "no record"},
+            headers=auth(month),
+        )
+        assert ruled.status_code in (200, 201), ruled.text
+    for status in ("open", "rejected"):
+        shown = _rows((await client.get(f"/discrepancies.csv?period={PERIOD}&status={status}")).content)
+        want = (
+            await client.get(
+                f"/v1/discrepancies?period={PERIOD}&status={status}&limit=500", headers=auth(month)
+            )
+        ).json()["items"]
+        assert sorted(r["record"] for r in shown) == sorted(d["record"] for d in want)
+    assert len(want) == 2
+
+    every = _rows((await client.get(f"/discrepancies.csv?period={PERIOD}")).content)
+    customer = next(r["customer"] for r in every if r["customer"])
+    ref = await conn.fetchval("SELECT ref FROM customers WHERE pnr = $1", customer)
+    by_ref = _rows((await client.get(f"/discrepancies.csv?period={PERIOD}&customer={ref}")).content)
+    assert by_ref and {r["customer"] for r in by_ref} == {customer}
+
+    seen = []
+    for number in (1, 2, 3, 99):
+        html = (await client.get(f"/discrepancies?period={PERIOD}&page={number}")).text
+        seen.append(re.findall(r'id="detail-([0-9a-f-]{36})"', html))
+    last = -(-len(every) // 50)
+    assert len(seen[0]) == min(50, len(every))
+    assert seen[3] == seen[last - 1] if last <= 3 else len(seen[3]) == len(every) - 50 * (last - 1)
+    pages = [i for s in seen[:last] for i in s]
+    assert len(pages) == len(set(pages)) == min(len(every), 150)

@@ -1,0 +1,195 @@
+"""Every workplace page timed at scale (issue 13: each under 300 ms at Stockholm scale).
+
+    python tests/bench/pages.py --reuse                       # Stockholm month, kept for the next time
+    python tests/bench/pages.py --scale norrtalje --reuse     # the smaller month
+    python tests/bench/pages.py --reuse --requests 20         # more requests per page
+
+The month is loaded as tests/bench/month.py loads it (its `prepare`, so `--reuse` shares that
+benchmark's database, kundval_bench_<scale> on DATABASE_URL's server) and reconciled once if it has
+no real run yet. Then, in this process, the service (`create_app`, connected as its own role) is
+asked for each page with a logged-in invoice administrator's session: one request to warm up, then
+`--requests` timed ones, each from sending the request to having the whole body. Prints median and
+p95 per page in the shape of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from litestar.testing import AsyncTestClient  # noqa: E402
+
+from schemas.reconcile import RunIn  # noqa: E402
+from service import db  # noqa: E402
+from service.app import create_app  # noqa: E402
+from service.domain.principal import Principal  # noqa: E402
+from service.settings import Settings  # noqa: E402
+from service.usecases import accounts  # noqa: E402
+from service.usecases.runs import start_run  # noqa: E402
+from tests.api.test_sessions import PASSWORD  # noqa: E402
+from tests.bench.month import PERIOD, SCALES, TENANT, prepare  # noqa: E402
+
+USER = "bench-admin"
+LOGIN_CSRF = 'action="/login">\\s*<input type="hidden" name="_csrf" value="([^"]+)"'
+BUDGET_MS = 300
+
+
+def as_service(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(netloc=f"{db.SERVICE_ROLE}@{parts.netloc.rpartition('@')[2]}"))
+
+
+async def ready(dsn: str) -> dict[str, str]:
+    """The month reconciled (once), an administrator to log in as, and the ids the pages need."""
+    conn = await db.connect(dsn)
+    try:
+        run = await conn.fetchval(
+            "SELECT id FROM runs WHERE tenant_id = $1 AND period = $2 AND kind = 'real' ORDER BY seq DESC",
+            TENANT,
+            PERIOD,
+        )
+        if run is None:
+            pool = await db.create_pool(dsn, Settings(pool_min=1, pool_max=2))
+            try:
+                who = Principal(tenant_id=TENANT, role="invoice_admin", name="bench")
+                started = time.perf_counter()
+                run = (await start_run(pool, who, RunIn(period=PERIOD))).id
+                print(f"  reconciled the month in {time.perf_counter() - started:.1f} s", flush=True)
+            finally:
+                await pool.close()
+        # As autovacuum does soon after a run writes its rows: the planner then knows their numbers.
+        await conn.execute("ANALYZE run_discrepancies, run_lines, discrepancies")
+        if not await conn.fetchval(
+            "SELECT 1 FROM users WHERE tenant_id = $1 AND username = $2", TENANT, USER
+        ):
+            async with conn.transaction():
+                await accounts.create(
+                    conn, Principal.cli(TENANT, "bench"), username=USER, role="invoice_admin",
+                    name="Bench Admin", password=PASSWORD,
+                )  # fmt: skip
+        # The provider with the most lines, its first line, a blocking discrepancy and a customer.
+        provider = await conn.fetchval(
+            """SELECT provider_id FROM run_lines WHERE tenant_id = $1 AND run_id = $2
+               GROUP BY 1 ORDER BY count(*) DESC LIMIT 1""",
+            TENANT,
+            run,
+        )
+        line = await conn.fetchval(
+            "SELECT id FROM run_lines WHERE tenant_id = $1 AND run_id = $2 AND provider_id = $3 AND kind = 'line' LIMIT 1",
+            TENANT,
+            run,
+            provider,
+        )
+        found = await conn.fetchrow(
+            """SELECT d.id, rd.pnr FROM run_discrepancies rd JOIN discrepancies d USING (tenant_id, key)
+               WHERE rd.tenant_id = $1 AND rd.run_id = $2 AND rd.kind = 'blocking' AND rd.pnr IS NOT NULL
+               LIMIT 1""",
+            TENANT,
+            run,
+        )
+        ref = await conn.fetchval(
+            "SELECT ref FROM customers WHERE tenant_id = $1 AND pnr = $2", TENANT, found["pnr"]
+        )
+        return {
+            "run": str(run),
+            "provider": provider,
+            "line": str(line),
+            "discrepancy": str(found["id"]),
+            "ref": ref,
+        }
+    finally:
+        await conn.close()
+
+
+def pages(ids: dict[str, str]) -> list[tuple[str, str]]:
+    p, prov = PERIOD, ids["provider"]
+    return [
+        ("Översikt", "/"),
+        ("Avstämning", "/runs"),
+        ("Körning", f"/runs/{ids['run']}"),
+        ("Avvikelser, första sidan", f"/discrepancies?period={p}"),
+        ("Avvikelser, sida 100", f"/discrepancies?period={p}&page=100"),
+        ("Avvikelser, blockerande öppna", f"/discrepancies?period={p}&kind=blocking&status=open"),
+        ("Avvikelser, en utförare", f"/discrepancies?period={p}&provider={prov}"),
+        ("Avvikelser, en kund", f"/discrepancies?period={p}&customer={ids['ref']}"),
+        ("Avvikelse", f"/discrepancies/{ids['discrepancy']}"),
+        ("Fakturarader, största utföraren", f"/lines?period={p}&provider={prov}"),
+        ("Fakturarad med spår", f"/lines/{ids['line']}"),
+        ("Kund", f"/customers/{ids['ref']}"),
+        ("Attestering", "/settlements"),
+        ("Uppföljning", f"/followup?period={p}"),
+        ("Tariffer", "/tariffs"),
+    ]
+
+
+async def measure(dsn: str, ids: dict[str, str], requests: int) -> list[tuple[str, str, int, float, float]]:
+    settings = Settings(
+        database_url=as_service(dsn), log_format="json", log_level="warning", pool_min=1, pool_max=4
+    )
+    out = []
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        form = await client.get("/login")
+        token = re.search(LOGIN_CSRF, form.text).group(1)  # type: ignore[union-attr]
+        logged = await client.post(
+            "/login", data={"username": USER, "password": PASSWORD, "_csrf": token, "next": "/"}
+        )
+        assert logged.status_code in (200, 303), logged.text
+        for name, path in pages(ids):
+            first = await client.get(path)
+            times = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                response = await client.get(path)
+                times.append((time.perf_counter() - started) * 1000)
+            times.sort()
+            p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+            out.append((name, path, first.status_code, statistics.median(times), p95))
+            print(
+                f"| {name} | `{path.split('?')[0]}` | {response.status_code} | {statistics.median(times):.0f} | {p95:.0f} |",
+                flush=True,
+            )
+    return out
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", choices=list(SCALES), default="stockholm")
+    parser.add_argument("--reuse", action="store_true", help="keep the loaded database and reuse it")
+    parser.add_argument("--requests", type=int, default=10, help="timed requests per page")
+    args = parser.parse_args()
+    server_dsn = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"kundval_bench_{args.scale}"
+    dsn, loaded = await prepare(server_dsn, name, SCALES[args.scale], args.reuse)
+    print(f"  {args.scale}: database {loaded['loaded']}", flush=True)
+    try:
+        ids = await ready(dsn)
+        print(
+            f"| page ({args.scale}) | path | status | median ms | p95 ms |\n|---|---|---:|---:|---:|",
+            flush=True,
+        )
+        rows = await measure(dsn, ids, args.requests)
+        slow = [r[0] for r in rows if r[4] > BUDGET_MS or r[2] != 200]
+        print(f"over {BUDGET_MS} ms at p95 or not 200: {', '.join(slow) or 'none'}")
+    finally:
+        if not args.reuse:
+            admin = await asyncpg.connect(server_dsn)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
