@@ -30,6 +30,7 @@ from service.domain.errors import Invalid, Problem
 from service.domain.principal import Principal
 from service.http.deps import Conn
 from service.usecases import idempotency
+from service.usecases.settlements import Export
 
 Req = Request[Principal, None, State]
 T = TypeVar("T")
@@ -37,6 +38,18 @@ T = TypeVar("T")
 # A JSON body decoded by `parse`, not by Litestar: its problems then name their field (and the
 # position in a list), the same as a batch row's; the OpenAPI schema is still T's.
 Payload: TypeAlias = Annotated[SkipValidation[T], BodyKwarg(media_type=RequestEncodingType.JSON)]
+
+
+CSV = "text/csv; charset=utf-8"
+
+
+def csv_attachment(export: Export) -> Response[bytes]:
+    """A CSV export as a download under its own file name."""
+    return Response(
+        export.body,
+        media_type=CSV,
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+    )
 
 
 def parse(kind: type[T], data: Any) -> T:

@@ -13,14 +13,12 @@ from litestar.params import FromQuery, QueryParameter
 from schemas import reports as s
 from service.auth import allow
 from service.domain.principal import Principal
-from service.http.common import Payload, get, parse, post
+from service.http.common import CSV, Payload, csv_attachment, get, parse, post
 from service.http.deps import Conn
 from service.usecases import reports
-from service.usecases.settlements import Export
 
 READERS = allow("invoice_admin", "auditor", "reader", "provider")
 Req = Request[Principal, None, State]
-CSV = "text/csv; charset=utf-8"
 
 From = Annotated[str, QueryParameter(name="from", description="first month of the range, YYYY-MM")]
 To = Annotated[str, QueryParameter(description="last month of the range, YYYY-MM (at most 36 months)")]
@@ -32,14 +30,6 @@ Provider = Annotated[
 Tariffs = Annotated[
     list[str], QueryParameter(name="tariff", description="the tariffs compared, the baseline first")
 ]
-
-
-def _csv(export: Export) -> Response[bytes]:
-    return Response(
-        export.body,
-        media_type=CSV,
-        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
-    )
 
 
 @get(
@@ -71,7 +61,7 @@ async def followup_csv(
     request: Req, conn: Conn, first: From, to: To, provider: Provider = None
 ) -> Response[bytes]:
     report = await reports.followup_report(conn, request.user, first=first, last=to, provider=provider)
-    return _csv(reports.followup_csv(report))
+    return csv_attachment(reports.followup_csv(report))
 
 
 @get(
@@ -131,7 +121,7 @@ async def period_over_period_csv(
         compare_last=compare_to,
         provider=provider,
     )
-    return _csv(reports.period_over_period_csv(report))
+    return csv_attachment(reports.period_over_period_csv(report))
 
 
 @post(
@@ -175,7 +165,7 @@ async def comparison_csv(
     request: Req, conn: Conn, period: FromQuery[str], tariff: Tariffs, provider: Provider = None
 ) -> Response[bytes]:
     report = await reports.comparison(conn, request.user, period=period, tariffs_=tariff, provider=provider)
-    return _csv(reports.comparison_csv(report))
+    return csv_attachment(reports.comparison_csv(report))
 
 
 ROUTES = [

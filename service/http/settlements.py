@@ -12,7 +12,7 @@ from schemas import settlements as s
 from schemas.reconcile import PERIOD_PATTERN, ProviderId
 from service.auth import allow
 from service.domain.principal import Principal
-from service.http.common import POSITION_MAX, Payload, get, parse, post
+from service.http.common import CSV, POSITION_MAX, Payload, csv_attachment, get, parse, post
 from service.http.deps import Conn
 from service.usecases import settlements
 
@@ -81,15 +81,10 @@ async def get_settlement(request: Req, conn: Conn, settlement_id: FromPath[UUID]
     tags=["settlements"],
     guards=[READERS],
     summary="A settlement's lines for spreadsheets: semicolon-separated, decimal comma, UTF-8 with BOM",
-    media_type="text/csv; charset=utf-8",
+    media_type=CSV,
 )
 async def export_csv(request: Req, conn: Conn, settlement_id: FromPath[UUID]) -> Response[bytes]:
-    export = await settlements.export_csv(conn, request.user, settlement_id)
-    return Response(
-        export.body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
-    )
+    return csv_attachment(await settlements.export_csv(conn, request.user, settlement_id))
 
 
 @get(

@@ -110,34 +110,25 @@ async def list_users(conn: asyncpg.Connection, who: Principal) -> list[User]:
 async def disable(conn: asyncpg.Connection, who: Principal, username: str) -> User:
     """Disable a user for good; their open sessions end at once."""
     user = await accounts.disable_user(conn, who.tenant_id, username)
-    if user is None:
-        raise NotFound(f"no user {username} in tenant {who.tenant_id}")
-    ended = await accounts.end_sessions_of(conn, username, "disabled")
-    await audit.record(
-        conn,
-        who,
-        action="user.disable",
-        entity_kind="user",
-        entity_ids=[username],
-        after={"sessions_ended": ended},
-    )
-    return user
+    return await _sessions_ended(conn, who, user, username, "disabled", action="user.disable")
 
 
 async def set_password(conn: asyncpg.Connection, who: Principal, username: str, password: str) -> User:
     """A new password; the user's open sessions end (whoever held the old one is logged out)."""
     _check_password(password)
     user = await accounts.set_password(conn, who.tenant_id, username, await _hash(password))
+    return await _sessions_ended(conn, who, user, username, "password", action="user.password")
+
+
+async def _sessions_ended(
+    conn: asyncpg.Connection, who: Principal, user: User | None, username: str, why: str, *, action: str
+) -> User:
+    """After a change to a user's access: end their open sessions and audit the change."""
     if user is None:
         raise NotFound(f"no user {username} in tenant {who.tenant_id}")
-    ended = await accounts.end_sessions_of(conn, username, "password")
+    ended = await accounts.end_sessions_of(conn, username, why)
     await audit.record(
-        conn,
-        who,
-        action="user.password",
-        entity_kind="user",
-        entity_ids=[username],
-        after={"sessions_ended": ended},
+        conn, who, action=action, entity_kind="user", entity_ids=[username], after={"sessions_ended": ended}
     )
     return user
 
