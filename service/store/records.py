@@ -13,6 +13,9 @@ from typing import Any, TypeVar
 import asyncpg
 import msgspec
 
+from service.domain.lines import InvoiceLine
+from service.store.runs import LINE_SELECT, read_lines
+
 R = TypeVar("R", bound=msgspec.Struct)
 Key = tuple[str, str | None, str]  # (tenant, provider, external id)
 
@@ -198,3 +201,51 @@ async def records(
     limit: int,
 ) -> list[Record]:
     return await fetch_page(conn, table.query, Record, tenant, provider, after, limit)
+
+
+# A customer's records and lines of a period (the workplace's screen 5) ------------------------------
+
+
+async def customer_records(
+    conn: asyncpg.Connection, table: Table, tenant: str, pnr: str, first: date, last: date
+) -> list[Record]:
+    """Every provider's records of one customer valid on a day of [first, last] (by the table's
+    customer index), by provider and id."""
+    rows = await conn.fetch(
+        f"""{table.query} WHERE x.tenant_id = $1 AND x.pnr = $2 AND x.valid_from <= $4
+              AND (x.valid_to IS NULL OR x.valid_to >= $3)
+            ORDER BY x.provider_id, x.external_id""",
+        tenant,
+        pnr,
+        first,
+        last,
+    )
+    return [Record(**r) for r in rows]
+
+
+async def customer_lines(conn: asyncpg.Connection, tenant: str, pnr: str, period: str) -> list[InvoiceLine]:
+    """One customer's lines (paid, held, reductions, adjustments) in the period's current real run of
+    each provider, by provider and order: an index probe per provider's run (run_lines_customer,
+    sql/migrations/0017), not a read of the month's lines."""
+    rows = await conn.fetch(
+        f"""SELECT {LINE_SELECT} FROM current_runs c
+            JOIN run_lines rl ON rl.tenant_id = c.tenant_id AND rl.pnr = $3 AND rl.run_id = c.run_id
+                             AND rl.provider_id = c.provider_id
+            WHERE c.tenant_id = $1 AND c.period = $2
+            ORDER BY rl.provider_id, rl.ord""",
+        tenant,
+        period,
+        pnr,
+    )
+    return await read_lines(conn, tenant, rows)
+
+
+async def latest_line_period(conn: asyncpg.Connection, tenant: str, pnr: str) -> str | None:
+    """The last period in which a real run has lines of the customer (None: none has)."""
+    return await conn.fetchval(
+        """SELECT max(r.period) FROM run_lines rl
+           JOIN runs r ON r.tenant_id = rl.tenant_id AND r.id = rl.run_id AND r.kind = 'real'
+           WHERE rl.tenant_id = $1 AND rl.pnr = $2""",
+        tenant,
+        pnr,
+    )

@@ -10,20 +10,28 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
 
 from schemas import records as r
-from service.domain.errors import Conflict
+from schemas import registry as reg
+from service.domain.errors import Conflict, Forbidden
+from service.domain.lines import show_quantity
 from service.domain.principal import Principal
-from service.domain.visibility import record_customer
+from service.domain.visibility import record_customer, shown_pnr
 from service.store import audit, registry
 from service.store import records as store
+from service.usecases import registry as registry_cases
 from service.usecases.access import listed_provider, record_owner
 from service.usecases.ingestion import Checks, Collected, after_record, audit_write, found, own, record_page
-from service.usecases.viewers import audit_read, label
+from service.usecases.runs import period_of
+from service.usecases.viewers import audit_read, audit_shown, label, viewer
 
 MAX_ROWS = 10_000  # per batch, for each kind and for claims
 
@@ -275,3 +283,115 @@ EXECUTION = Kind("execution", store.EXECUTIONS, r.Execution, r.ExecutionPage, _e
 PAUSE = Kind("pause", store.PAUSES, r.Pause, r.PausePage, _pause)
 ENROLMENT = Kind("enrolment", store.ENROLMENTS, r.Enrolment, r.EnrolmentPage)
 DELEGATION = Kind("delegation", store.DELEGATIONS, r.Delegation, r.DelegationPage, _delegation)
+
+
+# A customer in a period (the workplace's screen 5) -------------------------------------------------
+
+# Those who read every record of every provider (domain.md 2): the customer screen shows registry
+# data, every provider's records and lines together.
+CUSTOMER_READERS = ("invoice_admin", "auditor")
+STOCKHOLM = ZoneInfo("Europe/Stockholm")  # whose month "this month" is
+
+
+class CustomerLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One of the customer's lines: paid, held (its amount if approved), reduction or adjustment."""
+
+    id: UUID
+    provider: str
+    kind: str
+    component: str
+    area: str
+    zone: str | None
+    quantity: str | None
+    unit: str | None
+    unit_price: Decimal | None
+    amount: Decimal
+
+
+class CustomerPeriod(msgspec.Struct, frozen=True, kw_only=True):
+    """A customer with what concerns it in a period: the decisions with their lines valid in it, every
+    provider's pauses, enrolments and delegations valid on a day of it, and its lines in the period's
+    current runs."""
+
+    period: str
+    customer: reg.Customer
+    decisions: list[reg.Decision]
+    pauses: list[r.Pause]
+    enrolments: list[r.Enrolment]
+    delegations: list[r.Delegation]
+    lines: list[CustomerLine]
+
+
+def _within(first: date, last: date, start: date, end: date | None) -> bool:
+    return start <= last and (end is None or end >= first)
+
+
+async def customer_period(
+    conn: asyncpg.Connection, who: Principal, ref: str, period: str | None
+) -> CustomerPeriod:
+    """The customer in `period`, or else in the last period a run has lines of it (else this month,
+    in Swedish time). Each read is audited as the JSON API audits it: `customer.read`, and `decision.list`,
+    `pause.list`, `enrolment.list`, `delegation.list` and `lines.read` naming the customer when they
+    show something. A fixed number of queries, whatever the customer has."""
+    if who.role not in CUSTOMER_READERS:
+        raise Forbidden("the customer screen is for invoice_admin and auditor")
+    customer = await registry_cases.read_customer(conn, who, ref)
+    row = found(await registry.customer(conn, who.tenant_id, ref), "no such customer")
+    if not period:
+        latest = await store.latest_line_period(conn, who.tenant_id, row.pnr)
+        period = latest or datetime.now(STOCKHOLM).strftime("%Y-%m")
+    month = period_of(period)
+    first, last = month.first, month.last
+
+    decided = await registry.decisions(conn, who.tenant_id, "", MAX_ROWS, ref)
+    valid: dict[str, list[reg.DecisionLine]] = {d.id: [] for d in decided}
+    for line in await registry.decision_lines(conn, who.tenant_id, decisions=list(valid)):
+        if _within(first, last, line.valid_from, line.valid_to):
+            valid[line.decision_id].append(registry_cases.line_view(line))
+    decisions = [
+        reg.Decision(
+            id=d.id,
+            customer=shown_pnr(d.pnr, d.protected, who.role, single=True),
+            customer_ref=d.ref,
+            decided=d.decided_on,
+            lines=valid[d.id],
+        )
+        for d in decided
+        if valid[d.id]
+    ]
+    await audit_read(conn, who, "decision.list", [d.customer_ref for d in decisions])
+
+    records: dict[str, list[Any]] = {}
+    for kind in (PAUSE, ENROLMENT, DELEGATION):
+        rows = await store.customer_records(conn, kind.table, who.tenant_id, row.pnr, first, last)
+        await audit_read(conn, who, f"{kind.name}.list", _customers(rows))
+        records[kind.name] = [kind._out(x, who.role, single=True) for x in rows]
+
+    seen = await viewer(conn, who, [row.pnr], single=True)
+    lines = [
+        CustomerLine(
+            id=x.id,  # type: ignore[arg-type]
+            provider=x.provider_id,
+            kind=x.kind,
+            component=x.component,
+            area=x.area,
+            zone=x.zone,
+            quantity=None if x.quantity is None or x.unit is None else show_quantity(x.quantity, x.unit),
+            unit=x.unit,
+            unit_price=x.unit_price,
+            amount=x.amount,
+        )
+        for x in await store.customer_lines(conn, who.tenant_id, row.pnr, str(month))
+    ]
+    if lines:
+        seen.customer(row.pnr)  # the lines are the customer's
+    await audit_shown(conn, who, seen, "lines.read")
+    return CustomerPeriod(
+        period=str(month),
+        customer=customer,
+        decisions=decisions,
+        pauses=records["pause"],
+        enrolments=records["enrolment"],
+        delegations=records["delegation"],
+        lines=lines,
+    )

@@ -483,7 +483,8 @@ PERIODS_HEADER = (
 )
 
 
-def _delta_kind(figure: str) -> str:
+def figure_kind(figure: str) -> str:
+    """How a period-over-period figure is written: minutes, share, amount or count."""
     head = figure.split(".")[0]
     if head in ("granted_minutes", "performed_minutes"):
         return "minutes"
@@ -501,7 +502,7 @@ def period_over_period_csv(report: s.PeriodOverPeriod) -> Export:
     rows = []
     for level, pid, block in blocks:
         for c in block.changes:
-            kind = _delta_kind(c.figure)
+            kind = figure_kind(c.figure)
             # a share's difference is in percentage points, as its change
             difference = _csv_value("count", c.change) if kind == "share" else _csv_value(kind, c.difference)  # type: ignore[arg-type]
             rows.append(

@@ -56,7 +56,9 @@ async def compare_page(request: Request) -> Template:
             charts.bars(
                 gettext("Total under each tariff, %(period)s") % {"period": result.period},
                 totals,
-                maximum=max([v for _, v in totals] + [Decimal(1)]),
+                ident="compare-total",
+                desc=gettext("The baseline tariff first, in kronor."),
+                maximum=charts.nice(max([v for _, v in totals] + [Decimal(1)])),
             )
         )
     return page(

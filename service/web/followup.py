@@ -1,63 +1,276 @@
-"""Screen 7, Uppföljning (in part): the follow-up figures of a range of months per provider (followup.md
-1-2), with graph 1 (the share of granted time performed, against the 85 % target) and payout per area
-drawn as SVG beside their tables."""
+"""Screen 7, Uppföljning: the follow-up figures of a range of months (followup.md 1-2), for the whole
+tenant and per provider: graph 1 (the share of granted time performed, against the 85 % target),
+graph 2 (visits by licensed staff per month, by category), payout per area and declined visits per
+provider, and, with a second range, period over period. Each chart is SVG drawn here, beside its
+data table; the figures come from the use cases the JSON API answers with."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
+from babel.numbers import format_decimal
 from litestar import Request, get
 from litestar.response import Template
 from markupsafe import Markup
 
+from schemas.reconcile import FollowupFigures
+from schemas.reports import FigureChange, FollowupReport, PeriodBlock, PeriodOverPeriod
 from service.auth import allow
+from service.domain.errors import Invalid
+from service.domain.followup import AREAS, LICENSED_CATEGORIES
 from service.usecases import reports
 from service.web import charts
-from service.web.i18n import translate
+from service.web.i18n import N_, translate
 from service.web.templates import locale_of, page
 
+CATEGORY_NAMES = {
+    "sjukskoterska": N_("registered nurse"),
+    "distriktsskoterska": N_("district nurse"),
+    "fysioterapeut": N_("physiotherapist"),
+    "arbetsterapeut": N_("occupational therapist"),
+}
+AREA_NAMES = {
+    "hemtjanst": N_("home care"),
+    "hemsjukvard": N_("home health care"),
+    "hemrehab": N_("home rehabilitation"),
+    "ovrigt": N_("other"),
+}
+# Period over period: a figure's name (followup.md 2); "a.b" names b within a.
+FIGURE_NAMES = {
+    "granted_minutes": N_("Granted time (min)"),
+    "performed_minutes": N_("Performed time (min)"),
+    "performed_share": N_("Share of granted time performed"),
+    "customers_below_target": N_("Customers below the target"),
+    "licensed_visits": N_("Visits by licensed staff"),
+    "declined_visits": N_("Declined visits"),
+    "declined_customers": N_("Customers who declined visits"),
+    "customers": N_("Unique customers"),
+    "customers_by_area": N_("Unique customers"),
+    "payout": N_("Payout (kr)"),
+    "payout_by_area": N_("Payout (kr)"),
+}
 
-def _percent(share: str | None) -> Decimal | None:
-    return None if share is None else Decimal(share) * 100
+
+def _chart(svg: str) -> Markup:
+    return Markup(svg)  # noqa: S704  (built by service/web/charts.py, which escapes every text)
+
+
+class _Draw:
+    """The charts of the page in its language."""
+
+    def __init__(self, lang: str, target: Decimal) -> None:
+        self.gettext = translate(lang).gettext
+        self.lang = lang
+        self.target = target
+
+    def name(self, key: str) -> str:
+        names = CATEGORY_NAMES | AREA_NAMES
+        return self.gettext(names[key]) if key in names else key
+
+    def share(self, ident: str, whose: str, months: Sequence[tuple[str, FollowupFigures | None]]) -> Markup:
+        values = [
+            (period, None if f is None or f.performed_share is None else Decimal(f.performed_share) * 100)
+            for period, f in months
+        ]
+        _ = self.gettext
+        return _chart(
+            charts.bars(
+                _("Share of granted time performed, %(name)s") % {"name": whose},
+                values,
+                ident=ident,
+                desc=_("Per month, in per cent; the dashed line is the target of %(target)s %%.")
+                % {"target": f"{self.target:.0f}"},
+                maximum=Decimal(100),
+                unit=" %",
+                target=self.target,
+                target_label=_("target %(share)s %%") % {"share": f"{self.target:.0f}"},
+            )
+        )
+
+    def licensed(
+        self, ident: str, whose: str, months: Sequence[tuple[str, FollowupFigures | None]]
+    ) -> Markup:
+        _ = self.gettext
+        return _chart(
+            charts.series(
+                _("Visits by licensed staff, %(name)s") % {"name": whose},
+                [period for period, _f in months],
+                [
+                    (self.name(c), [None if f is None else f.licensed_visits.get(c, 0) for _p, f in months])
+                    for c in LICENSED_CATEGORIES
+                ],
+                ident=ident,
+                desc=_("Per month, one bar of visits stacked by the staff's category."),
+                stacked=True,
+            )
+        )
+
+    def payout(self, ident: str, whose: str, payout: dict[str, Decimal]) -> Markup:
+        _ = self.gettext
+        return _chart(
+            charts.bars(
+                _("Payout per area, %(name)s") % {"name": whose},
+                [(self.name(a), Decimal(payout.get(a, 0))) for a in AREAS],
+                ident=ident,
+                desc=_("The months chosen together, in kronor."),
+                maximum=charts.nice(max([Decimal(v) for v in payout.values()] + [Decimal(1)])),
+            )
+        )
+
+    def declined(self, report: FollowupReport) -> Markup:
+        _ = self.gettext
+        counts = [(p.name, Decimal(p.total.declined_visits)) for p in report.providers]
+        return _chart(
+            charts.bars(
+                _("Declined visits per provider"),
+                counts,
+                ident="declined",
+                desc=_("The months chosen together: one bar per provider."),
+                maximum=charts.nice(max([v for _n, v in counts] + [Decimal(1)])),
+            )
+        )
+
+    def periods(self, ident: str, whose: str, pop: PeriodOverPeriod, block: PeriodBlock) -> Markup:
+        _ = self.gettext
+        return _chart(
+            charts.series(
+                _("Payout per area in both ranges, %(name)s") % {"name": whose},
+                [self.name(a) for a in AREAS],
+                [
+                    (_span(pop.a), [Decimal(block.a.payout_by_area.get(a, 0)) for a in AREAS]),
+                    (_span(pop.b), [Decimal(block.b.payout_by_area.get(a, 0)) for a in AREAS]),
+                ],
+                ident=ident,
+                desc=_("Per area, the range compared with beside the range reported, in kronor."),
+                stacked=False,
+            )
+        )
+
+    # Period over period as the pages show it: Swedish numbers, shares as per cent, differences
+    # signed, a share's difference in percentage points (followup.md 2).
+
+    def number(self, kind: str, value: str | int | None) -> str:
+        if value is None:
+            return "–"
+        if kind == "share":
+            return format_decimal(Decimal(value) * 100, format="#,##0.0", locale=self.lang) + " %"
+        pattern = {"amount": "#,##0.00", "minutes": "#,##0.####"}.get(kind, "#,##0")
+        return format_decimal(Decimal(value), format=pattern, locale=self.lang)
+
+    def signed(self, value: Decimal | str | int, pattern: str) -> str:
+        return format_decimal(Decimal(value), format=f"+{pattern};-{pattern}", locale=self.lang)
+
+    def row(self, c: FigureChange) -> dict[str, Any]:
+        kind = reports.figure_kind(c.figure)
+        head, _dot, part = c.figure.partition(".")
+        label = self.gettext(FIGURE_NAMES.get(head, head)) + (f", {self.name(part)}" if part else "")
+        if kind == "share":
+            difference = (
+                "–"
+                if c.change is None
+                else self.gettext("%(points)s percentage points")
+                % {"points": self.signed(c.change, "#,##0.0")}
+            )
+            change = "–"
+        else:
+            pattern = {"amount": "#,##0.00", "minutes": "#,##0.####"}.get(kind, "#,##0")
+            difference = "–" if c.difference is None else self.signed(c.difference, pattern)
+            change = "–" if c.change is None else self.signed(c.change, "#,##0.0") + " %"
+        return {
+            "figure": c.figure,
+            "label": label,
+            "part": bool(part),
+            "a": self.number(kind, c.a),
+            "b": self.number(kind, c.b),
+            "difference": difference,
+            "change": change,
+        }
+
+
+def _span(r: Any) -> str:
+    return r.from_ if r.from_ == r.to else f"{r.from_}–{r.to}"
+
+
+def _text(request: Request, name: str) -> str:
+    return request.query_params.get(name, "").strip()
 
 
 @get("/followup", guards=[allow("invoice_admin", "auditor", "reader")])
 async def followup_page(request: Request) -> Template:
-    first = request.query_params.get("from", "").strip()
-    last = request.query_params.get("to", "").strip() or first
-    provider = request.query_params.get("provider", "").strip() or None
-    report, graphs = None, {}
+    first, provider = _text(request, "from"), _text(request, "provider") or None
+    last = _text(request, "to") or first
+    compare_from = _text(request, "compare_from")
+    compare_to = _text(request, "compare_to") or compare_from
+    report, pop, problem = None, None, None
     if first:
         async with request.app.state.pool.acquire() as conn:
             report = await reports.followup_report(
                 conn, request.user, first=first, last=last, provider=provider
             )
-        gettext = translate(locale_of(request)).gettext
-        target = Decimal(report.target_share) * 100
-        for p in report.providers:
-            share = [(m.period, _percent(m.figures.performed_share) if m.figures else None) for m in p.months]
-            payout = {area: Decimal(v) for area, v in p.total.payout_by_area.items()}
-            graphs[p.provider] = {
-                "share": Markup(  # noqa: S704  (built by charts.bars, which escapes every text)
-                    charts.bars(
-                        gettext("Share of granted time performed, %(name)s") % {"name": p.name},
-                        share,
-                        maximum=Decimal(100),
-                        unit=" %",
-                        target=target,
-                        target_label=gettext("target %(share)s %%") % {"share": f"{target:.0f}"},
+            if compare_from:
+                try:
+                    pop = await reports.period_over_period(
+                        conn,
+                        request.user,
+                        first=first,
+                        last=last,
+                        compare_first=compare_from,
+                        compare_last=compare_to,
+                        provider=provider,
                     )
-                ),
-                "payout": Markup(  # noqa: S704
-                    charts.bars(
-                        gettext("Payout per area, %(name)s") % {"name": p.name},
-                        sorted(payout.items()),
-                        maximum=max([*payout.values(), Decimal(1)]),
-                    )
-                ),
-            }
-    filters = {"from": first, "to": last, "provider": provider or ""}
-    return page(request, "followup.html", report=report, graphs=graphs, filters=filters)
+                except Invalid as err:
+                    problem = err.detail
+    filters = {
+        "from": first,
+        "to": last,
+        "provider": provider or "",
+        "compare_from": compare_from,
+        "compare_to": compare_to,
+    }
+    context: dict[str, Any] = {"report": report, "pop": pop, "problem": problem, "filters": filters}
+    if report is not None:
+        context |= _drawn(_Draw(locale_of(request), Decimal(report.target_share) * 100), report, pop)
+    return page(request, "followup.html", **context)
+
+
+def _drawn(draw: _Draw, report: FollowupReport, pop: PeriodOverPeriod | None) -> dict[str, Any]:
+    """The charts and the period-over-period rows of the page."""
+    _ = draw.gettext
+    everyone = _("the whole tenant")
+    graphs: dict[str, dict[str, Markup]] = {}
+    tenant = report.tenant_figures
+    if tenant is not None:
+        months = [(m.period, m.figures) for m in tenant.months]
+        graphs[""] = {
+            "share": draw.share("share-all", everyone, months),
+            "licensed": draw.licensed("licensed-all", everyone, months),
+            "declined": draw.declined(report),
+        }
+    for n, p in enumerate(report.providers):
+        months = [(m.period, m.figures) for m in p.months]
+        graphs[p.provider] = {
+            "share": draw.share(f"share-{n}", p.name, months),
+            "licensed": draw.licensed(f"licensed-{n}", p.name, months),
+            "payout": draw.payout(f"payout-{n}", p.name, p.total.payout_by_area),
+        }
+    rows: dict[str, list[dict[str, Any]]] = {}
+    if pop is not None:
+        if pop.tenant_figures is not None:
+            graphs[""]["periods"] = draw.periods("periods-all", everyone, pop, pop.tenant_figures)
+            rows[""] = [draw.row(c) for c in pop.tenant_figures.changes]
+        for p in pop.providers:
+            rows[p.provider] = [draw.row(c) for c in p.changes]
+    name: Callable[[str], str] = draw.name
+    return {
+        "graphs": graphs,
+        "rows": rows,
+        "name": name,
+        "categories": LICENSED_CATEGORIES,
+        "areas": AREAS,
+        "span": _span,
+    }
 
 
 ROUTES = [followup_page]
