@@ -6,11 +6,11 @@ data table; the figures come from the use cases the JSON API answers with."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, get_minus_sign_symbol
 from litestar import Request, get
 from litestar.response import Template
 from markupsafe import Markup
@@ -160,7 +160,9 @@ class _Draw:
         return format_decimal(Decimal(value), format=pattern, locale=self.lang)
 
     def signed(self, value: Decimal | str | int, pattern: str) -> str:
-        return format_decimal(Decimal(value), format=f"+{pattern};-{pattern}", locale=self.lang)
+        number = Decimal(value)
+        sign = "+" if number > 0 else get_minus_sign_symbol(self.lang) if number < 0 else ""
+        return sign + format_decimal(abs(number), format=pattern, locale=self.lang)
 
     def row(self, c: FigureChange) -> dict[str, Any]:
         kind = reports.figure_kind(c.figure)
@@ -262,11 +264,11 @@ def _drawn(draw: _Draw, report: FollowupReport, pop: PeriodOverPeriod | None) ->
             rows[""] = [draw.row(c) for c in pop.tenant_figures.changes]
         for p in pop.providers:
             rows[p.provider] = [draw.row(c) for c in p.changes]
-    name: Callable[[str], str] = draw.name
     return {
         "graphs": graphs,
         "rows": rows,
-        "name": name,
+        "label": draw.name,
+        "shown": draw.number,
         "categories": LICENSED_CATEGORIES,
         "areas": AREAS,
         "span": _span,

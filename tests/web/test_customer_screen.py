@@ -17,7 +17,7 @@ from service.usecases import accounts
 from tests.api.test_load_worked_month import SCENARIO
 from tests.conftest import auth
 from tests.web.axe import assert_accessible
-from tests.web.test_workplace import PASSWORD, PERIOD, log_in, month  # noqa: F401  (the fixture)
+from tests.web.test_workplace import PASSWORD, PERIOD, log_in, month, shot  # noqa: F401  (the fixture)
 
 CUSTOMER = "193805149493"  # a decision, a pause and a delegation in March
 
@@ -105,6 +105,7 @@ async def test_a_customer_in_a_period_with_its_records_and_lines(page: Page, ser
     amounts = sorted(_amount(r[6]) for r in listed)
     assert amounts == sorted(Decimal(x.get("amount", x.get("amount_if_approved"))) for x in lines)
     await assert_accessible(page)
+    await shot(page, "15-kund-period")
 
     # The reads of personal data, audited as the API audits them, each naming the customer.
     audited = await conn.fetch(
