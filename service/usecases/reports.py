@@ -124,6 +124,12 @@ async def followup_report(
     state."""
     periods = months_of(first, last)
     names, months = await _months(conn, who, periods, provider)
+    return _report(who, periods, names, months)
+
+
+def _report(
+    who: Principal, periods: list[str], names: dict[str, str], months: list[_Month]
+) -> s.FollowupReport:
     blocks = []
     for pid, name in names.items():
         own = [m for m in months if m.row.provider_id == pid]
@@ -214,13 +220,42 @@ async def period_over_period(
 ) -> s.PeriodOverPeriod:
     """The range reported (b: `first`..`last`) against a range of equal length (a: `compare_first`..
     `compare_last`; seed 002: Feb-Jul 2024 against Feb-Jul 2023), per provider and for the tenant."""
+    a_periods, b_periods = _ranges(first, last, compare_first, compare_last)
+    names, months = await _months(conn, who, sorted({*a_periods, *b_periods}), provider)
+    return _periods(who, a_periods, b_periods, names, months)
+
+
+async def followup_with_periods(
+    conn: asyncpg.Connection,
+    who: Principal,
+    *,
+    first: str,
+    last: str,
+    compare_first: str,
+    compare_last: str,
+    provider: str | None = None,
+) -> tuple[s.FollowupReport, s.PeriodOverPeriod]:
+    """`followup_report` of the range reported and `period_over_period` against the range compared
+    with, from one read of the months (the workplace shows both: each month's state is checked once)."""
+    a_periods, b_periods = _ranges(first, last, compare_first, compare_last)
+    names, months = await _months(conn, who, sorted({*a_periods, *b_periods}), provider)
+    reported = [m for m in months if m.row.period in b_periods]
+    return _report(who, b_periods, names, reported), _periods(who, a_periods, b_periods, names, months)
+
+
+def _ranges(first: str, last: str, compare_first: str, compare_last: str) -> tuple[list[str], list[str]]:
+    """The months of the range compared with (a) and of the range reported (b), of equal length."""
     b_periods = months_of(first, last)
     a_periods = months_of(compare_first, compare_last, ("compare_from", "compare_to"))
     if len(a_periods) != len(b_periods):
         message = f"the ranges must be of equal length: {len(b_periods)} months against {len(a_periods)}"
         raise Invalid(message, [{"field": "compare_to", "message": message}])
-    names, months = await _months(conn, who, sorted({*a_periods, *b_periods}), provider)
+    return a_periods, b_periods
 
+
+def _periods(
+    who: Principal, a_periods: list[str], b_periods: list[str], names: dict[str, str], months: list[_Month]
+) -> s.PeriodOverPeriod:
     def part(periods: list[str], pid: str | None = None) -> list[_Month]:
         return [m for m in months if m.row.period in periods and pid in (None, m.row.provider_id)]
 

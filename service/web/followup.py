@@ -208,12 +208,9 @@ async def followup_page(request: Request) -> Template:
     report, pop, problem = None, None, None
     if first:
         async with request.app.state.pool.acquire() as conn:
-            report = await reports.followup_report(
-                conn, request.user, first=first, last=last, provider=provider
-            )
             if compare_from:
                 try:
-                    pop = await reports.period_over_period(
+                    report, pop = await reports.followup_with_periods(
                         conn,
                         request.user,
                         first=first,
@@ -223,7 +220,13 @@ async def followup_page(request: Request) -> Template:
                         provider=provider,
                     )
                 except Invalid as err:
-                    problem = err.detail
+                    if not all(e["field"].startswith("compare") for e in err.extra["errors"]):
+                        raise
+                    problem = err.detail  # the range reported is still shown
+            if report is None:
+                report = await reports.followup_report(
+                    conn, request.user, first=first, last=last, provider=provider
+                )
     filters = {
         "from": first,
         "to": last,
