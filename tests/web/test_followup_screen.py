@@ -24,6 +24,7 @@ from tests.web.test_workplace import PASSWORD, log_in, shot
 A_MONTHS, B_MONTHS = ["2023-02", "2023-03"], ["2024-02", "2024-03"]
 DATA = scenario(A_MONTHS + B_MONTHS)
 LICENSED = ("sjukskoterska", "distriktsskoterska", "fysioterapeut", "arbetsterapeut")
+NAMES_SV = ("sjuksköterska", "distriktssköterska", "fysioterapeut", "arbetsterapeut")
 NAMES = {"prov-a": "PROV-A", "prov-b": "PROV-B"}
 
 
@@ -103,20 +104,20 @@ async def cells(table: Locator) -> dict[str, list[str]]:
     return out
 
 
-async def bars(chart: Locator) -> dict[str, tuple[int, float]]:
+async def bars(chart: Locator) -> dict[str, tuple[Decimal, float]]:
     """A chart's bars by label: (value, drawn height)."""
     out = {}
     for rect in await chart.locator("rect[data-label]").all():
         out[await rect.get_attribute("data-label")] = (
-            int(Decimal(await rect.get_attribute("data-value"))),
+            Decimal(await rect.get_attribute("data-value")),
             float(await rect.get_attribute("height")),
         )
     return out
 
 
-def proportional(drawn: dict[str, tuple[int, float]]) -> None:
+def proportional(drawn: dict[str, tuple[Decimal, float]]) -> None:
     """Every bar's height is its value on one scale."""
-    scales = {round(height / value, 3) for value, height in drawn.values() if value}
+    scales = {round(height / float(value), 3) for value, height in drawn.values() if value}
     assert len(scales) == 1, drawn
 
 
@@ -134,6 +135,12 @@ async def test_graph_2_declined_visits_and_period_over_period(page: Page, months
     )
     whole = page.get_by_role("region", name="Hela huvudmannen")
 
+    # Graph 1 for the tenant: the share performed per month, in the table and drawn.
+    table = await cells(whole.get_by_role("table", name="Andel utförd av beviljad tid"))
+    drawn = await bars(whole.get_by_role("img", name="Andel utförd av beviljad tid, hela huvudmannen"))
+    for period in B_MONTHS:
+        assert table[period][3] == f"{percent(share([period]) * 100)} %"
+        assert drawn[period][0] == share([period]) * 100
     # Graph 2 for the tenant: a bar per month stacked by category, the table beside it the same.
     counted = licensed(B_MONTHS)
     assert sum(counted.values()) > 0
@@ -223,11 +230,10 @@ async def test_graph_2_declined_visits_and_period_over_period(page: Page, months
     )
 
 
-NAMES_SV = ("sjuksköterska", "distriktssköterska", "fysioterapeut", "arbetsterapeut")
-
-
 async def test_ranges_of_unequal_length_are_explained(page: Page, months):
     await log_in(page, "anna")
     await page.goto(f"/followup?from={B_MONTHS[0]}&to={B_MONTHS[-1]}&compare_from={A_MONTHS[0]}")
     await expect(page.get_by_role("alert")).to_contain_text("Perioderna kan inte jämföras")
-    await expect(page.get_by_role("img", name="Besök av legitimerad personal, hela huvudmannen")).to_be_visible()
+    await expect(
+        page.get_by_role("img", name="Besök av legitimerad personal, hela huvudmannen")
+    ).to_be_visible()
