@@ -60,8 +60,11 @@ def months_of(first: str, last: str, names: tuple[str, str] = ("from", "to")) ->
             errors.append({"field": names[1], "message": f"at most {MAX_MONTHS} months, not {count}"})
     if errors:
         raise Invalid("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
-    a = bounds[0]
-    return [str(Period(a.year + (a.month - 1 + n) // 12, (a.month - 1 + n) % 12 + 1)) for n in range(count)]
+    return [str(_plus(bounds[0], n)) for n in range(count)]
+
+
+def _plus(period: Period, months: int) -> Period:
+    return Period(period.year + (period.month - 1 + months) // 12, (period.month - 1 + months) % 12 + 1)
 
 
 def _range(periods: list[str]) -> s.Range:
@@ -232,11 +235,15 @@ async def followup_with_periods(
     first: str,
     last: str,
     compare_first: str,
-    compare_last: str,
+    compare_last: str | None,
     provider: str | None = None,
 ) -> tuple[s.FollowupReport, s.PeriodOverPeriod]:
     """`followup_report` of the range reported and `period_over_period` against the range compared
-    with, from one read of the months (the workplace shows both: each month's state is checked once)."""
+    with (without `compare_last`, as long as the range reported), from one read of the months (the
+    workplace shows both: each month's state is checked once)."""
+    if compare_last is None:
+        start = Period.parse(months_of(compare_first, compare_first, ("compare_from", "compare_from"))[0])
+        compare_last = str(_plus(start, len(months_of(first, last)) - 1))
     a_periods, b_periods = _ranges(first, last, compare_first, compare_last)
     names, months = await _months(conn, who, sorted({*a_periods, *b_periods}), provider)
     reported = [m for m in months if m.row.period in b_periods]

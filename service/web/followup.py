@@ -204,7 +204,7 @@ async def followup_page(request: Request) -> Template:
     first, provider = _text(request, "from"), _text(request, "provider") or None
     last = _text(request, "to") or first
     compare_from = _text(request, "compare_from")
-    compare_to = _text(request, "compare_to") or compare_from
+    compare_to = _text(request, "compare_to") or None  # none: as long as the range reported
     report, pop, problem = None, None, None
     if first:
         async with request.app.state.pool.acquire() as conn:
@@ -232,7 +232,7 @@ async def followup_page(request: Request) -> Template:
         "to": last,
         "provider": provider or "",
         "compare_from": compare_from,
-        "compare_to": compare_to,
+        "compare_to": pop.a.to if pop else compare_to or "",
     }
     context: dict[str, Any] = {"report": report, "pop": pop, "problem": problem, "filters": filters}
     if report is not None:

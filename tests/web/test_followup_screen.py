@@ -230,9 +230,17 @@ async def test_graph_2_declined_visits_and_period_over_period(page: Page, months
     )
 
 
-async def test_ranges_of_unequal_length_are_explained(page: Page, months):
+async def test_the_range_compared_with_is_as_long_as_the_range_reported(page: Page, months):
     await log_in(page, "anna")
     await page.goto(f"/followup?from={B_MONTHS[0]}&to={B_MONTHS[-1]}&compare_from={A_MONTHS[0]}")
+    heading = f"Period mot period: {B_MONTHS[0]}–{B_MONTHS[-1]} jämfört med {A_MONTHS[0]}–{A_MONTHS[-1]}"
+    await expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    await expect(page.get_by_label("Jämförelseperiodens slut (ÅÅÅÅ-MM)")).to_have_value(A_MONTHS[-1])
+
+    # Ranges of unequal length are explained; the range reported is still shown.
+    await page.goto(
+        f"/followup?from={B_MONTHS[0]}&to={B_MONTHS[-1]}&compare_from={A_MONTHS[0]}&compare_to={A_MONTHS[0]}"
+    )
     await expect(page.get_by_role("alert")).to_contain_text("Perioderna kan inte jämföras")
     await expect(
         page.get_by_role("img", name="Besök av legitimerad personal, hela huvudmannen")
