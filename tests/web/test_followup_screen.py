@@ -7,8 +7,10 @@ through the catalogue."""
 from __future__ import annotations
 
 import calendar
+import re
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Locator, Page, expect
@@ -19,7 +21,7 @@ from service.usecases import accounts
 from tests.api.test_reports_followup import scenario
 from tests.conftest import auth
 from tests.web.axe import assert_accessible
-from tests.web.test_workplace import PASSWORD, log_in, shot
+from tests.web.test_workplace import PASSWORD, SCREENSHOTS, log_in
 
 A_MONTHS, B_MONTHS = ["2023-02", "2023-03"], ["2024-02", "2024-03"]
 DATA = scenario(A_MONTHS + B_MONTHS)
@@ -177,7 +179,8 @@ async def test_graph_2_declined_visits_and_period_over_period(page: Page, months
     assert sum(declined(B_MONTHS, p) for p in NAMES) > 0
 
     # Period over period: figures summed, a change in per cent, a share's difference in points.
-    periods = page.get_by_role("table", name="Period mot period, hela huvudmannen")
+    section = page.get_by_role("region", name=re.compile("^Period mot period"))
+    periods = section.get_by_role("table", name="Period mot period, hela huvudmannen")
     await expect(periods).to_be_visible()
 
     async def figure(name: str) -> list[str]:
@@ -220,7 +223,9 @@ async def test_graph_2_declined_visits_and_period_over_period(page: Page, months
         )
 
     await assert_accessible(page)
-    await shot(page, "14-uppfoljning-period-mot-period")
+    if SCREENSHOTS:  # the tenant's charts and period over period (docs/workplace.md)
+        for name, region in [("14-uppfoljning-grafer", whole), ("15-uppfoljning-period-mot-period", section)]:
+            await region.screenshot(path=Path(SCREENSHOTS) / f"{name}.png")
 
     # English through the catalogue.
     await page.get_by_role("link", name="English").click()
