@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from babel.numbers import format_decimal, get_minus_sign_symbol
+from babel import Locale
+from babel.numbers import get_minus_sign_symbol, parse_pattern
 from litestar import Request, get
 from litestar.response import Template
 from markupsafe import Markup
@@ -51,6 +53,8 @@ FIGURE_NAMES = {
     "payout": N_("Payout (kr)"),
     "payout_by_area": N_("Payout (kr)"),
 }
+# Period over period per provider, beside the tenant's every figure: what seed 002 compares.
+KEY_FIGURES = ("payout", "performed_share", "licensed_visits", "customers")
 
 
 def _chart(svg: str) -> Markup:
@@ -63,7 +67,13 @@ class _Draw:
     def __init__(self, lang: str, target: Decimal) -> None:
         self.gettext = translate(lang).gettext
         self.lang = lang
+        self.locale = Locale.parse(lang)
         self.target = target
+
+    def format(self, value: Decimal, pattern: str) -> str:
+        """A number as the language writes it (babel's format_decimal, its pattern parsed once: a page
+        of sixty providers formats thousands)."""
+        return _pattern(pattern).apply(value, self.locale)
 
     def name(self, key: str) -> str:
         names = CATEGORY_NAMES | AREA_NAMES
@@ -155,14 +165,14 @@ class _Draw:
         if value is None:
             return "–"
         if kind == "share":
-            return format_decimal(Decimal(value) * 100, format="#,##0.0", locale=self.lang) + " %"
+            return self.format(Decimal(value) * 100, "#,##0.0") + " %"
         pattern = {"amount": "#,##0.00", "minutes": "#,##0.####"}.get(kind, "#,##0")
-        return format_decimal(Decimal(value), format=pattern, locale=self.lang)
+        return self.format(Decimal(value), pattern)
 
     def signed(self, value: Decimal | str | int, pattern: str) -> str:
         number = Decimal(value)
         sign = "+" if number > 0 else get_minus_sign_symbol(self.lang) if number < 0 else ""
-        return sign + format_decimal(abs(number), format=pattern, locale=self.lang)
+        return sign + self.format(abs(number), pattern)
 
     def row(self, c: FigureChange) -> dict[str, Any]:
         kind = reports.figure_kind(c.figure)
@@ -176,10 +186,12 @@ class _Draw:
                 % {"points": self.signed(c.change, "#,##0.0")}
             )
             change = "–"
+            brief = difference
         else:
             pattern = {"amount": "#,##0.00", "minutes": "#,##0.####"}.get(kind, "#,##0")
             difference = "–" if c.difference is None else self.signed(c.difference, pattern)
             change = "–" if c.change is None else self.signed(c.change, "#,##0.0") + " %"
+            brief = change
         return {
             "figure": c.figure,
             "label": label,
@@ -188,11 +200,18 @@ class _Draw:
             "b": self.number(kind, c.b),
             "difference": difference,
             "change": change,
+            "brief": brief,  # a narrow table's one column: the change, for a share the difference
         }
 
 
+_pattern = cache(parse_pattern)
+
+
 def _span(r: Any) -> str:
-    return r.from_ if r.from_ == r.to else f"{r.from_}–{r.to}"
+    """A range as a heading names it: 2024-02, 2024-02–07, 2023-11–2024-01."""
+    if r.from_ == r.to:
+        return str(r.from_)
+    return f"{r.from_}–{r.to[5:]}" if r.from_[:4] == r.to[:4] else f"{r.from_}–{r.to}"
 
 
 def _text(request: Request, name: str) -> str:
@@ -236,18 +255,20 @@ async def followup_page(request: Request) -> Template:
     }
     context: dict[str, Any] = {"report": report, "pop": pop, "problem": problem, "filters": filters}
     if report is not None:
-        context |= _drawn(_Draw(locale_of(request), Decimal(report.target_share) * 100), report, pop)
+        draw = _Draw(locale_of(request), Decimal(report.target_share) * 100)
+        context |= _drawn(draw, report, pop, whole=provider is None)
     return page(request, "followup.html", **context)
 
 
-def _drawn(draw: _Draw, report: FollowupReport, pop: PeriodOverPeriod | None) -> dict[str, Any]:
-    """The charts and the period-over-period rows of the page."""
+def _drawn(draw: _Draw, report: FollowupReport, pop: PeriodOverPeriod | None, whole: bool) -> dict[str, Any]:
+    """The charts and the period-over-period rows of the page. `whole`: the tenant's figures are the
+    whole tenant's (no provider chosen); then period over period is every figure for the tenant and
+    the key figures per provider, else every figure of the provider chosen."""
     _ = draw.gettext
     everyone = _("the whole tenant")
     graphs: dict[str, dict[str, Markup]] = {}
-    tenant = report.tenant_figures
-    if tenant is not None:
-        months = [(m.period, m.figures) for m in tenant.months]
+    if whole and report.tenant_figures is not None:
+        months = [(m.period, m.figures) for m in report.tenant_figures.months]
         graphs[""] = {
             "share": draw.share("share-all", everyone, months),
             "licensed": draw.licensed("licensed-all", everyone, months),
@@ -260,16 +281,35 @@ def _drawn(draw: _Draw, report: FollowupReport, pop: PeriodOverPeriod | None) ->
             "licensed": draw.licensed(f"licensed-{n}", p.name, months),
             "payout": draw.payout(f"payout-{n}", p.name, p.total.payout_by_area),
         }
-    rows: dict[str, list[dict[str, Any]]] = {}
+    periods: list[dict[str, Any]] = []  # (a block's name, its chart, its rows)
+    key_rows: list[dict[str, Any]] = []  # per provider, the key figures only
     if pop is not None:
-        if pop.tenant_figures is not None:
-            graphs[""]["periods"] = draw.periods("periods-all", everyone, pop, pop.tenant_figures)
-            rows[""] = [draw.row(c) for c in pop.tenant_figures.changes]
-        for p in pop.providers:
-            rows[p.provider] = [draw.row(c) for c in p.changes]
+        if whole and pop.tenant_figures is not None:
+            block = pop.tenant_figures
+            periods.append(
+                {
+                    "caption": _("Period over period, the whole tenant"),
+                    "chart": draw.periods("periods-all", everyone, pop, block),
+                    "rows": [draw.row(c) for c in block.changes],
+                }
+            )
+            for p in pop.providers:
+                by_figure = {c.figure: c for c in p.changes}
+                key_rows.append({"name": p.name, "cells": [draw.row(by_figure[f]) for f in KEY_FIGURES]})
+        else:
+            periods = [
+                {
+                    "caption": _("Period over period, %(name)s") % {"name": p.name},
+                    "chart": draw.periods(f"periods-{n}", p.name, pop, p),
+                    "rows": [draw.row(c) for c in p.changes],
+                }
+                for n, p in enumerate(pop.providers)
+            ]
     return {
+        "whole": whole and report.tenant_figures is not None,
         "graphs": graphs,
-        "rows": rows,
+        "periods": periods,
+        "key_rows": key_rows,
         "label": draw.name,
         "shown": draw.number,
         "categories": LICENSED_CATEGORIES,

@@ -207,6 +207,14 @@ async def test_graph_2_declined_visits_and_period_over_period(page: Page, months
     declined_a = sum(declined(A_MONTHS, p) for p in NAMES)
     assert declined_a == 0 and (await figure("declined_visits"))[3] == "–"  # no change from nothing
 
+    # Per provider, the key figures: visits by licensed staff of each, counted from the visits posted.
+    by_provider = section.get_by_role("table", name="Period mot period per utförare")
+    for provider, name in NAMES.items():
+        a, b = sum(licensed(A_MONTHS, provider).values()), sum(licensed(B_MONTHS, provider).values())
+        group = by_provider.locator("tbody").filter(has=page.get_by_role("rowheader", name=name, exact=True))
+        row = group.locator('tr[data-figure="licensed_visits"] td')
+        assert (await row.all_inner_texts())[:2] == [str(a), str(b)]
+
     # Payout per area in both ranges: the bars agree with the table's a and b columns.
     chart = page.get_by_role("img", name="Utbetalning per område under båda perioderna, hela huvudmannen")
     drawn = await chart.locator("rect[data-label]").all()
@@ -215,10 +223,10 @@ async def test_graph_2_declined_visits_and_period_over_period(page: Page, months
     }
     for area, name in [("hemtjanst", "hemtjänst"), ("hemsjukvard", "hemsjukvård")]:
         a, b = (await figure(f"payout_by_area.{area}"))[:2]
-        assert values[f"{name} 2023-02–2023-03"] == Decimal(
+        assert values[f"{name} 2023-02–03"] == Decimal(
             a.replace("\xa0", "").replace(" ", "").replace(",", ".")
         )
-        assert values[f"{name} 2024-02–2024-03"] == Decimal(
+        assert values[f"{name} 2024-02–03"] == Decimal(
             b.replace("\xa0", "").replace(" ", "").replace(",", ".")
         )
 
@@ -238,9 +246,20 @@ async def test_graph_2_declined_visits_and_period_over_period(page: Page, months
 async def test_the_range_compared_with_is_as_long_as_the_range_reported(page: Page, months):
     await log_in(page, "anna")
     await page.goto(f"/followup?from={B_MONTHS[0]}&to={B_MONTHS[-1]}&compare_from={A_MONTHS[0]}")
-    heading = f"Period mot period: {B_MONTHS[0]}–{B_MONTHS[-1]} jämfört med {A_MONTHS[0]}–{A_MONTHS[-1]}"
+    heading = "Period mot period: 2024-02–03 jämfört med 2023-02–03"
     await expect(page.get_by_role("heading", name=heading)).to_be_visible()
     await expect(page.get_by_label("Jämförelseperiodens slut (ÅÅÅÅ-MM)")).to_have_value(A_MONTHS[-1])
+
+    # One provider chosen: its every figure, and no figures said to be the whole tenant's.
+    await page.goto(
+        f"/followup?from={B_MONTHS[0]}&to={B_MONTHS[-1]}&provider=prov-b&compare_from={A_MONTHS[0]}"
+    )
+    table = page.get_by_role("table", name="Period mot period, PROV-B")
+    a, b = sum(licensed(A_MONTHS, "prov-b").values()), sum(licensed(B_MONTHS, "prov-b").values())
+    await expect(table.locator('tr[data-figure="licensed_visits"] td').first).to_have_text(str(a))
+    await expect(table.locator('tr[data-figure="licensed_visits"] td').nth(1)).to_have_text(str(b))
+    await expect(page.get_by_role("region", name="Hela huvudmannen")).to_have_count(0)
+    await assert_accessible(page)
 
     # Ranges of unequal length are explained; the range reported is still shown.
     await page.goto(
