@@ -111,7 +111,8 @@ def series(
     unit: str = "",
 ) -> str:
     """Bars of several series over the same labels: `named` is (series name, one value per label;
-    None: none). Stacked, a label's bar is its series' values one on another; else side by side.
+    None: none; a negative value, a correction, draws nothing: the table shows it). Stacked, a label's
+    bar is its series' values one on another; else side by side.
     The scale runs from 0 to a round number above the highest bar; a legend names the series."""
     top = TOP + LEGEND
     at = [[v or 0 for _, values in named for v in [values[n]]] for n in range(len(labels))]
@@ -135,7 +136,7 @@ def series(
             value = values[n]
             if value is None:
                 continue
-            height = float(Decimal(value) / maximum) * plot_h
+            height = float(max(Decimal(value), Decimal(0)) / maximum) * plot_h  # a negative value: no bar
             parts.append(_bar(left, base - height, width, height, colour, f"{label} {name}", value))
             if stacked:
                 base -= height

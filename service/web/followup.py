@@ -117,15 +117,22 @@ class _Draw:
             )
         )
 
-    def payout(self, ident: str, whose: str, payout: dict[str, Decimal]) -> Markup:
+    def payout(self, ident: str, whose: str, months: Sequence[tuple[str, FollowupFigures | None]]) -> Markup:
         _ = self.gettext
         return _chart(
-            charts.bars(
+            charts.series(
                 _("Payout per area, %(name)s") % {"name": whose},
-                [(self.name(a), Decimal(payout.get(a, 0))) for a in AREAS],
+                [period for period, _f in months],
+                [
+                    (
+                        self.name(a),
+                        [None if f is None else Decimal(f.payout_by_area.get(a, 0)) for _p, f in months],
+                    )
+                    for a in AREAS
+                ],
                 ident=ident,
-                desc=_("The months chosen together, in kronor."),
-                maximum=charts.nice(max([Decimal(v) for v in payout.values()] + [Decimal(1)])),
+                desc=_("Per month, in kronor: one bar stacked by area."),
+                stacked=True,
             )
         )
 
@@ -273,13 +280,14 @@ def _drawn(draw: _Draw, report: FollowupReport, pop: PeriodOverPeriod | None, wh
             "share": draw.share("share-all", everyone, months),
             "licensed": draw.licensed("licensed-all", everyone, months),
             "declined": draw.declined(report),
+            "payout": draw.payout("payout-all", everyone, months),
         }
     for n, p in enumerate(report.providers):
         months = [(m.period, m.figures) for m in p.months]
         graphs[p.provider] = {
             "share": draw.share(f"share-{n}", p.name, months),
             "licensed": draw.licensed(f"licensed-{n}", p.name, months),
-            "payout": draw.payout(f"payout-{n}", p.name, p.total.payout_by_area),
+            "payout": draw.payout(f"payout-{n}", p.name, months),
         }
     periods: list[dict[str, Any]] = []  # (a block's name, its chart, its rows)
     key_rows: list[dict[str, Any]] = []  # per provider, the key figures only

@@ -92,6 +92,10 @@ def share(periods: list[str]) -> Decimal:
     )
 
 
+def _amount(text: str) -> Decimal:
+    return Decimal(text.replace("\xa0", "").replace(" ", "").replace(",", "."))
+
+
 def percent(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.1'), ROUND_HALF_UP)}".replace(".", ",").replace("-", "−")
 
@@ -118,9 +122,10 @@ async def bars(chart: Locator) -> dict[str, tuple[Decimal, float]]:
 
 
 def proportional(drawn: dict[str, tuple[Decimal, float]]) -> None:
-    """Every bar's height is its value on one scale."""
-    scales = {round(height / float(value), 3) for value, height in drawn.values() if value}
-    assert len(scales) == 1, drawn
+    """Every bar's height is its value on one scale (heights are drawn to a tenth of a unit)."""
+    value, height = max(drawn.values())
+    assert value > 0, drawn
+    assert all(abs(h - float(v) * height / float(value)) <= 0.1 for v, h in drawn.values()), drawn
 
 
 async def test_graph_2_declined_visits_and_period_over_period(page: Page, months):
@@ -164,6 +169,28 @@ async def test_graph_2_declined_visits_and_period_over_period(page: Page, months
         assert {p: r[-1] for p, r in rows.items()} == {
             p: str(sum(mine[(p, c)] for c in LICENSED)) for p in B_MONTHS
         }
+
+    # Payout per area and month: prov-a's hemtjänst is an hour a day at kson-2024's 470.00; prov-b's
+    # hemsjukvård a whole month's listing, 1 740.00, and its nurse visits' hours at 560.00.
+    table = await cells(whole.get_by_role("table", name="Utbetalning per område"))
+    drawn = await bars(whole.get_by_role("img", name="Utbetalning per område, hela huvudmannen"))
+    for period in B_MONTHS:
+        home_care = Decimal(granted_minutes([period]) // 60 * 470)
+        nurse_hours = (
+            Decimal(
+                sum(
+                    int(v["end"][14:16]) + 60 * int(v["end"][11:13]) - 8 * 60
+                    for v in DATA["visits"]
+                    if v["provider"] == "prov-b" and _month(v) == period and v["status"] == "performed"
+                )
+            )
+            / 60
+        )
+        health = Decimal("1740.00") + nurse_hours * 560
+        assert [_amount(x) for x in table[period][:2]] == [home_care, health]
+        assert (drawn[f"{period} hemtjänst"][0], drawn[f"{period} hemsjukvård"][0]) == (home_care, health)
+    assert _amount(table["Alla"][-1]) == sum(_amount(table[p][-1]) for p in B_MONTHS)
+    proportional(drawn)
 
     # Declined visits per provider: the bars, the table and the visits posted agree.
     chart = whole.get_by_role("img", name="Avböjda besök per utförare")
