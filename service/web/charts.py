@@ -7,7 +7,7 @@ hold the drawing against its table."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from html import escape
 
@@ -22,6 +22,11 @@ LEGEND = 26  # the band above the plot that holds a legend
 Number = Decimal | int
 
 
+def _short(v: Decimal) -> str:
+    """A scale's number when the caller names no way of writing it."""
+    return f"{v:.0f}" if v == v.to_integral_value() else f"{v:.1f}"
+
+
 def _open(title: str, desc: str, ident: str) -> list[str]:
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" class="chart" '
@@ -31,7 +36,7 @@ def _open(title: str, desc: str, ident: str) -> list[str]:
     ]
 
 
-def _axes(top: int, maximum: Decimal, unit: str) -> tuple[list[str], float]:
+def _axes(top: int, maximum: Decimal, unit: str, number: Callable[[Decimal], str]) -> tuple[list[str], float]:
     """The axes and the scale's labels of a plot from `top` down to the bottom band."""
     plot_h = HEIGHT - top - BOTTOM
     parts = [
@@ -43,7 +48,7 @@ def _axes(top: int, maximum: Decimal, unit: str) -> tuple[list[str], float]:
         y = top + plot_h - float(fraction) * plot_h
         parts.append(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="15" fill="{AXIS}">'
-            f"{escape(_short(v))}{escape(unit)}</text>"
+            f"{escape(number(v))}{escape(unit)}</text>"
         )
     return parts, plot_h
 
@@ -72,11 +77,12 @@ def bars(
     unit: str = "",
     target: Decimal | None = None,
     target_label: str = "",
+    number: Callable[[Decimal], str] = _short,
 ) -> str:
     """Vertical bars, one per (label, value) (None: no bar), on a scale from 0 to `maximum`; a dashed
-    line at `target` if given."""
+    line at `target` if given. `number` writes the scale's numbers (the page's language)."""
     parts = _open(title, desc, ident)
-    axes, plot_h = _axes(TOP, maximum, unit)
+    axes, plot_h = _axes(TOP, maximum, unit, number)
     parts += axes
     step = (WIDTH - LEFT - 8) / max(1, len(values))
 
@@ -109,6 +115,7 @@ def series(
     desc: str = "",
     stacked: bool,
     unit: str = "",
+    number: Callable[[Decimal], str] = _short,
 ) -> str:
     """Bars of several series over the same labels: `named` is (series name, one value per label;
     None: none; a negative value, a correction, draws nothing: the table shows it). Stacked, a label's
@@ -119,7 +126,7 @@ def series(
     highest = max((sum(vs) if stacked else max(vs, default=0) for vs in at), default=0)
     maximum = nice(Decimal(highest))
     parts = _open(title, desc, ident)
-    axes, plot_h = _axes(top, maximum, unit)
+    axes, plot_h = _axes(top, maximum, unit, number)
     parts += axes
     x = 8
     for colour, (name, _) in zip(SERIES, named, strict=False):
@@ -154,7 +161,3 @@ def nice(v: Decimal) -> Decimal:
         return Decimal(2)
     power = Decimal(10) ** math.floor(math.log10(v))
     return next(m * power for m in (1, 2, 4, 10) if m * power >= v)
-
-
-def _short(v: Decimal) -> str:
-    return f"{v:.0f}" if v == v.to_integral_value() else f"{v:.1f}"

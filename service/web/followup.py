@@ -80,6 +80,9 @@ class _Draw:
             text = text.rstrip("0").rstrip(".")
         return text.translate(self.symbols)
 
+    def scale(self, v: Decimal) -> str:
+        return self.format(v, "count")
+
     def name(self, key: str) -> str:
         names = CATEGORY_NAMES | AREA_NAMES
         return self.gettext(names[key]) if key in names else key
@@ -95,6 +98,7 @@ class _Draw:
                 _("Share of granted time performed, %(name)s") % {"name": whose},
                 values,
                 ident=ident,
+                number=self.scale,
                 desc=_("Per month, in per cent; the dashed line is the target of %(target)s %%.")
                 % {"target": f"{self.target:.0f}"},
                 maximum=Decimal(100),
@@ -117,6 +121,7 @@ class _Draw:
                     for c in LICENSED_CATEGORIES
                 ],
                 ident=ident,
+                number=self.scale,
                 desc=_("Per month, one bar of visits stacked by the staff's category."),
                 stacked=True,
             )
@@ -136,6 +141,7 @@ class _Draw:
                     for a in AREAS
                 ],
                 ident=ident,
+                number=self.scale,
                 desc=_("Per month, in kronor: one bar stacked by area."),
                 stacked=True,
             )
@@ -149,6 +155,7 @@ class _Draw:
                 _("Declined visits per provider"),
                 counts,
                 ident="declined",
+                number=self.scale,
                 desc=_("The months chosen together: one bar per provider."),
                 maximum=charts.nice(max([v for _n, v in counts] + [Decimal(1)])),
             )
@@ -165,6 +172,7 @@ class _Draw:
                     (_span(pop.b), [Decimal(block.b.payout_by_area.get(a, 0)) for a in AREAS]),
                 ],
                 ident=ident,
+                number=self.scale,
                 desc=_("Per area, the range compared with beside the range reported, in kronor."),
                 stacked=False,
             )
