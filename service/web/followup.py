@@ -1,7 +1,7 @@
 """Screen 7, Uppföljning: the follow-up figures of a range of months (followup.md 1-2), for the whole
 tenant and per provider: graph 1 (the share of granted time performed, against the 85 % target),
-graph 2 (visits by licensed staff per month, by category), payout per area and declined visits per
-provider, and, with a second range, period over period. Each chart is SVG drawn here, beside its
+graph 2 (visits by licensed staff per month, by category), payout per area and month, declined visits
+per provider, and, with a second range, period over period. Each chart is SVG drawn here, beside its
 data table; the figures come from the use cases the JSON API answers with."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _chart(svg: str) -> Markup:
 
 
 class _Draw:
-    """The charts of the page in its language."""
+    """The charts and numbers of the page, in its language."""
 
     def __init__(self, lang: str, target: Decimal) -> None:
         self.gettext = translate(lang).gettext
