@@ -26,7 +26,8 @@ class Matched(msgspec.Struct, frozen=True, kw_only=True):
 
 # Per discrepancy of the chosen runs ((provider, run) pairs: the period's current real runs) its
 # amount at stake: the lines it holds as they would be paid if it were approved, else for an
-# extraordinary claim the amount the claim requests, else 0. The pairs come as arrays so that the
+# extraordinary claim the amount the claim requests, else what the record it blocks would earn on
+# its own before caps (priced by the run: service/reconcile/pricing.py `at_stake`), else 0. The pairs come as arrays so that the
 # planner knows how many rows to expect (the current_runs view it estimates at one, and joins
 # accordingly); the CTEs are read once. The filters apply after the amounts are joined: a filter's
 # estimate is a guess, and a low one turns the join with the held amounts into a nested loop.
@@ -43,7 +44,7 @@ held AS MATERIALIZED (
 ),
 found AS MATERIALIZED (
     SELECT rd.run_id, rd.key, rd.code, rd.kind, rd.pnr, rd.version,
-           coalesce(nullif(h.amount, 0), cl.requested_amount, h.amount, 0.00) AS at_stake
+           coalesce(nullif(h.amount, 0), cl.requested_amount, rd.at_stake, h.amount, 0.00) AS at_stake
     FROM chosen c
     JOIN run_discrepancies rd ON rd.tenant_id = $1 AND rd.run_id = c.run_id AND rd.provider_id = c.provider_id
     LEFT JOIN held h ON h.run_id = rd.run_id AND h.held_by = rd.key

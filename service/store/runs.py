@@ -175,6 +175,7 @@ async def save(
             "version",
             "detail",
             "provider_detail",
+            "at_stake",
         ],
         records=[
             (
@@ -192,6 +193,7 @@ async def save(
                 f.version,
                 f.detail,
                 f.provider_detail,
+                outcome.at_stake.get(f.key),
             )
             for f in outcome.findings
         ],
@@ -412,17 +414,52 @@ def figures_of(row: asyncpg.Record) -> Figures:
 
 
 async def lines(
-    conn: asyncpg.Connection, tenant: str, run_id: UUID, provider: str | None = None
+    conn: asyncpg.Connection,
+    tenant: str,
+    run_id: UUID,
+    provider: str | None = None,
+    *,
+    kinds: list[str] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[InvoiceLine]:
+    """A run's lines in order: all, or those of `kinds`, from `offset` (all with no `limit`)."""
     rows = await conn.fetch(
         f"""SELECT {LINE_SELECT} FROM run_lines rl
             WHERE rl.tenant_id = $1 AND rl.run_id = $2 AND ($3::text IS NULL OR rl.provider_id = $3)
-            ORDER BY rl.ord""",
+              AND ($4::text[] IS NULL OR rl.kind = ANY ($4::text[]))
+            ORDER BY rl.ord LIMIT $5 OFFSET $6""",
+        tenant,
+        run_id,
+        provider,
+        kinds,
+        limit,
+        offset,
+    )
+    return await read_lines(conn, tenant, rows)
+
+
+class LineSum(msgspec.Struct, frozen=True, kw_only=True):
+    """The amounts of a run's lines of one kind, component and area, summed."""
+
+    kind: str
+    component: str
+    area: str
+    amount: Decimal
+
+
+async def line_sums(conn: asyncpg.Connection, tenant: str, run_id: UUID, provider: str) -> list[LineSum]:
+    """A provider's lines of a run summed per kind, component and area: what the totals add up,
+    without reading the lines."""
+    rows = await conn.fetch(
+        """SELECT kind, component, area, sum(amount) AS amount FROM run_lines
+           WHERE tenant_id = $1 AND run_id = $2 AND provider_id = $3
+           GROUP BY kind, component, area""",
         tenant,
         run_id,
         provider,
     )
-    return await read_lines(conn, tenant, rows)
+    return [LineSum(**r) for r in rows]
 
 
 async def line_count(conn: asyncpg.Connection, tenant: str, run_id: UUID) -> int:
