@@ -55,6 +55,12 @@ def _mark(name: str) -> str:
     return f"coalesce((b.marks ->> '{name}')::bigint, 0)"
 
 
+def _newer(name: str) -> str:
+    """Whether anything of the input (visits or claims) changed since the run: checked once per run
+    before its records are, so that when nothing did (after a ruling, say) they are not read."""
+    return f"{_mark(name)} < (SELECT {name} FROM newest)"
+
+
 # The provider's own records valid before the period's end.
 _OWN_PERIOD_RECORDS = "\n        UNION ALL\n        ".join(
     f"""SELECT '{name}' WHERE EXISTS (
@@ -88,6 +94,11 @@ WITH b AS (
     FROM unnest($2::text[], $3::text[], $4::uuid[]) AS c (provider_id, period, run_id)
     JOIN runs r ON r.tenant_id = $1 AND r.id = c.run_id
 ),
+-- The newest change stamps of the two large inputs (each an index's last entry).
+newest AS MATERIALIZED (
+    SELECT (SELECT coalesce(max(changed_seq), 0) FROM visits WHERE tenant_id = $1) AS visits,
+           (SELECT coalesce(max(changed_seq), 0) FROM claims WHERE tenant_id = $1) AS claims
+),
 -- The customers of P's claims of the year: other providers' claims of them use up the same limits.
 claimants AS (
     SELECT DISTINCT b.provider_id, b.period, k.pnr
@@ -95,7 +106,7 @@ claimants AS (
     JOIN claims k ON k.tenant_id = $1 AND k.provider_id = b.provider_id AND k.pnr IS NOT NULL
                  AND k.claim_date >= b.year_start AND k.claim_date < b.stop
 ),
-own AS (
+own AS MATERIALIZED (
     SELECT b.provider_id, b.period, x.input
     FROM b
     CROSS JOIN LATERAL (
@@ -105,21 +116,23 @@ own AS (
         {_OWN_PERIOD_RECORDS}
         UNION ALL
         SELECT 'visits' WHERE EXISTS (
-            SELECT 1 FROM visits x WHERE x.tenant_id = $1 AND x.provider_id = b.provider_id
-              AND x.changed_seq > {_mark("visits")}
+            SELECT 1 FROM visits x WHERE {_newer("visits")} AND x.tenant_id = $1
+              AND x.provider_id = b.provider_id AND x.changed_seq > {_mark("visits")}
               AND x.service_date <= b.stop AND x.ended_at > b.first - 1)
         UNION ALL
         SELECT 'visits' WHERE EXISTS (
             SELECT 1 FROM visit_versions vv
             JOIN visits x ON x.tenant_id = vv.tenant_id AND x.provider_id = vv.provider_id
                          AND x.external_id = vv.external_id
-            WHERE vv.tenant_id = $1 AND vv.provider_id = b.provider_id AND x.changed_seq > {_mark("visits")}
+            WHERE {_newer("visits")} AND vv.tenant_id = $1 AND vv.provider_id = b.provider_id
+              AND x.changed_seq > {_mark("visits")}
               AND ((vv.content ->> 'start')::timestamptz AT TIME ZONE 'Europe/Stockholm')::date
                   BETWEEN b.first - 1 AND b.stop)
         UNION ALL
         SELECT 'claims' WHERE EXISTS (
-            SELECT 1 FROM claims x WHERE x.tenant_id = $1 AND x.provider_id = b.provider_id
-              AND x.changed_seq > {_mark("claims")} AND x.claim_date >= b.year_start AND x.claim_date < b.stop)
+            SELECT 1 FROM claims x WHERE {_newer("claims")} AND x.tenant_id = $1
+              AND x.provider_id = b.provider_id AND x.changed_seq > {_mark("claims")}
+              AND x.claim_date >= b.year_start AND x.claim_date < b.stop)
     ) x
 ),
 -- Registry records and every provider's pauses changed since the earliest of the runs, by customer;
@@ -130,7 +143,7 @@ floor AS (
     CROSS JOIN unnest(ARRAY[{_CUSTOMER_INPUTS}]) AS input
     GROUP BY input
 ),
-changed_records AS (
+changed_records AS MATERIALIZED (
     {_CUSTOMER_RECORDS}
     UNION ALL
     SELECT 'decision_lines', d.pnr, x.changed_seq, x.valid_from FROM decision_lines x
@@ -144,7 +157,7 @@ customer_changes AS (
           AND (x.valid_from IS NULL OR x.valid_from < b.stop)
 ),
 -- ... of a customer P had in the period.
-registry AS (
+registry AS MATERIALIZED (
     SELECT DISTINCT x.provider_id, x.period, x.input
     FROM customer_changes x
     WHERE EXISTS (SELECT 1 FROM decisions d
@@ -161,13 +174,13 @@ registry AS (
                   WHERE k.provider_id = x.provider_id AND k.period = x.period AND k.pnr = x.pnr)
 ),
 -- Other providers' claims of the year for the customers of P's claims, and their enrolments.
-limits AS (
+limits AS MATERIALIZED (
     SELECT DISTINCT k.provider_id, k.period, x.input
     FROM claimants k
     JOIN b ON b.provider_id = k.provider_id AND b.period = k.period
     CROSS JOIN LATERAL (
         SELECT 'claims' AS input WHERE EXISTS (
-            SELECT 1 FROM claims x WHERE x.tenant_id = $1 AND x.pnr = k.pnr
+            SELECT 1 FROM claims x WHERE {_newer("claims")} AND x.tenant_id = $1 AND x.pnr = k.pnr
               AND x.provider_id <> k.provider_id AND x.changed_seq > {_mark("claims")}
               AND x.claim_date >= b.year_start AND x.claim_date < b.stop)
         UNION ALL
@@ -218,5 +231,9 @@ async def since(conn: asyncpg.Connection, tenant: str, runs: list[tuple[str, str
     """For each (provider, period, run): what changed for the provider's period since the run."""
     if not runs:
         return []
-    rows = await conn.fetch(_CHANGED, tenant, *map(list, zip(*runs, strict=True)))
+    async with conn.transaction():
+        # JIT compiling this statement's many subplans takes seconds (its cost estimate is high
+        # and every subplan is compiled); it runs in milliseconds without (as a run does: context.sql).
+        await conn.execute("SET LOCAL jit = off")
+        rows = await conn.fetch(_CHANGED, tenant, *map(list, zip(*runs, strict=True)))
     return [Changed(**dict(r)) for r in rows]
