@@ -56,16 +56,22 @@ def _mark(name: str) -> str:
 
 
 def _newer(name: str) -> str:
-    """Whether anything of the input (visits or claims) changed since the run: checked once per run
-    before its records are, so that when nothing did (after a ruling, say) they are not read."""
+    """Whether anything of the input changed since the run: checked once per run before its records
+    are, so that when nothing did (after a ruling, say) they are not read."""
     return f"{_mark(name)} < (SELECT {name} FROM newest)"
+
+
+# The newest change stamp of each input (each the last entry of its change-stamp index).
+_NEWEST = ",\n           ".join(
+    f"(SELECT coalesce(max(changed_seq), 0) FROM {name} WHERE tenant_id = $1) AS {name}" for name in INPUTS
+)
 
 
 # The provider's own records valid before the period's end.
 _OWN_PERIOD_RECORDS = "\n        UNION ALL\n        ".join(
     f"""SELECT '{name}' WHERE EXISTS (
-            SELECT 1 FROM {name} x WHERE x.tenant_id = $1 AND x.provider_id = b.provider_id
-              AND x.changed_seq > {_mark(name)} AND x.valid_from < b.stop)"""
+            SELECT 1 FROM {name} x WHERE {_newer(name)} AND x.tenant_id = $1
+              AND x.provider_id = b.provider_id AND x.changed_seq > {_mark(name)} AND x.valid_from < b.stop)"""
     for name in ("delegations", "enrolments", "executions")
 )
 # Registry records and pauses by customer, and from when they apply where they have a start
@@ -79,7 +85,8 @@ _BY_CUSTOMER = (
 )
 _CUSTOMER_RECORDS = "\n    UNION ALL\n    ".join(
     f"""SELECT '{name}' AS input, x.pnr, x.changed_seq, {start} AS valid_from FROM {name} x
-    WHERE x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = '{name}')"""
+    WHERE (SELECT seq FROM floor WHERE input = '{name}') < (SELECT {name} FROM newest)
+      AND x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = '{name}')"""
     for name, start in _BY_CUSTOMER
 )
 _CUSTOMER_INPUTS = ", ".join(f"'{name}'" for name, _ in (*_BY_CUSTOMER, ("decision_lines", None)))
@@ -94,10 +101,8 @@ WITH b AS (
     FROM unnest($2::text[], $3::text[], $4::uuid[]) AS c (provider_id, period, run_id)
     JOIN runs r ON r.tenant_id = $1 AND r.id = c.run_id
 ),
--- The newest change stamps of the two large inputs (each an index's last entry).
 newest AS MATERIALIZED (
-    SELECT (SELECT coalesce(max(changed_seq), 0) FROM visits WHERE tenant_id = $1) AS visits,
-           (SELECT coalesce(max(changed_seq), 0) FROM claims WHERE tenant_id = $1) AS claims
+    SELECT {_NEWEST}
 ),
 -- The customers of P's claims of the year: other providers' claims of them use up the same limits.
 claimants AS (
@@ -111,7 +116,8 @@ own AS MATERIALIZED (
     FROM b
     CROSS JOIN LATERAL (
         SELECT 'insatser' AS input WHERE EXISTS (
-            SELECT 1 FROM insatser x WHERE x.tenant_id = $1 AND x.changed_seq > {_mark("insatser")})
+            SELECT 1 FROM insatser x WHERE {_newer("insatser")} AND x.tenant_id = $1
+              AND x.changed_seq > {_mark("insatser")})
         UNION ALL
         {_OWN_PERIOD_RECORDS}
         UNION ALL
@@ -148,7 +154,8 @@ changed_records AS MATERIALIZED (
     UNION ALL
     SELECT 'decision_lines', d.pnr, x.changed_seq, x.valid_from FROM decision_lines x
     JOIN decisions d ON d.tenant_id = x.tenant_id AND d.id = x.decision_id
-    WHERE x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = 'decision_lines')
+    WHERE (SELECT seq FROM floor WHERE input = 'decision_lines') < (SELECT decision_lines FROM newest)
+      AND x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = 'decision_lines')
 ),
 customer_changes AS (
     SELECT b.provider_id, b.period, b.first, b.stop, b.year_start, x.input, x.pnr
@@ -185,7 +192,7 @@ limits AS MATERIALIZED (
               AND x.claim_date >= b.year_start AND x.claim_date < b.stop)
         UNION ALL
         SELECT 'enrolments' WHERE EXISTS (
-            SELECT 1 FROM enrolments x WHERE x.tenant_id = $1 AND x.pnr = k.pnr
+            SELECT 1 FROM enrolments x WHERE {_newer("enrolments")} AND x.tenant_id = $1 AND x.pnr = k.pnr
               AND x.provider_id <> k.provider_id AND x.changed_seq > {_mark("enrolments")}
               AND x.valid_from < b.stop)
     ) x
