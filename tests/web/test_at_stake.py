@@ -3,6 +3,7 @@ tariff prices it (worked out here from the tariff file, the visit and the custom
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -46,3 +47,13 @@ async def test_a_blocked_visit_is_at_stake_for_what_it_would_earn(client, month)
     # A hard discrepancy is never approved, so a visit it blocks has nothing at stake.
     assert all(r["at_stake"] == "0,00" for r in rows if r["kind"] == "hard")
     assert list(stake.values()) == sorted(stake.values(), reverse=True)
+
+
+async def test_the_code_filter_offers_the_codes_found_whatever_else_is_filtered(client, month):  # noqa: F811
+    """The codes come from the same statement as the page (all the period's, or the provider's)."""
+    rows = _rows((await client.get(f"/discrepancies.csv?period={PERIOD}")).content)
+    for provider in (None, "skargardens-vard"):
+        found = sorted({r["code"] for r in rows if provider in (None, r["provider"])})
+        query = f"period={PERIOD}&kind=hard" + (f"&provider={provider}" if provider else "")
+        html = (await client.get(f"/discrepancies?{query}")).text
+        assert re.findall(r'<option value="([A-Z_]+)"', html) == found
