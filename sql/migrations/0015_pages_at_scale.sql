@@ -19,3 +19,7 @@ CREATE INDEX delegations_changed ON delegations (tenant_id, changed_seq);
 CREATE INDEX enrolments_changed ON enrolments (tenant_id, changed_seq);
 CREATE INDEX executions_changed ON executions (tenant_id, changed_seq);
 CREATE INDEX pauses_changed ON pauses (tenant_id, changed_seq);
+
+-- The queue reads the discrepancies of each (provider, current run) pair: with this index it reads
+-- those, however many runs the table holds (every run of a month adds all of its discrepancies).
+CREATE INDEX run_discrepancies_provider ON run_discrepancies (tenant_id, run_id, provider_id);
