@@ -241,6 +241,7 @@ async def since(conn: asyncpg.Connection, tenant: str, runs: list[tuple[str, str
     async with conn.transaction():
         # JIT compiling this statement's many subplans takes seconds (its cost estimate is high
         # and every subplan is compiled); it runs in milliseconds without (as a run does: context.sql).
+        # Inside a caller's transaction the setting lasts to that transaction's end.
         await conn.execute("SET LOCAL jit = off")
         rows = await conn.fetch(_CHANGED, tenant, *map(list, zip(*runs, strict=True)))
     return [Changed(**dict(r)) for r in rows]
