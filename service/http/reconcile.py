@@ -10,7 +10,7 @@ from uuid import UUID
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 
 from schemas import reconcile as s
 from service.auth import allow
@@ -26,8 +26,8 @@ Req = Request[Principal, None, State]
 Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
 Language = Annotated[
     str | None,
-    Parameter(
-        header="Accept-Language",
+    HeaderParameter(
+        name="Accept-Language",
         required=False,
         description="the language of the discrepancies' `detail`: `sv` (the default) or `en` (docs/api.md)",
     ),
