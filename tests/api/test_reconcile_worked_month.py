@@ -418,3 +418,31 @@ async def test_detail_is_a_sentence_in_the_language_asked_for(client, month):
     shown = {d["key"]: d["detail"] for d in document["discrepancies"] if d["code"] == "LOW_PERFORMED_SHARE"}
     assert shown == {k: v[0] for k, v in english.items()}
     assert "150 of 947 granted minutes were performed (16 %)." in shown.values()
+
+
+async def test_a_providers_explanations_never_name_another_provider(client, month):
+    """In either language and in every document, a provider's discrepancies are explained from its
+    own view; the invoice administrator's name the provider."""
+    *_, result = await reconcile(client, month)
+    providers = {p["id"]: p["name"] for p in SCENARIO["providers"]}
+    for provider in providers:
+        others = [x for p, name in providers.items() if p != provider for x in (p, name)]
+        for language in ("sv", "en"):
+            headers = auth(month[provider]) | {"Accept-Language": language}
+            listed = await client.get("/v1/discrepancies", params={"period": "2024-03"}, headers=headers)
+            document = await client.get(f"/v1/runs/{result['run']}/result", headers=headers)
+            explained = [
+                (d["detail"], d["parameters"])
+                for d in [*listed.json()["items"], *document.json()["discrepancies"]]
+            ]
+            assert explained and all(d["parameters"] for d in listed.json()["items"])
+            text = json.dumps(explained, ensure_ascii=False)
+            assert not [x for x in others if x in text], (provider, language)
+    admin = await call(
+        client, month["invoice_admin"], "GET", "/v1/discrepancies", params={"period": "2024-03"}
+    )
+    (not_chosen,) = [
+        d for d in admin["items"] if d["code"] == "NOT_CHOSEN_PROVIDER" and d["provider"] == SKARGARD
+    ]
+    assert not_chosen["parameters"] == [{"provider": SKARGARD, "day": "2024-03-20"}]
+    assert not_chosen["detail"] == f"{SKARGARD} är inte kundens valda utförare den 20 mars 2024."
