@@ -9,6 +9,7 @@ import pytest
 
 from service.domain.discrepancies import CODES, LIMIT_CODES
 from service.web.explain import MESSAGES, explainer
+from service.web.i18n import accepted_locale
 
 SV, EN = explainer("sv"), explainer("en")
 NBSP = "\xa0"
@@ -267,3 +268,24 @@ def test_stored_before_parameters_the_text_it_was_stored_with():
 
 def test_parameters_no_sentence_takes_are_shown_as_they_are():
     assert SV("LONG_VISIT", [{"minutes": "9"}], None) == '{"minutes":"9"}'
+
+
+@pytest.mark.parametrize(
+    ("header", "locale"),
+    [
+        (None, "sv"),
+        ("", "sv"),
+        ("en", "en"),
+        ("en-GB", "en"),
+        ("sv-SE, en;q=0.5", "sv"),
+        ("de, en;q=0.7, sv;q=0.3", "en"),
+        ("en;q=0.2, sv;q=0.9", "sv"),
+        ("en, sv", "en"),  # equal weights: the first
+        ("en;q=0", "sv"),  # not acceptable
+        ("de, fr;q=0.8", "sv"),
+        ("*", "sv"),
+        ("en;q=x", "sv"),
+    ],
+)
+def test_the_apis_language_from_accept_language(header, locale):
+    assert accepted_locale(header) == locale
