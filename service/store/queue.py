@@ -28,9 +28,9 @@ class Matched(msgspec.Struct, frozen=True, kw_only=True):
 # Per discrepancy of the chosen runs ((provider, run) pairs: the period's current real runs) its
 # amount at stake: the lines it holds as they would be paid if it were approved, else for an
 # extraordinary claim the amount the claim requests, else what the record it blocks would earn on
-# its own before caps (priced by the run: service/reconcile/pricing.py `at_stake`), else 0. The pairs come as arrays so that the
-# planner knows how many rows to expect (the current_runs view it estimates at one, and joins
-# accordingly); the CTEs are read once. The filters apply after the amounts are joined: a filter's
+# its own before caps (priced by the run: service/reconcile/pricing.py `at_stake`), else 0. The
+# pairs come as arrays so that the planner knows how many rows to expect (the current_runs view it
+# estimates at one, and joins accordingly); the CTEs are read once. The filters apply after the amounts are joined: a filter's
 # estimate is a guess, and a low one turns the join with the held amounts into a nested loop.
 _MATCHING = """
 WITH chosen AS MATERIALIZED (
@@ -63,7 +63,8 @@ t AS (SELECT count(*) AS total, coalesce(sum(at_stake), 0.00) AS sum,
 p AS (SELECT run_id, key, at_stake FROM m ORDER BY at_stake DESC, key COLLATE "C" LIMIT $8 OFFSET $9)
 SELECT t.total, t.sum, t.codes, f.* FROM t LEFT JOIN (
     SELECT p.at_stake, d.id, rd.run_id, rd.key, rd.provider_id, rd.code, rd.kind, rd.record, rd.pnr, rd.day,
-           rd.status, rd.version, rd.detail, rd.provider_detail, l.seq AS decision_seq, l.decision, l.reason,
+           rd.status, rd.version, rd.parameters, rd.provider_parameters, rd.detail, rd.provider_detail,
+           l.seq AS decision_seq, l.decision, l.reason,
            l.amount, l.version AS decision_version, l.decided_by, l.decided_at
     FROM p
     JOIN run_discrepancies rd ON rd.tenant_id = $1 AND rd.run_id = p.run_id AND rd.key = p.key
