@@ -77,6 +77,51 @@ def entry_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
 
 
+# The chain's two variable fields; everything else of an entry is known before the head is locked.
+_CHAINED = ("prev_hash", "seq")
+
+
+def _pieces(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
+    """The bytes `entry_hash` hashes, cut around the head's hash and the position: `entry_hash(fields)`
+    is sha256(before + prev_hash + between + str(seq) + after). The encoding is `entry_hash`'s,
+    sorted keys without spaces, one member at a time."""
+    body = {k: v for k, v in fields.items() if k not in _CHAINED}
+    body["at"] = body["at"].astimezone(UTC).isoformat()
+    body["actor_key"] = str(body["actor_key"]) if body["actor_key"] else None
+    members = {k: msgspec.json.encode({k: v}, order="sorted")[1:-1] for k, v in body.items()}
+    keys = sorted([*members, *_CHAINED])
+    cut = [keys.index(k) for k in _CHAINED]
+    part = [
+        b",".join(members[k] for k in keys[a:b])
+        for a, b in ((0, cut[0]), (cut[0] + 1, cut[1]), (cut[1] + 1, len(keys)))
+    ]
+    return (
+        b"{" + part[0] + (b"," if part[0] else b"") + b'"prev_hash":"',
+        b'"' + (b"," + part[1] if part[1] else b"") + b',"seq":',
+        (b"," + part[2] if part[2] else b"") + b"}",
+    )
+
+
+_COLUMNS = [f for f in AuditEntry.__struct_fields__ if f not in (*_CHAINED, "hash")]
+
+# One statement, so that the tenant's head row is locked for no round trip of its own: lock the head,
+# chain the entry onto it (hashed as `entry_hash` does), store it and move the head. The head's FOR
+# UPDATE waits for a concurrent writer and then reads the head it left.
+_APPEND = f"""
+    WITH head AS (SELECT seq + 1 AS seq, hash FROM audit_head WHERE tenant_id = $1 FOR UPDATE),
+    entry AS (
+        INSERT INTO audit_log ({", ".join(_COLUMNS)}, seq, prev_hash, hash)
+        SELECT {", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 1))}, head.seq, head.hash,
+               encode(sha256(${len(_COLUMNS) + 1}::bytea || convert_to(head.hash, 'UTF8')
+                             || ${len(_COLUMNS) + 2}::bytea || convert_to(head.seq::text, 'UTF8')
+                             || ${len(_COLUMNS) + 3}::bytea), 'hex')
+        FROM head
+        RETURNING seq, hash)
+    UPDATE audit_head SET seq = entry.seq, hash = entry.hash FROM entry
+    WHERE audit_head.tenant_id = $1
+    RETURNING entry.seq"""
+
+
 async def record(
     conn: asyncpg.Connection,
     who: Principal,
@@ -93,23 +138,11 @@ async def record(
     """Append one entry in the caller's transaction; return its position.
 
     The request id comes from the logging context bound per request. Locking the tenant's head row
-    orders concurrent writers, so positions are gapless and the chain is linear.
+    orders concurrent writers, so positions are gapless and the chain is linear; the lock is held
+    until the caller commits, so the entry is written last in a transaction and in one statement.
     """
-    head = await conn.fetchrow(
-        "SELECT seq, hash FROM audit_head WHERE tenant_id = $1 FOR UPDATE", who.tenant_id
-    )
-    if head is None:
-        await conn.execute(
-            "INSERT INTO audit_head (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
-            who.tenant_id,
-            GENESIS,
-        )
-        head = await conn.fetchrow(
-            "SELECT seq, hash FROM audit_head WHERE tenant_id = $1 FOR UPDATE", who.tenant_id
-        )
     fields: dict[str, Any] = {
         "tenant_id": who.tenant_id,
-        "seq": head["seq"] + 1,
         "at": datetime.now(UTC),
         "actor": who.name,
         "actor_key": who.key_id,
@@ -124,22 +157,17 @@ async def record(
         "reason": reason,
         "before": _canonical(before),
         "after": _canonical(after),
-        "prev_hash": head["hash"],
     }
-    fields["hash"] = entry_hash(fields)
-    columns = list(fields)
-    await conn.execute(
-        f"INSERT INTO audit_log ({', '.join(columns)}) "
-        f"VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
-        *fields.values(),
-    )
-    await conn.execute(
-        "UPDATE audit_head SET seq = $2, hash = $3 WHERE tenant_id = $1",
-        who.tenant_id,
-        fields["seq"],
-        fields["hash"],
-    )
-    return fields["seq"]
+    arguments = [*(fields[c] for c in _COLUMNS), *_pieces(fields)]
+    seq = await conn.fetchval(_APPEND, *arguments)
+    if seq is None:  # the tenant's first entry: its chain starts at the genesis hash
+        await conn.execute(
+            "INSERT INTO audit_head (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
+            who.tenant_id,
+            GENESIS,
+        )
+        seq = await conn.fetchval(_APPEND, *arguments)
+    return seq
 
 
 async def head(conn: asyncpg.Connection, tenant_id: str) -> tuple[int, str]:
