@@ -70,56 +70,37 @@ def _canonical(value: Any) -> Any:
     return None if value is None else msgspec.json.decode(msgspec.json.encode(value))
 
 
-def entry_hash(fields: dict[str, Any]) -> str:
+def _hashed(fields: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in fields.items() if k != "hash"}
     body["at"] = body["at"].astimezone(UTC).isoformat()
     body["actor_key"] = str(body["actor_key"]) if body["actor_key"] else None
-    return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
+    return body
 
 
-# The chain's two variable fields; everything else of an entry is known before the head is locked.
-_CHAINED = ("prev_hash", "seq")
+def entry_hash(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(msgspec.json.encode(_hashed(fields), order="sorted")).hexdigest()
 
 
 def _pieces(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
-    """The bytes `entry_hash` hashes, cut around the head's hash and the position: `entry_hash(fields)`
-    is sha256(before + prev_hash + between + str(seq) + after). The encoding is `entry_hash`'s,
-    sorted keys without spaces, one member at a time."""
-    body = {k: v for k, v in fields.items() if k not in _CHAINED}
-    body["at"] = body["at"].astimezone(UTC).isoformat()
-    body["actor_key"] = str(body["actor_key"]) if body["actor_key"] else None
-    members = {k: msgspec.json.encode({k: v}, order="sorted")[1:-1] for k, v in body.items()}
-    keys = sorted([*members, *_CHAINED])
-    cut = [keys.index(k) for k in _CHAINED]
-    part = [
-        b",".join(members[k] for k in keys[a:b])
-        for a, b in ((0, cut[0]), (cut[0] + 1, cut[1]), (cut[1] + 1, len(keys)))
-    ]
-    return (
-        b"{" + part[0] + (b"," if part[0] else b"") + b'"prev_hash":"',
-        b'"' + (b"," + part[1] if part[1] else b"") + b',"seq":',
-        (b"," + part[2] if part[2] else b"") + b"}",
+    """What `entry_hash` hashes, cut around the two fields the chain's head decides:
+    sha256(before + prev_hash + between + str(seq) + after) is the entry's hash. The same encoding
+    (sorted keys, no spaces), member by member."""
+    members = sorted(
+        (k, msgspec.json.encode({k: v}, order="sorted")[1:-1]) for k, v in _hashed(fields).items()
     )
+    before = b"".join(m + b"," for k, m in members if k < "prev_hash")
+    between = b"".join(b"," + m for k, m in members if "prev_hash" < k < "seq")
+    after = b"".join(b"," + m for k, m in members if k > "seq")
+    return b"{" + before + b'"prev_hash":"', b'"' + between + b',"seq":', after + b"}"
 
 
-_COLUMNS = [f for f in AuditEntry.__struct_fields__ if f not in (*_CHAINED, "hash")]
+_COLUMNS = [f for f in AuditEntry.__struct_fields__ if f not in ("seq", "prev_hash", "hash")]
 
-# One statement, so that the tenant's head row is locked for no round trip of its own: lock the head,
-# chain the entry onto it (hashed as `entry_hash` does), store it and move the head. The head's FOR
-# UPDATE waits for a concurrent writer and then reads the head it left.
-_APPEND = f"""
-    WITH head AS (SELECT seq + 1 AS seq, hash FROM audit_head WHERE tenant_id = $1 FOR UPDATE),
-    entry AS (
-        INSERT INTO audit_log ({", ".join(_COLUMNS)}, seq, prev_hash, hash)
-        SELECT {", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 1))}, head.seq, head.hash,
-               encode(sha256(${len(_COLUMNS) + 1}::bytea || convert_to(head.hash, 'UTF8')
-                             || ${len(_COLUMNS) + 2}::bytea || convert_to(head.seq::text, 'UTF8')
-                             || ${len(_COLUMNS) + 3}::bytea), 'hex')
-        FROM head
-        RETURNING seq, hash)
-    UPDATE audit_head SET seq = entry.seq, hash = entry.hash FROM entry
-    WHERE audit_head.tenant_id = $1
-    RETURNING entry.seq"""
+# Chained onto the tenant's head as the transaction commits (migration 0016): the head row, which
+# orders every writer of the tenant, is then locked for no round trip between the service and the
+# database.
+_PENDING = f"""INSERT INTO audit_pending ({", ".join(_COLUMNS)}, hashed_before, hashed_between, hashed_after)
+               VALUES ({", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 4))})"""
 
 
 async def record(
@@ -134,12 +115,12 @@ async def record(
     reason: str | None = None,
     before: Any = None,
     after: Any = None,
-) -> int:
-    """Append one entry in the caller's transaction; return its position.
+) -> None:
+    """Append one entry in the caller's transaction.
 
-    The request id comes from the logging context bound per request. Locking the tenant's head row
-    orders concurrent writers, so positions are gapless and the chain is linear; the lock is held
-    until the caller commits, so the entry is written last in a transaction and in one statement.
+    The request id comes from the logging context bound per request. The entry takes its position
+    and hash when the transaction commits: the tenant's head row, locked then, orders concurrent
+    writers, so positions are gapless and the chain is linear.
     """
     fields: dict[str, Any] = {
         "tenant_id": who.tenant_id,
@@ -158,19 +139,13 @@ async def record(
         "before": _canonical(before),
         "after": _canonical(after),
     }
-    arguments = [*(fields[c] for c in _COLUMNS), *_pieces(fields)]
-    seq = await conn.fetchval(_APPEND, *arguments)
-    if seq is None:  # the tenant's first entry: its chain starts at the genesis hash
-        await conn.execute(
-            "INSERT INTO audit_head (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
-            who.tenant_id,
-            GENESIS,
-        )
-        seq = await conn.fetchval(_APPEND, *arguments)
-    return seq
+    await conn.execute(_PENDING, *(fields[c] for c in _COLUMNS), *_pieces(fields))
 
 
 async def head(conn: asyncpg.Connection, tenant_id: str) -> tuple[int, str]:
+    """The chain's head, after the entries this transaction has written (chained now, not at commit)."""
+    if conn.is_in_transaction():
+        await conn.execute("SET CONSTRAINTS audit_pending_chained IMMEDIATE")
     row = await conn.fetchrow("SELECT seq, hash FROM audit_head WHERE tenant_id = $1", tenant_id)
     return (row["seq"], row["hash"]) if row else (0, GENESIS)
 
