@@ -10,7 +10,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.types import Guard
 
 from service.domain.principal import Principal, Role
-from service.usecases import keys, limits
+from service.usecases import limits
 
 # Routes anyone may call: liveness, readiness, the API description, and the workplace's login page
 # and static files.
@@ -26,11 +26,13 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         # On the pool whose commits do not wait for the WAL flush: the counters are rows every
         # write from one address or key updates, and each would otherwise stay locked for a flush.
         async with connection.app.state.counters.acquire() as conn:
-            principal = await keys.authenticate(conn, key.strip()) if bearer else None
-            if principal is None:
-                await limits.failed_authentication(conn, settings, address)
-            elif connection.scope["method"] in limits.WRITES:
-                await limits.write(conn, settings, principal, address)
+            principal = await limits.authenticate(
+                conn,
+                settings,
+                key.strip() if bearer else None,
+                address,
+                connection.scope["method"] in limits.WRITES,
+            )
         if principal is None:
             raise NotAuthorizedException(
                 "the API key is unknown or revoked"

@@ -118,7 +118,8 @@ def body_deadline_middleware(app: ASGIApp, seconds: float) -> ASGIApp:
             if complete:
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), seconds)
+                async with asyncio.timeout(seconds):  # a timer, not wait_for's task per message
+                    message = await receive()
             except TimeoutError:
                 raise HTTPException(
                     status_code=408,
