@@ -75,13 +75,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             finally:
                 await conn.close()
             app.state.pool = await db.create_pool(database.dsn, settings)
-            # Authentication's own: it counts rate limits, shared rows every request updates, which
-            # a database crash may forget (service/auth.py).
-            app.state.counters = await db.create_pool(database.dsn, settings, durable=False)
             try:
                 yield
             finally:
-                await app.state.counters.close()
                 await app.state.pool.close()
 
     app = Litestar(

@@ -23,9 +23,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         address = connection.client.host if connection.client else "unknown"
         scheme, _, key = connection.headers.get("authorization", "").partition(" ")
         bearer = scheme.lower() == "bearer" and key.strip()
-        # On the pool whose commits do not wait for the WAL flush: the counters are rows every
-        # write from one address or key updates, and each would otherwise stay locked for a flush.
-        async with connection.app.state.counters.acquire() as conn:
+        async with connection.app.state.pool.acquire() as conn:
             principal = await limits.authenticate(
                 conn,
                 settings,

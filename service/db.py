@@ -155,17 +155,13 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     session state the service never leaves behind (its settings and locks are transaction-scoped)."""
 
 
-async def create_pool(dsn: str, settings: Settings, *, durable: bool = True) -> asyncpg.Pool:
-    """The service's pool. `durable=False`: commits return before their WAL is flushed, for writes
-    a database crash may lose (rate-limit counters), so that a hot counter row is locked for no
-    flush."""
+async def create_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn,
         min_size=settings.pool_min,
         max_size=settings.pool_max,
         init=_init_connection,
         reset=_keep_session,
-        server_settings=None if durable else {"synchronous_commit": "off"},
     )
 
 

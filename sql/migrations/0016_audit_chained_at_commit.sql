@@ -11,8 +11,8 @@
 -- sha256(hashed_before || prev_hash || hashed_between || seq || hashed_after), the same bytes as before.
 -- Unlogged: a pending row never outlives its transaction.
 CREATE UNLOGGED TABLE audit_pending (
-    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tenant_id      text NOT NULL,
+    id             bigint GENERATED ALWAYS AS IDENTITY,
     at             timestamptz NOT NULL,
     actor          text NOT NULL,
     actor_key      uuid,
@@ -28,7 +28,8 @@ CREATE UNLOGGED TABLE audit_pending (
     after          jsonb,
     hashed_before  bytea NOT NULL,
     hashed_between bytea NOT NULL,
-    hashed_after   bytea NOT NULL
+    hashed_after   bytea NOT NULL,
+    PRIMARY KEY (tenant_id, id)
 );
 
 CREATE FUNCTION audit_chain() RETURNS trigger LANGUAGE plpgsql
@@ -53,7 +54,7 @@ BEGIN
             NEW.request_id, NEW.action, NEW.entity_kind, NEW.entity_ids, NEW.payload_sha256, NEW.reason,
             NEW.before, NEW.after, head_hash, entry);
     UPDATE audit_head SET seq = head_seq, hash = entry WHERE tenant_id = NEW.tenant_id;
-    DELETE FROM audit_pending WHERE id = NEW.id;
+    DELETE FROM audit_pending WHERE tenant_id = NEW.tenant_id AND id = NEW.id;
     RETURN NULL;
 END $$;
 
@@ -61,6 +62,5 @@ END $$;
 CREATE CONSTRAINT TRIGGER audit_pending_chained AFTER INSERT ON audit_pending
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION audit_chain();
 
--- The service writes pending entries and (through the trigger, as itself) takes them out again.
-GRANT SELECT, INSERT, DELETE ON audit_pending TO kundval_service;
-REVOKE UPDATE ON audit_pending FROM kundval_service;
+-- The trigger runs as the service (it may append to audit_log and move audit_head already) and takes
+-- the pending row out again; the service has the default privileges on audit_pending.
