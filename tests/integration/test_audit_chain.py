@@ -106,3 +106,29 @@ async def test_concurrent_writers_chain_in_turn(owner_url):
     assert [r.seq for r in rows] == list(range(1, 51))
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     assert all(r.hash == audit.entry_hash(msgspec.structs.asdict(r)) for r in rows)
+
+
+async def test_an_uncommitted_entry_does_not_hold_up_other_writers(owner_url):
+    """The head is locked as a transaction commits, not when its entry is written: a writer that
+    has recorded an entry and not committed yet keeps no other writer of the tenant waiting."""
+    async with connected(owner_url) as slow, connected(owner_url) as quick:
+
+        async def write_quickly() -> None:
+            async with quick.transaction():
+                await audit.record(quick, ADMIN, action="test.quick", entity_kind="thing")
+
+        async with slow.transaction():
+            await audit.record(slow, ADMIN, action="test.slow", entity_kind="thing")
+            await asyncio.wait_for(write_quickly(), 5)  # locked at the entry, it would wait for `slow`
+        rows = await audit.entries(quick, "kson")
+        assert [(r.seq, r.action) for r in rows] == [(1, "test.quick"), (2, "test.slow")]
+        assert (await audit.verify(quick, "kson")).ok
+
+
+async def test_the_head_read_in_a_transaction_includes_its_own_entries(conn):
+    async with conn.transaction():
+        await audit.record(conn, ADMIN, action="test.first", entity_kind="thing")
+        await audit.record(conn, ADMIN, action="test.second", entity_kind="thing")
+        seq, head_hash = await audit.head(conn, "kson")
+    rows = await audit.entries(conn, "kson")
+    assert seq == 2 and head_hash == rows[-1].hash and rows[-1].action == "test.second"
