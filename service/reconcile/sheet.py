@@ -9,7 +9,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Protocol
@@ -58,7 +58,7 @@ class Record(Protocol):
 
 
 def on_record(
-    code: str, row: Record, detail: str, provider_detail: str | None = None, kind: d.Severity | None = None
+    code: str, row: Record, part: d.Part, provider_part: d.Part | None = None, kind: d.Severity | None = None
 ) -> Finding:
     """A discrepancy on a provider record, keyed and versioned by it."""
     return d.on_record(
@@ -68,8 +68,8 @@ def on_record(
         pnr=row.pnr,
         day=row.day.isoformat(),
         version=row.version,
-        detail=detail,
-        provider_detail=provider_detail,
+        part=part,
+        provider_part=provider_part,
         kind=kind,
     )
 
@@ -83,6 +83,11 @@ def ids(values: Iterable[str]) -> str:
     return ", ".join(sorted(values))
 
 
+def instant(at: datetime) -> str:
+    """A moment as a finding's parameter: ISO 8601 in UTC (shown in Swedish time)."""
+    return at.astimezone(UTC).isoformat()
+
+
 class Sheet:
     def __init__(self, inputs: Inputs, rulings: dict[str, Ruling]) -> None:
         self.inputs = inputs
@@ -93,6 +98,9 @@ class Sheet:
         self.drafts: dict[tuple[object, ...], Draft] = {}
         self.findings: dict[str, Finding] = {}
         self.warnings: list[str] = []
+        # Blocked records' lines as if they were paid, with the discrepancies whose approval would
+        # pay them: priced on their own for the amount at stake.
+        self.blocked: list[tuple[list[str], list[Draft]]] = []
         # Granted minutes on billable days whether a component pays them or not: per
         # provider-customer (LOW_PERFORMED_SHARE, minimum_share, the follow-up figures) and per
         # provider-customer-tariff-category (cap_to_granted).
@@ -127,11 +135,18 @@ class Sheet:
         """Record a finding of this run; the same key found twice is one discrepancy."""
         known = self.findings.get(finding.key)
         if known is not None:
-            known.detail = f"{known.detail}; {finding.detail}"
-            known.provider_detail = f"{known.provider_detail}; {finding.provider_detail}"
+            known.parts += finding.parts
+            known.provider_parts += finding.provider_parts
             return known
         self.findings[finding.key] = self.ruled(finding)
         return finding
+
+    def block(self, found: list[Finding], alone: list[Draft]) -> None:
+        """A blocked record's lines on their own, as if it were paid: the amount at stake of each of
+        its open blocking discrepancies (none if a hard one keeps the record from ever being paid)."""
+        keys = [f.key for f in found if f.kind == "blocking" and f.status == "open"]
+        if keys and alone and not any(f.kind == "hard" for f in found):
+            self.blocked.append((keys, alone))
 
     def draft(
         self,

@@ -18,7 +18,7 @@ from service.domain.discrepancies import Finding
 from service.domain.money import round_ore
 from service.domain.tariff import APPROVED, Component, Tariff
 from service.reconcile.inputs import ClaimRow
-from service.reconcile.sheet import Sheet, on_record
+from service.reconcile.sheet import Draft, Sheet, on_record
 
 # A claim of this type is the provider's by any enrolment on the date too, not only by choice.
 OWN_BY_ENROLMENT = frozenset({"sip"})
@@ -41,7 +41,13 @@ def price(sheet: Sheet) -> None:
             continue
         for finding in found:
             sheet.keep(finding)
-        if not payable or component is None or tariff is None:
+        if component is None or tariff is None:
+            continue
+        if not payable:
+            if component.price != APPROVED:  # an extraordinary claim's stake is what it requests
+                alone = Draft(claim.provider, tariff, component, claim.pnr, None, None)
+                alone.count = 1
+                sheet.block(found, [alone])
             continue
         line = sheet.draft(claim.provider, tariff, component, claim.pnr, None)
         line.count += 1
@@ -54,41 +60,41 @@ def price(sheet: Sheet) -> None:
 def findings(claim: ClaimRow, tariff: Tariff | None, component: Component | None) -> list[Finding]:
     day = claim.day.isoformat()
 
-    def on(code: str, detail: str, provider_detail: str | None = None) -> Finding:
-        return on_record(code, claim, detail, provider_detail)
+    def on(code: str, part: d.Part, provider_part: d.Part | None = None) -> Finding:
+        return on_record(code, claim, part, provider_part)
 
     if component is None:  # never payable, so checked no further (domain.md 6)
-        where = f"tariff {tariff.id}" if tariff else f"no tariff in force on {day}"
-        return [on("NOT_IN_TARIFF", f"{claim.type} claims have no component in {where}")]
+        where = {"tariff": tariff.id} if tariff else {"day": day}
+        return [on("NOT_IN_TARIFF", {"type": claim.type, **where})]
     found = []
     if claim.pnr is not None:
         if not claim.known_customer:
-            found.append(on("UNKNOWN_CUSTOMER", "the registry does not know the customer"))
+            found.append(on("UNKNOWN_CUSTOMER", {}))
         elif not claim.chosen and not (claim.type in OWN_BY_ENROLMENT and claim.enrolled_areas):
-            found.append(
-                on(
-                    "NOT_CHOSEN_PROVIDER",
-                    f"{claim.provider} is not the customer's chosen provider on {day}",
-                    f"the customer is not yours on {day}",
-                )
-            )
+            found.append(on("NOT_CHOSEN_PROVIDER", {"provider": claim.provider, "day": day}, {"day": day}))
     if component.requires_enrolment is not None:
         if component.requires_enrolment not in claim.enrolled_areas:
-            area = component.requires_enrolment
+            areas = [component.requires_enrolment]
             found.append(
                 on(
                     "NO_ENROLMENT",
-                    f"no {area} enrolment with {claim.provider} on {day}",
-                    f"no {area} enrolment of yours on {day}",
+                    {"areas": areas, "provider": claim.provider, "day": day},
+                    {"areas": areas, "day": day},
                 )
             )
     if component.price == APPROVED:
-        found.append(on("EXTRAORDINARY", f"requested {claim.requested_amount}: {claim.motivation}"))
+        found.append(
+            on(
+                "EXTRAORDINARY",
+                {"requested_amount": str(claim.requested_amount), "motivation": claim.motivation},
+            )
+        )
     return found
 
 
 def limit(sheet: Sheet, claim: ClaimRow, component: Component, counter: LimitCounter) -> Finding | None:
-    """Use up a place of the component's limit, or return the hard discrepancy saying it is used."""
+    """Use up a place of the component's limit, or return the hard discrepancy saying it is used. The
+    provider's view names the claims that used it only when they are all its own."""
     rule = component.limit
     assert rule is not None
     scope = (
@@ -98,13 +104,14 @@ def limit(sheet: Sheet, claim: ClaimRow, component: Component, counter: LimitCou
     holders = list(counter.holders(scope))
     if counter.take(scope, rule.count, (claim.provider, claim.id)):
         return None
-    base = f"limit {rule.count} per {rule.per} reached"
-    own = [cid for provider, cid in holders if provider == claim.provider]
+    base: d.Part = {"count": rule.count, "per": rule.per}
+    paid = [{"claim": cid, "provider": p} for p, cid in holders]
+    all_own = bool(holders) and all(p == claim.provider for p, _ in holders)
     finding = on_record(
         d.LIMIT_CODES[rule.per],
         claim,
-        f"{base} (paid: {', '.join(f'{cid} by {p}' for p, cid in holders)})",
-        f"{base} (paid: your {', '.join(own)})" if own == [c for _, c in holders] else base,
+        {**base, "paid": paid} if paid else base,
+        {**base, "own": [cid for _, cid in holders]} if all_own else base,
     )
     return sheet.ruled(finding)
 
