@@ -14,8 +14,8 @@ came back), alternately a claim (`POST /v1/claims`, a läkemedelsgenomgång) and
 server that falls behind shows it in the tail rather than hiding it by sending less.
 
 Prints requests sent, throughput, p50/p90/p99/max latency per kind and overall, the count of any
-status other than 201/200, and the CPU time the service process and its PostgreSQL connections used
-per request (a figure that, unlike latency, holds when other work shares the machine). The scratch database is dropped at the end.
+status other than 201/200, and the CPU time the service process and its PostgreSQL connections (when
+PostgreSQL runs on this machine) used per request (a figure that, unlike latency, holds when other work shares the machine). The scratch database is dropped at the end.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -175,7 +176,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def backends(dsn: str) -> list[int]:
-    """The PostgreSQL server processes connected to the scratch database (the service's pool)."""
+    """The PostgreSQL server processes connected to the scratch database (the service's pool); none
+    when the server is on another machine (its process ids are not this machine's)."""
+    if urlsplit(dsn).hostname not in (None, "", "localhost", "127.0.0.1", "::1"):
+        return []
     conn = await asyncpg.connect(dsn)
     try:
         return [
