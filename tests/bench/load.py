@@ -14,8 +14,9 @@ came back), alternately a claim (`POST /v1/claims`, a läkemedelsgenomgång) and
 server that falls behind shows it in the tail rather than hiding it by sending less.
 
 Prints requests sent, throughput, p50/p90/p99/max latency per kind and overall, the count of any
-status other than 201/200, and the CPU time the service process and its PostgreSQL connections (when
-PostgreSQL runs on this machine) used per request (a figure that, unlike latency, holds when other work shares the machine). The scratch database is dropped at the end.
+status other than 201/200, and the CPU time the service process and its PostgreSQL connections
+(when PostgreSQL runs on this machine) used per request: unlike latency, a figure that holds when
+other work shares the machine. The scratch database is dropped at the end.
 """
 
 from __future__ import annotations
