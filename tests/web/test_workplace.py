@@ -72,7 +72,9 @@ async def run_month(page: Page, provider: str | None = None) -> None:
     if provider:
         await page.get_by_label("Utförare").select_option(provider)
     await page.get_by_role("button", name="Starta körningen").click()
-    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Körning av {PERIOD}", timeout=60_000)
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Körning av {PERIOD}")
+    # Its progress until it is stored (tests/web/test_runs.py), then its result.
+    await expect(page.get_by_role("table", name="Summor per utförare")).to_be_visible(timeout=60_000)
 
 
 async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, server, month, conn):
