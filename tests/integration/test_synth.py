@@ -8,7 +8,7 @@ from service import db
 from service.domain.principal import Principal
 from service.usecases.runs import start_run
 from tests.bench.month import load_claims, load_registry, load_visits
-from tests.bench.synth import generate
+from service.scenario_synth import generate
 
 
 def test_the_generator_is_deterministic_for_a_seed():

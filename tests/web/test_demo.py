@@ -8,6 +8,7 @@ import re
 
 from playwright.async_api import Page, expect
 
+from service import scenario_synth
 from service.cli import main
 
 
@@ -31,3 +32,22 @@ async def test_demo_loads_the_month_and_makes_two_administrators(
     await page.get_by_label("Lösenord").fill(password)
     await page.get_by_role("button", name="Logga in").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Översikt")
+
+
+async def test_demo_with_a_generated_month_loads_it_through_the_api(
+    server, database_url, conn, monkeypatch, capsys
+):
+    """--norrtalje at a small size (--customers): the benchmarks' generated month, whole."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    month = scenario_synth.generate(customers=40, providers=5)
+    code = await asyncio.to_thread(main, ["demo", "--url", server, "--norrtalje", "--customers", "40"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"loaded a generated month 2024-03 (40 customers, 5 providers, {len(month.visits)} visits)" in out
+    assert await conn.fetchval("SELECT count(*) FROM customers") == 40
+    assert await conn.fetchval("SELECT count(*) FROM visits") == len(month.visits)
+    assert await conn.fetchval("SELECT count(*) FROM claims") == len(month.claims)
+    providers = [r["id"] for r in await conn.fetch("SELECT id FROM providers ORDER BY id")]
+    assert providers == [p for p, _, _ in month.providers]
+    assert await conn.fetchval("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL") == 0
+    assert {r["username"] for r in await conn.fetch("SELECT username FROM users")} == {"anna", "bo"}
