@@ -165,18 +165,42 @@ def _failure(err: BaseException) -> str:
     return str(err) if isinstance(err, Problem) else f"internal error ({type(err).__name__})"
 
 
-async def run_progress(conn: asyncpg.Connection, who: Principal, announced: UUID) -> progress.Progress:
+def _progress(row: progress.Progress) -> s.RunProgress:
+    return s.RunProgress(
+        id=row.id,
+        period=row.period,
+        provider=row.provider_id,
+        tariff=row.forced_tariff,
+        started_by=row.started_by,
+        started_at=row.started_at,
+        updated_at=row.updated_at,
+        phase=row.phase,  # type: ignore[arg-type]
+        recomputes=row.recomputes,
+        recomputed=row.recomputed,
+        state=row.state,  # type: ignore[arg-type]
+        run=row.run_id,
+        error=row.error,
+    )
+
+
+async def run_progress(conn: asyncpg.Connection, who: Principal, announced: UUID) -> s.RunProgress:
     found = await progress.get(conn, who.tenant_id, announced)
     if found is None:
         raise NotFound(f"no run {announced}")
     require_visible(who, found.provider_id, f"no run {announced}")
-    return found
+    return _progress(found)
 
 
-async def runs_under_way(conn: asyncpg.Connection, who: Principal) -> list[progress.Progress]:
+async def runs_under_way(conn: asyncpg.Connection, who: Principal) -> s.RunsUnderWay:
     """The runs under way now, whoever started them (on a page or through the API), oldest first."""
     under_way = await progress.running(conn, who.tenant_id)
-    return [p for p in under_way if who.role != "provider" or p.provider_id in (None, who.provider_id)]
+    return s.RunsUnderWay(
+        items=[
+            _progress(p)
+            for p in under_way
+            if who.role != "provider" or p.provider_id in (None, who.provider_id)
+        ]
+    )
 
 
 async def list_runs(

@@ -34,7 +34,7 @@ async def runs_page(request: Request) -> Template:
     async with request.app.state.pool.acquire() as conn:
         recent = await runs.list_runs(conn, request.user, period=None, run_kind="real", after=None, limit=20)
         providers = await registry.list_providers(conn, request.user, "", 500)
-        under_way = await runs.runs_under_way(conn, request.user)
+        under_way = (await runs.runs_under_way(conn, request.user)).items
     return page(request, "runs.html", runs=recent.items, providers=providers.items, under_way=under_way)
 
 
@@ -73,7 +73,7 @@ async def progress_page(request: Request, announced: FromPath[UUID]) -> Template
     async with request.app.state.pool.acquire() as conn:
         now = await runs.run_progress(conn, request.user, announced)
     if now.state == "done":
-        return Redirect(f"/runs/{now.run_id}", status_code=303)
+        return Redirect(f"/runs/{now.run}", status_code=303)
     return page(request, "run_progress.html", progress=now)
 
 
@@ -83,7 +83,7 @@ async def progress_status(request: Request, announced: FromPath[UUID]) -> Templa
     async with request.app.state.pool.acquire() as conn:
         now = await runs.run_progress(conn, request.user, announced)
     if now.state == "done":
-        return Response(b"", status_code=200, headers={"HX-Redirect": f"/runs/{now.run_id}"})
+        return Response(b"", status_code=200, headers={"HX-Redirect": f"/runs/{now.run}"})
     return page(request, "run_progress_status.html", progress=now)
 
 

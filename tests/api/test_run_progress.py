@@ -79,21 +79,26 @@ async def test_a_run_whose_process_died_is_interrupted_and_blocks_nothing(
     client, conn, month, database_url, settings
 ):
     dead = await runs.begin_run(conn, ADMIN, RunIn(period="2024-03"))
-    alive = await runs.begin_run(conn, ADMIN, RunIn(period="2024-04"))
-    assert [p.id for p in await runs.runs_under_way(conn, ADMIN)] == [dead, alive]
+    alive = await runs.begin_run(conn, ADMIN, RunIn(period="2024-04", provider="exempel-omsorg"))
+    listed = await call(client, month["auditor"], "GET", "/v1/runs/under-way")
+    assert [(p["id"], p["period"], p["provider"], p["phase"], p["state"]) for p in listed["items"]] == [
+        (str(dead), "2024-03", None, "read", "running"),
+        (str(alive), "2024-04", "exempel-omsorg", "read", "running"),
+    ]
     # Its process died during the read, eleven minutes ago: no word from it since.
     await conn.execute(
         "UPDATE run_progress SET updated_at = now() - interval '11 minutes' WHERE id = $1", dead
     )
     assert (await runs.run_progress(conn, ADMIN, dead)).state == "interrupted"
-    assert [p.id for p in await runs.runs_under_way(conn, ADMIN)] == [alive]
+    listed = await call(client, month["invoice_admin"], "GET", "/v1/runs/under-way")
+    assert [p["id"] for p in listed["items"]] == [str(alive)]
     # The month is run again as if nothing had happened; the one announced is carried out later.
     again = await call(client, month["invoice_admin"], "POST", "/v1/runs", 201, json={"period": "2024-03"})
     assert (await progress_of(conn, again["id"]))["state"] == "done"
     pool = await db.create_pool(database_url, settings)
     try:
-        stored = await runs.start_run(pool, ADMIN, RunIn(period="2024-04"), alive)
+        stored = await runs.start_run(pool, ADMIN, RunIn(period="2024-04", provider="exempel-omsorg"), alive)
     finally:
         await pool.close()
-    assert (await runs.run_progress(conn, ADMIN, alive)).run_id == stored.id
-    assert await runs.runs_under_way(conn, ADMIN) == []
+    assert (await runs.run_progress(conn, ADMIN, alive)).run == stored.id
+    assert (await call(client, month["invoice_admin"], "GET", "/v1/runs/under-way"))["items"] == []

@@ -57,9 +57,9 @@ from schemas import records as r  # noqa: E402
 from service import db  # noqa: E402
 from service.domain.periods import Period  # noqa: E402
 from service.domain.principal import Principal  # noqa: E402
+from service.scenario_synth import Month, generate  # noqa: E402
 from service.usecases import claims, visits  # noqa: E402
 from service.usecases.system import seed_defaults  # noqa: E402
-from service.scenario_synth import Month, generate  # noqa: E402
 
 TENANT = "kson"
 PERIOD = "2024-03"

@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from service.scenario_load import registry_rows  # noqa: E402
+from service.scenario_synth import Month, generate, scenario  # noqa: E402
 from service.store import apikeys  # noqa: E402
 from tests.bench.ingest import TENANT, create_database, drop, machine, start_server, wait_ready  # noqa: E402
-from service.scenario_synth import Month, generate, scenario  # noqa: E402
 
 
 def export(month: Month) -> bytes:

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from service import db  # noqa: E402
-from tests.bench.ingest import machine  # noqa: E402
 from service.scenario_synth import generate, scenario  # noqa: E402
+from tests.bench.ingest import machine  # noqa: E402
 from tests.conftest import with_user  # noqa: E402
 
 
