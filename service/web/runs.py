@@ -15,10 +15,10 @@ import msgspec
 import structlog
 from litestar import Request, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
-from schemas.reconcile import RunIn
+from schemas.reconcile import RunIn, RunProgress
 from service.auth import allow
 from service.domain.errors import Invalid
 from service.domain.principal import Principal
@@ -74,17 +74,29 @@ async def progress_page(request: Request, announced: FromPath[UUID]) -> Template
         now = await runs.run_progress(conn, request.user, announced)
     if now.state == "done":
         return Redirect(f"/runs/{now.run}", status_code=303)
-    return page(request, "run_progress.html", progress=now)
+    return page(request, "run_progress.html", progress=now, mark=_mark(now))
 
 
 @get("/runs/progress/{announced:uuid}/status", guards=[STAFF])
-async def progress_status(request: Request, announced: FromPath[UUID]) -> Template | Response:
-    """The progress page's polled part; once the run is stored, htmx loads its result."""
+async def progress_status(
+    request: Request, announced: FromPath[UUID], seen: FromQuery[str] = ""
+) -> Template | Response:
+    """The progress page's polled part: nothing (204, htmx leaves the page as it is) while the run is
+    where the page last saw it; once it is stored, htmx loads its result; once it failed or was
+    interrupted, the polling stops (286)."""
     async with request.app.state.pool.acquire() as conn:
         now = await runs.run_progress(conn, request.user, announced)
     if now.state == "done":
         return Response(b"", status_code=200, headers={"HX-Redirect": f"/runs/{now.run}"})
-    return page(request, "run_progress_status.html", progress=now)
+    if now.state == "running" and seen == _mark(now):
+        return Response(b"", status_code=204)
+    stop = 286 if now.state != "running" else 200
+    return page(request, "run_progress_status.html", status_code=stop, progress=now, mark=_mark(now))
+
+
+def _mark(now: RunProgress) -> str:
+    """Where a run is, as far as its progress page shows it."""
+    return f"{now.phase}:{now.recomputed}:{now.recomputes}"
 
 
 @get("/runs/{run_id:uuid}", guards=[STAFF])

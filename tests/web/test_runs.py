@@ -10,9 +10,15 @@ import re
 import asyncpg
 from playwright.async_api import Page, expect
 
+from schemas.reconcile import RunIn
+from service.domain.principal import Principal
+from service.store import progress as store
+from service.usecases import runs
 from tests.web.axe import assert_accessible
 from tests.web.test_workplace import PERIOD, PROVIDER, log_in, shot
 from tests.web.test_workplace import month as month  # a fixture
+
+ANNA = Principal(tenant_id="kson", role="invoice_admin", name="anna")
 
 
 async def test_a_run_shows_its_progress_and_then_its_result(page: Page, server, month, owner_url, conn):
@@ -53,3 +59,28 @@ async def test_a_run_shows_its_progress_and_then_its_result(page: Page, server, 
     await expect(page).to_have_url(re.compile(f"/runs/{run}$"))
     await page.goto("/runs")
     await expect(page.get_by_role("region", name="Pågående körningar")).to_have_count(0)
+
+
+async def test_the_page_announces_each_step_once_and_stops_asking_when_a_run_fails(page: Page, month, conn):
+    """The run's progress written as a run writes it, the page polling it: an unchanged step answers
+    nothing (204), a new one its text, a failure its reason and the end of the polling (286)."""
+    await log_in(page, "anna")
+    announced = await runs.begin_run(conn, ANNA, RunIn(period=PERIOD))
+    answers: list[int] = []
+    page.on("response", lambda r: answers.append(r.status) if f"{announced}/status?" in r.url else None)
+    await page.goto(f"/runs/progress/{announced}")
+    progress = page.locator("#progress")
+    await expect(progress).to_contain_text("Steg 1 av 3: Läser underlagen.")
+    await page.wait_for_timeout(2_500)  # two polls or so, the run where it was
+    assert len(answers) >= 1 and set(answers) == {204}
+    await store.step(conn, "kson", announced, "price", 0)
+    await expect(progress).to_contain_text("Steg 2 av 3: Prissätter.")
+    await store.failed(conn, "kson", announced, "no provider nobody")
+    await expect(progress).to_contain_text(
+        "Körningen misslyckades: no provider nobody. Inget lagrades; starta den igen"
+    )
+    assert answers[-1] == 286 and 200 in answers
+    asked = len(answers)
+    await page.wait_for_timeout(2_500)
+    assert len(answers) == asked  # no more polls
+    await assert_accessible(page)
