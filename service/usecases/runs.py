@@ -7,6 +7,7 @@ customers as references. Reads that show a personnummer are audited with the cus
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import date
 from fractions import Fraction
@@ -162,6 +163,8 @@ async def start_run(
 def _failure(err: BaseException) -> str:
     """What a failed run's progress says: a refusal's own words; of anything else only its kind (the
     log has the rest)."""
+    if isinstance(err, asyncio.CancelledError):
+        return "the service stopped while it ran"
     return str(err) if isinstance(err, Problem) else f"internal error ({type(err).__name__})"
 
 

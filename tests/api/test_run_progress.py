@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
+import asyncpg
+import pytest
+
 from schemas.reconcile import RunIn
 from service import db
 from service.domain.principal import Principal
@@ -102,3 +105,36 @@ async def test_a_run_whose_process_died_is_interrupted_and_blocks_nothing(
         await pool.close()
     assert (await runs.run_progress(conn, ADMIN, alive)).run == stored.id
     assert (await call(client, month["invoice_admin"], "GET", "/v1/runs/under-way"))["items"] == []
+
+
+async def test_a_run_stopped_with_its_service_says_so_and_stored_nothing(
+    client, conn, month, database_url, settings, owner_url
+):
+    """Stopped mid-store (the task cancelled, as a forced shutdown does): its progress says why."""
+    holder = await asyncpg.connect(owner_url)
+    held = holder.transaction()
+    await held.start()
+    await holder.execute("LOCK TABLE run_lines IN EXCLUSIVE MODE")  # the run waits to store its lines
+    pool = await db.create_pool(database_url, settings)
+    try:
+        announced = await runs.begin_run(conn, ADMIN, RunIn(period="2024-03"))
+        task = asyncio.create_task(runs.start_run(pool, ADMIN, RunIn(period="2024-03"), announced))
+        for _ in range(200):
+            if (await runs.run_progress(conn, ADMIN, announced)).phase == "store":
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        await held.rollback()
+        await holder.close()
+        await pool.close()
+    stopped = await runs.run_progress(conn, ADMIN, announced)
+    assert (stopped.phase, stopped.state, stopped.error) == (
+        "store",
+        "failed",
+        "the service stopped while it ran",
+    )
+    assert await conn.fetchval("SELECT count(*) FROM runs") == 0
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'run.create'") == 0
