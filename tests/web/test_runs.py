@@ -77,10 +77,19 @@ async def test_the_page_announces_each_step_once_and_stops_asking_when_a_run_fai
     await expect(progress).to_contain_text("Steg 2 av 3: Prissätter.")
     await store.failed(conn, "kson", announced, "no provider nobody")
     await expect(progress).to_contain_text(
-        "Körningen misslyckades: no provider nobody. Inget lagrades; starta den igen"
+        "Körningen misslyckades: no provider nobody. Den lagrades inte; starta den igen"
     )
     assert answers[-1] == 286 and 200 in answers
     asked = len(answers)
     await page.wait_for_timeout(2_500)
     assert len(answers) == asked  # no more polls
     await assert_accessible(page)
+
+    # A run whose process died: not heard from for ten minutes, it is interrupted, and not asked after.
+    dead = await runs.begin_run(conn, ANNA, RunIn(period=PERIOD))
+    await conn.execute(
+        "UPDATE run_progress SET updated_at = now() - interval '11 minutes' WHERE id = $1", dead
+    )
+    await page.goto(f"/runs/progress/{dead}")
+    await expect(progress).to_contain_text("Körningen avbröts (tjänsten stannade medan den pågick)")
+    await expect(progress).not_to_have_attribute("hx-get", re.compile(".*"))
