@@ -194,7 +194,6 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--customers",
         type=_positive,
-        default=1500,
         help="with --norrtalje: how many customers (default 1 500, Norrtälje's size)",
     )
     demo.add_argument("--tenant")
@@ -651,10 +650,14 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     who = _operator(args, settings)
     url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    if args.customers and not args.norrtalje:
+        raise CommandError("--customers sizes the generated month: give it with --norrtalje")
     if args.norrtalje:
         from service import scenario_synth
 
-        month = scenario_synth.scenario(scenario_synth.generate(customers=args.customers, providers=5))
+        month = scenario_synth.scenario(
+            scenario_synth.generate(customers=args.customers or 1500, providers=5)
+        )
         scenario = read_scenario(msgspec.json.encode(month), "the generated month")
         what = (
             f"a generated month {scenario['period']} ({len(scenario['customers'])} customers, "

@@ -51,3 +51,8 @@ async def test_demo_with_a_generated_month_loads_it_through_the_api(
     assert providers == [p for p, _, _ in month.providers]
     assert await conn.fetchval("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL") == 0
     assert {r["username"] for r in await conn.fetch("SELECT username FROM users")} == {"anna", "bo"}
+
+
+def test_demo_sizes_only_a_generated_month(capsys):
+    assert main(["demo", "--customers", "40"]) == 1
+    assert "--customers sizes the generated month: give it with --norrtalje" in capsys.readouterr().err
