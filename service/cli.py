@@ -658,6 +658,12 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         month = scenario_synth.scenario(
             scenario_synth.generate(customers=args.customers or 1500, providers=5)
         )
+        # Decision ids are the tenant's, and the generated D0, D1, ... would meet the worked month's
+        # D1-D4 (its other ids are its own providers'): with an N both months fit in one service.
+        for decision in month["decisions"]:
+            decision["id"] = f"N{decision['id']}"
+            for line in decision["lines"]:
+                line["id"] = f"N{line['id']}"
         scenario = read_scenario(msgspec.json.encode(month), "the generated month")
         what = (
             f"a generated month {scenario['period']} ({len(scenario['customers'])} customers, "
