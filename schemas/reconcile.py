@@ -228,7 +228,17 @@ class ResultDiscrepancy(_Out):
     customer: Customer
     date: str
     status: Status
-    detail: str
+    detail: Annotated[
+        str,
+        msgspec.Meta(description="the explanation as plain sentences, in the language of `Accept-Language`"),
+    ]
+    parameters: Annotated[
+        list[dict[str, Any]] | None,
+        msgspec.Meta(
+            description="the figures behind `detail`, one object per sentence (docs/api.md); "
+            "null for a discrepancy stored before they were kept"
+        ),
+    ]
 
 
 class FollowupFigures(_Out):
@@ -430,7 +440,17 @@ class Discrepancy(_Out):
     date: str
     status: Annotated[Status, msgspec.Meta(description="as decided now (applies to lines from the next run)")]
     run_status: Annotated[Status, msgspec.Meta(description="as the run priced it")]
-    detail: str
+    detail: Annotated[
+        str,
+        msgspec.Meta(description="the explanation as plain sentences, in the language of `Accept-Language`"),
+    ]
+    parameters: Annotated[
+        list[dict[str, Any]] | None,
+        msgspec.Meta(
+            description="the figures behind `detail`, one object per sentence (docs/api.md); "
+            "null for a discrepancy stored before they were kept"
+        ),
+    ]
     run: UUID
     decision: Ruling | None
 

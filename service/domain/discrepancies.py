@@ -1,8 +1,17 @@
-"""Discrepancies (domain.md section 6): codes, kinds (severities), stable keys, status and plain explanations.
+"""Discrepancies (domain.md section 6): codes, kinds (severities), stable keys, status and what
+explains them.
 
 The checks themselves live where their data is: visit checks as SQL predicates
 (sql/reconcile/visits.sql), the others in the pricing of their basis (service/reconcile/bases/).
-Every finding is made here, so a code's kind, key and wording have one place.
+Every finding is made here, so a code's kind and key have one place.
+
+A finding is explained by its code and parameters, never by a text: one `Part` (the figures of one
+sentence) per time the run found it, and the same from the provider's own view, which never names
+another provider. The sentences are the message catalogue's, in the reader's language
+(service/web/explain.py). Parameters are JSON values named by what they hold: `*minutes` exact
+minutes and `*percent` exact per cent as decimal strings, `*amount` kronor as decimal strings,
+`day` an ISO date, `days` inclusive ISO date ranges, `month`/`period` YYYY-MM, `start`/`end` ISO
+instants, lists of record ids, and codes and ids as they are.
 """
 
 from __future__ import annotations
@@ -10,10 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
+
+from service.domain.lines import show
 
 Severity = Literal["blocking", "hard", "info"]  # a discrepancy's `kind` (docs/glossary.md)
 Status = Literal["open", "approved", "rejected"]
+Part = dict[str, Any]  # the parameters of one sentence explaining a finding
 
 SEVERITIES: dict[str, Severity] = {
     "UNKNOWN_CUSTOMER": "hard",
@@ -55,6 +67,15 @@ AMOUNT_CAP_CODE = "TEAM_AMOUNT_CAP"
 LONG_VISIT_SECONDS = 8 * 3600
 # KSON's target for the share of granted time performed (LOW_PERFORMED_SHARE).
 PERFORMED_SHARE_TARGET = Fraction(85, 100)
+
+
+def performed_share(performed: Fraction, granted: Fraction) -> Part:
+    """The parameters of a share of granted time performed (LOW_PERFORMED_SHARE, BELOW_MINIMUM_SHARE)."""
+    return {
+        "performed_minutes": show(performed),
+        "granted_minutes": show(granted),
+        "percent": show(100 * performed / granted),
+    }
 
 
 def severity_of(code: str, *, report_type: str | None = None, on_enrolment: bool = False) -> Severity:
@@ -109,8 +130,8 @@ class Finding:
     pnr: str | None
     day: str  # the record's date, or the month
     version: str
-    detail: str
-    provider_detail: str  # the same from the provider's own view: never names another provider
+    parts: list[Part]  # one per time the run found it
+    provider_parts: list[Part]  # the same from the provider's own view: never names another provider
     status: Status = "open"
     decision_seq: int | None = None
 
@@ -134,8 +155,8 @@ def on_record(
     pnr: str | None,
     day: str,
     version: str,
-    detail: str,
-    provider_detail: str | None = None,
+    part: Part,
+    provider_part: Part | None = None,
     kind: Severity | None = None,
 ) -> Finding:
     return Finding(
@@ -147,13 +168,13 @@ def on_record(
         pnr=pnr,
         day=day,
         version=version,
-        detail=detail,
-        provider_detail=provider_detail or detail,
+        parts=[part],
+        provider_parts=[part if provider_part is None else provider_part],
     )
 
 
 def on_customer_month(
-    code: str, provider: str, pnr: str, period: str, *, version: str, detail: str
+    code: str, provider: str, pnr: str, period: str, *, version: str, part: Part
 ) -> Finding:
     return Finding(
         key=customer_month_key(code, provider, pnr, period),
@@ -164,12 +185,12 @@ def on_customer_month(
         pnr=pnr,
         day=period,
         version=version,
-        detail=detail,
-        provider_detail=detail,
+        parts=[part],
+        provider_parts=[part],
     )
 
 
-def on_provider_month(code: str, provider: str, period: str, *, version: str, detail: str) -> Finding:
+def on_provider_month(code: str, provider: str, period: str, *, version: str, part: Part) -> Finding:
     return Finding(
         key=provider_month_key(code, provider, period),
         code=code,
@@ -179,6 +200,6 @@ def on_provider_month(code: str, provider: str, period: str, *, version: str, de
         pnr=None,
         day=period,
         version=version,
-        detail=detail,
-        provider_detail=detail,
+        parts=[part],
+        provider_parts=[part],
     )

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 
 from schemas import reconcile as s
 from service.auth import allow
@@ -18,9 +18,25 @@ from service.domain.principal import Principal
 from service.http.common import Payload, get, parse, post, problem
 from service.http.deps import Conn
 from service.usecases import reviews, runs
+from service.usecases.documents import Explain
+from service.web.explain import explainer
+from service.web.i18n import accepted_locale
 
 Req = Request[Principal, None, State]
 Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
+Language = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Accept-Language",
+        required=False,
+        description="the language of the discrepancies' `detail`: `sv` (the default) or `en` (docs/api.md)",
+    ),
+]
+
+
+def _explain(language: str | None) -> Explain:
+    """Discrepancy explanations in the language asked for, from the workplace's catalogue."""
+    return explainer(accepted_locale(language))
 
 
 # Runs ----------------------------------------------------------------------------------------
@@ -93,8 +109,10 @@ async def get_run(request: Req, conn: Conn, run_id: FromPath[UUID]) -> s.Run:
     summary="A run's result document (lines, reductions, held lines, totals, discrepancies)",
     description="The result format of examples/README.md. A provider key gets its own provider's part.",
 )
-async def get_run_result(request: Req, conn: Conn, run_id: FromPath[UUID]) -> s.ResultDocument:
-    return await runs.run_result(conn, request.user, run_id)
+async def get_run_result(
+    request: Req, conn: Conn, run_id: FromPath[UUID], accept_language: Language = None
+) -> s.ResultDocument:
+    return await runs.run_result(conn, request.user, run_id, _explain(accept_language))
 
 
 # Lines ---------------------------------------------------------------------------------------
@@ -169,6 +187,7 @@ async def list_discrepancies(
     ] = None,
     after: Annotated[UUID | None, QueryParameter(description="`next_after` of the previous page")] = None,
     limit: Limit = 100,
+    accept_language: Language = None,
 ) -> s.DiscrepancyPage:
     return await reviews.list_discrepancies(
         conn,
@@ -181,6 +200,7 @@ async def list_discrepancies(
         status=status,
         after=after,
         limit=limit,
+        explain=_explain(accept_language),
     )
 
 
@@ -191,8 +211,10 @@ async def list_discrepancies(
     guards=[allow("invoice_admin", "auditor", "provider")],
     summary="A discrepancy as its latest run found it, with its decision history",
 )
-async def get_discrepancy(request: Req, conn: Conn, discrepancy_id: FromPath[UUID]) -> s.DiscrepancyDetail:
-    return await reviews.get_discrepancy(conn, request.user, discrepancy_id)
+async def get_discrepancy(
+    request: Req, conn: Conn, discrepancy_id: FromPath[UUID], accept_language: Language = None
+) -> s.DiscrepancyDetail:
+    return await reviews.get_discrepancy(conn, request.user, discrepancy_id, _explain(accept_language))
 
 
 @post(
@@ -207,9 +229,15 @@ async def get_discrepancy(request: Req, conn: Conn, discrepancy_id: FromPath[UUI
     "the record reopens it. Hard and info discrepancies take no decision (409). Audited.",
 )
 async def decide_discrepancy(
-    request: Req, conn: Conn, discrepancy_id: FromPath[UUID], data: Payload[s.RulingIn]
+    request: Req,
+    conn: Conn,
+    discrepancy_id: FromPath[UUID],
+    data: Payload[s.RulingIn],
+    accept_language: Language = None,
 ) -> s.DiscrepancyDetail:
-    return await reviews.rule(conn, request.user, discrepancy_id, parse(s.RulingIn, data))
+    return await reviews.rule(
+        conn, request.user, discrepancy_id, parse(s.RulingIn, data), _explain(accept_language)
+    )
 
 
 ROUTES = [

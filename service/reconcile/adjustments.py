@@ -284,25 +284,36 @@ def _differences(
 
 
 def _late_data(item: Pending, lines: list[InvoiceLine], customers: dict[str, tuple[str, bool]]) -> Finding:
-    """Names each changed line by component, customer reference, zone and tariff: the detail is
+    """Names each changed line by component, customer reference, zone and tariff: the explanation is
     shown to every role that reads discrepancies, so it carries no personnummer."""
-    named = []
+    named, changes = [], []
     for x in lines:
         assert x.adjustment is not None
         customer = None
         if x.pnr is not None:
             customer = customers[x.pnr][0] if x.pnr in customers else mask(x.pnr)
-        what = x.component if x.adjustment.adjusts == "line" else f"{x.component} {x.rule} reduction"
+        reduction = None if x.adjustment.adjusts == "line" else x.rule
+        what = x.component if reduction is None else f"{x.component} {reduction} reduction"
         label = ", ".join(part for part in (what, customer, x.zone, x.tariff_id) if part)
         named.append(
             f"{label}: {x.adjustment.paid_amount} -> {x.adjustment.recomputed_amount} ({x.amount:+})"
         )
+        change = {"component": x.component, "reduction": reduction, "customer": customer, "zone": x.zone}
+        changes.append(
+            {k: v for k, v in change.items() if v is not None}
+            | {
+                "tariff": x.tariff_id,
+                "paid_amount": str(x.adjustment.paid_amount),
+                "recomputed_amount": str(x.adjustment.recomputed_amount),
+                "difference_amount": f"{x.amount:+}",
+            }
+        )
     total = sum((x.amount for x in lines), ZERO)
+    # The version is a digest of the changes as they were always named, so that it stays the same.
     return d.on_provider_month(
         LATE_DATA,
         item.provider,
         str(item.period),
         version=hashlib.sha256("\n".join(named).encode()).hexdigest()[:32],
-        detail=f"{item.period} changed after it was settled; recomputed, it differs from what was paid "
-        f"by {total:+} kr: {'; '.join(named)}",
+        part={"period": str(item.period), "difference_amount": f"{total:+}", "changes": changes},
     )

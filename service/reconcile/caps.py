@@ -70,9 +70,10 @@ def _customer_reductions(sheet: Sheet, lines: list[InvoiceLine]) -> list[Invoice
                     pnr,
                     sheet.month,
                     version=digest(granted, performed),
-                    detail=f"performed {show(performed)} of granted {show(granted)} minutes "
-                    f"({show(100 * performed / granted)} %), below the minimum share "
-                    f"{component.minimum_share}",
+                    part={
+                        **d.performed_share(performed, granted),
+                        "minimum_percent": str(100 * component.minimum_share),
+                    },
                 )
                 figures = {"granted_minutes": show(granted), "performed_minutes": show(performed)}
                 out.append(_reduce(sheet, group, "minimum_share", reduction, finding, figures, pnr))
@@ -107,8 +108,13 @@ def _component_reductions(sheet: Sheet, lines: list[InvoiceLine]) -> list[Invoic
                     provider,
                     sheet.month,
                     version=digest(paid, cap_minutes),
-                    detail=f"paid {show(paid)} min > cap {show(cap_minutes)} min "
-                    f"(= {cap.share} x {show(basis)} {cap.report_type} min)",
+                    part={
+                        "paid_minutes": show(paid),
+                        "cap_minutes": show(cap_minutes),
+                        "share_percent": str(100 * cap.share),
+                        "basis_minutes": show(basis),
+                        "report_type": cap.report_type,
+                    },
                 )
                 figures = {
                     "basis_minutes": show(basis),
@@ -124,7 +130,7 @@ def _component_reductions(sheet: Sheet, lines: list[InvoiceLine]) -> list[Invoic
                     provider,
                     sheet.month,
                     version=digest(total, component.amount_cap.amount),
-                    detail=f"{total} > cap {component.amount_cap.amount}",
+                    part={"total_amount": str(total), "cap_amount": str(component.amount_cap.amount)},
                 )
                 out.append(_reduce(sheet, group, "amount_cap", reduction, finding, {}))
     return out

@@ -36,8 +36,7 @@ def check(sheet: Sheet) -> None:
                     pnr,
                     sheet.month,
                     version=digest(billed, ids(sheet.granted_lines[(provider, pnr)])),
-                    detail=f"{show(billed)} granted minutes, no payable performed bistand visit "
-                    f"and no pause in {sheet.month}",
+                    part={"granted_minutes": show(billed), "month": sheet.month},
                 )
             )
         if granted > 0 and performed < d.PERFORMED_SHARE_TARGET * granted:
@@ -48,8 +47,7 @@ def check(sheet: Sheet) -> None:
                     pnr,
                     sheet.month,
                     version=digest(granted, performed),
-                    detail=f"performed {show(performed)} of granted {show(granted)} minutes "
-                    f"({show(100 * performed / granted)} %)",
+                    part=d.performed_share(performed, granted),
                 )
             )
     for row in sheet.inputs.declined:
@@ -60,6 +58,6 @@ def check(sheet: Sheet) -> None:
                 row.pnr,
                 sheet.month,
                 version=digest(ids(row.ids)),
-                detail=f"declined visits {ids(row.ids)}",
+                part={"visits": sorted(row.ids)},
             )
         )

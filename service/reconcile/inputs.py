@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -129,6 +129,8 @@ class FlaggedVisit:
     duplicate_of: str | None
     manual: bool
     long_visit: bool
+    started_at: datetime
+    ended_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

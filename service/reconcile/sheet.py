@@ -9,7 +9,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Protocol
@@ -58,7 +58,7 @@ class Record(Protocol):
 
 
 def on_record(
-    code: str, row: Record, detail: str, provider_detail: str | None = None, kind: d.Severity | None = None
+    code: str, row: Record, part: d.Part, provider_part: d.Part | None = None, kind: d.Severity | None = None
 ) -> Finding:
     """A discrepancy on a provider record, keyed and versioned by it."""
     return d.on_record(
@@ -68,8 +68,8 @@ def on_record(
         pnr=row.pnr,
         day=row.day.isoformat(),
         version=row.version,
-        detail=detail,
-        provider_detail=provider_detail,
+        part=part,
+        provider_part=provider_part,
         kind=kind,
     )
 
@@ -81,6 +81,11 @@ def digest(*parts: object) -> str:
 
 def ids(values: Iterable[str]) -> str:
     return ", ".join(sorted(values))
+
+
+def instant(at: datetime) -> str:
+    """A moment as a finding's parameter: ISO 8601 in UTC (shown in Swedish time)."""
+    return at.astimezone(UTC).isoformat()
 
 
 class Sheet:
@@ -127,8 +132,8 @@ class Sheet:
         """Record a finding of this run; the same key found twice is one discrepancy."""
         known = self.findings.get(finding.key)
         if known is not None:
-            known.detail = f"{known.detail}; {finding.detail}"
-            known.provider_detail = f"{known.provider_detail}; {finding.provider_detail}"
+            known.parts += finding.parts
+            known.provider_parts += finding.provider_parts
             return known
         self.findings[finding.key] = self.ruled(finding)
         return finding

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -31,8 +32,13 @@ class StoredFinding(msgspec.Struct, frozen=True, kw_only=True):
     day: str
     status: str  # as the run applied it
     version: str
-    detail: str
-    provider_detail: str
+    # The explanation: the parameters of its sentences (service/domain/discrepancies.py), or for a
+    # discrepancy stored before migration 0013 the text the engine wrote then; each also as the
+    # provider sees it.
+    parameters: list[dict[str, Any]] | None
+    provider_parameters: list[dict[str, Any]] | None
+    detail: str | None
+    provider_detail: str | None
     decision_seq: int | None  # the latest ruling on the key, in force or not
     decision: str | None
     reason: str | None
@@ -75,7 +81,7 @@ async def register(conn: asyncpg.Connection, tenant: str, findings: Iterable[Fin
 
 _SELECT = """
 SELECT d.id, rd.run_id, rd.key, rd.provider_id, rd.code, rd.kind, rd.record, rd.pnr, rd.day, rd.status,
-       rd.version, rd.detail, rd.provider_detail, l.seq AS decision_seq, l.decision, l.reason, l.amount, l.version AS decision_version,
+       rd.version, rd.parameters, rd.provider_parameters, rd.detail, rd.provider_detail, l.seq AS decision_seq, l.decision, l.reason, l.amount, l.version AS decision_version,
        l.decided_by, l.decided_at
 FROM chosen c
 JOIN run_discrepancies rd ON rd.tenant_id = $1 AND rd.run_id = c.run_id AND rd.provider_id = c.provider_id

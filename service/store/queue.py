@@ -60,7 +60,8 @@ t AS (SELECT count(*) AS total, coalesce(sum(at_stake), 0.00) AS sum FROM m),
 p AS (SELECT run_id, key, at_stake FROM m ORDER BY at_stake DESC, key COLLATE "C" LIMIT $8 OFFSET $9)
 SELECT t.total, t.sum, f.* FROM t LEFT JOIN (
     SELECT p.at_stake, d.id, rd.run_id, rd.key, rd.provider_id, rd.code, rd.kind, rd.record, rd.pnr, rd.day,
-           rd.status, rd.version, rd.detail, rd.provider_detail, l.seq AS decision_seq, l.decision, l.reason,
+           rd.status, rd.version, rd.parameters, rd.provider_parameters, rd.detail, rd.provider_detail,
+           l.seq AS decision_seq, l.decision, l.reason,
            l.amount, l.version AS decision_version, l.decided_by, l.decided_at
     FROM p
     JOIN run_discrepancies rd ON rd.tenant_id = $1 AND rd.run_id = p.run_id AND rd.key = p.key

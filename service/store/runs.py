@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from service.domain.discrepancies import Finding
 from service.domain.followup import Figures
 from service.domain.lines import Adjustment, InvoiceLine, exact_text, parse_exact
 from service.domain.outcome import Outcome
@@ -158,27 +159,44 @@ async def save(
         outcome.warnings,
     )
     await _store_lines(conn, tenant, run_id, outcome.lines)
+    await _store_findings(conn, tenant, run_id, outcome.findings)
+    await _store_followup(conn, tenant, run_id, outcome.followup(providers))
+    saved = await get(conn, tenant, run_id)
+    assert saved is not None
+    return saved
+
+
+FINDING_COLUMNS = [
+    "run_id",
+    "key",
+    "provider_id",
+    "code",
+    "kind",
+    "record",
+    "pnr",
+    "day",
+    "status",
+    "decision_seq",
+    "version",
+    "parameters",
+    "provider_parameters",
+]
+
+
+async def _store_findings(
+    conn: asyncpg.Connection, tenant: str, run_id: UUID, findings: list[Finding]
+) -> None:
+    """A run's discrepancies with their parameters (staged as text, as the lines are)."""
+    await conn.execute(
+        f"""CREATE TEMP TABLE kv_findings_in ON COMMIT DROP AS
+            SELECT {", ".join(FINDING_COLUMNS[:-2])}, ''::text AS parameters, ''::text AS provider_parameters
+            FROM run_discrepancies WITH NO DATA"""
+    )
     await conn.copy_records_to_table(
-        "run_discrepancies",
-        columns=[
-            "tenant_id",
-            "run_id",
-            "key",
-            "provider_id",
-            "code",
-            "kind",
-            "record",
-            "pnr",
-            "day",
-            "status",
-            "decision_seq",
-            "version",
-            "detail",
-            "provider_detail",
-        ],
+        "kv_findings_in",
+        columns=FINDING_COLUMNS,
         records=[
             (
-                tenant,
                 run_id,
                 f.key,
                 f.provider,
@@ -190,16 +208,18 @@ async def save(
                 f.status,
                 f.decision_seq,
                 f.version,
-                f.detail,
-                f.provider_detail,
+                msgspec.json.encode(f.parts).decode(),
+                msgspec.json.encode(f.provider_parts).decode(),
             )
-            for f in outcome.findings
+            for f in findings
         ],
     )
-    await _store_followup(conn, tenant, run_id, outcome.followup(providers))
-    saved = await get(conn, tenant, run_id)
-    assert saved is not None
-    return saved
+    columns = ", ".join(FINDING_COLUMNS)
+    staged = columns.replace("parameters", "parameters::jsonb")
+    await conn.execute(
+        f"INSERT INTO run_discrepancies (tenant_id, {columns}) SELECT $1, {staged} FROM kv_findings_in",
+        tenant,
+    )
 
 
 async def _store_lines(conn: asyncpg.Connection, tenant: str, run_id: UUID, lines: list[InvoiceLine]) -> None:

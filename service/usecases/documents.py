@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -27,6 +27,21 @@ from service.domain.tariff import Component
 from service.domain.visibility import Viewer
 from service.store.discrepancies import StoredFinding
 from service.store.runs import RunRow
+
+
+class Explain(Protocol):
+    """A discrepancy's explanation in the reader's language, from its code and parameters (or the
+    text stored before there were parameters): the interfaces give one (service/web/explain.py)."""
+
+    def __call__(self, code: str, parameters: list[dict[str, Any]] | None, text: str | None, /) -> str: ...
+
+
+def _explained(f: StoredFinding, viewer: Viewer, explain: Explain) -> tuple[list[dict[str, Any]] | None, str]:
+    """The parameters and explanation the viewer sees: a provider's own view names no other provider."""
+    if viewer.as_provider:
+        return f.provider_parameters, explain(f.code, f.provider_parameters, f.provider_detail)
+    return f.parameters, explain(f.code, f.parameters, f.detail)
+
 
 # The views' totals are the domain's (service/domain/lines.py); named here for the views that sum.
 __all__ = ["ZERO", "totals", "totals_by_area"]
@@ -151,8 +166,9 @@ def line_detail(line: InvoiceLine) -> dict[str, Any]:
     }
 
 
-def result_discrepancy(f: StoredFinding, viewer: Viewer) -> s.ResultDiscrepancy:
+def result_discrepancy(f: StoredFinding, viewer: Viewer, explain: Explain) -> s.ResultDiscrepancy:
     """As the run found it (status as the run applied it)."""
+    parameters, detail = _explained(f, viewer, explain)
     return s.ResultDiscrepancy(
         id=f.id,
         key=viewer.text(f.key, f.pnr),
@@ -163,12 +179,14 @@ def result_discrepancy(f: StoredFinding, viewer: Viewer) -> s.ResultDiscrepancy:
         customer=viewer.customer(f.pnr),
         date=f.day,
         status=f.status,  # type: ignore[arg-type]
-        detail=f.provider_detail if viewer.as_provider else f.detail,
+        detail=detail,
+        parameters=parameters,
     )
 
 
-def discrepancy(f: StoredFinding, viewer: Viewer) -> s.Discrepancy:
+def discrepancy(f: StoredFinding, viewer: Viewer, explain: Explain) -> s.Discrepancy:
     """As decided now: the latest decision, in force while the record keeps its version."""
+    parameters, detail = _explained(f, viewer, explain)
     decision = None
     if f.decision_seq is not None:
         decision = s.Ruling(
@@ -193,7 +211,8 @@ def discrepancy(f: StoredFinding, viewer: Viewer) -> s.Discrepancy:
         date=f.day,
         status=f.status_now,  # type: ignore[arg-type]
         run_status=f.status,  # type: ignore[arg-type]
-        detail=f.provider_detail if viewer.as_provider else f.detail,
+        detail=detail,
+        parameters=parameters,
         run=f.run_id,
         decision=decision,
     )
@@ -208,6 +227,7 @@ def build(
     components: list[Component],
     viewer: Viewer,
     figures: dict[str, Figures],
+    explain: Explain,
 ) -> s.ResultDocument:
     metrics = {p["provider"]: p.get("metrics", {}) for p in run.summary.get("providers", [])}
     blocks = []
@@ -229,7 +249,7 @@ def build(
                 metrics=metrics.get(provider, {}),
             )
         )
-    shown = [result_discrepancy(f, viewer) for f in findings if viewer.sees(f.provider_id)]
+    shown = [result_discrepancy(f, viewer, explain) for f in findings if viewer.sees(f.provider_id)]
     return s.ResultDocument(
         tenant=tenant,
         period=run.period,

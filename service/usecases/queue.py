@@ -88,7 +88,13 @@ async def _matching(
 
 
 async def page(
-    conn: asyncpg.Connection, who: Principal, f: Filters, *, page: int = 1, per_page: int = 50
+    conn: asyncpg.Connection,
+    who: Principal,
+    f: Filters,
+    explain: document.Explain,
+    *,
+    page: int = 1,
+    per_page: int = 50,
 ) -> QueuePage:
     """One page of the queue, largest amount at stake first."""
     page = max(1, page)
@@ -99,7 +105,8 @@ async def page(
         matched = await _matching(conn, who, f, offset=(page - 1) * per_page, limit=per_page)
     shown = await viewer(conn, who, (x.finding.pnr for x in matched.rows))
     items = [
-        Item(discrepancy=document.discrepancy(x.finding, shown), at_stake=x.at_stake) for x in matched.rows
+        Item(discrepancy=document.discrepancy(x.finding, shown, explain), at_stake=x.at_stake)
+        for x in matched.rows
     ]
     await audit_shown(conn, who, shown, "discrepancies.read")
     codes = await queue.codes(conn, who.tenant_id, str(period_of(f.period)), own_provider(who, f.provider))
@@ -109,7 +116,13 @@ async def page(
 
 
 async def decide_many(
-    conn: asyncpg.Connection, who: Principal, ids: list[UUID], decision: str, reason: str, amount: str | None
+    conn: asyncpg.Connection,
+    who: Principal,
+    ids: list[UUID],
+    decision: str,
+    reason: str,
+    amount: str | None,
+    explain: document.Explain,
 ) -> list[Outcome]:
     """One decision and reason for each picked discrepancy, each on its own: a refusal of one (a hard
     one, one already changed) leaves the others decided. Each ruling is audited as through the API."""
@@ -118,7 +131,7 @@ async def decide_many(
     for discrepancy_id in ids:
         try:
             async with conn.transaction():
-                detail = await reviews.rule(conn, who, discrepancy_id, data)
+                detail = await reviews.rule(conn, who, discrepancy_id, data, explain)
             outcomes.append(Outcome(id=discrepancy_id, ok=True, message=detail.discrepancy.status))
         except Problem as err:
             outcomes.append(Outcome(id=discrepancy_id, ok=False, message=err.detail))
@@ -139,12 +152,16 @@ CSV_HEADER = (
 )
 
 
-async def export_csv(conn: asyncpg.Connection, who: Principal, f: Filters) -> bytes:
-    """The filtered queue for spreadsheets: semicolon-separated, decimal comma, UTF-8 with BOM."""
+async def export_csv(
+    conn: asyncpg.Connection, who: Principal, f: Filters, explain: document.Explain
+) -> bytes:
+    """The filtered queue for spreadsheets: semicolon-separated, decimal comma, UTF-8 with BOM; the
+    explanations in the language of `explain`."""
     matched = await _matching(conn, who, f)
     shown = await viewer(conn, who, (x.finding.pnr for x in matched.rows))
     items = [
-        Item(discrepancy=document.discrepancy(x.finding, shown), at_stake=x.at_stake) for x in matched.rows
+        Item(discrepancy=document.discrepancy(x.finding, shown, explain), at_stake=x.at_stake)
+        for x in matched.rows
     ]
     out = io.StringIO()
     out.write("\ufeff")

@@ -46,6 +46,7 @@ async def list_discrepancies(
     status: str | None,
     after: UUID | None,
     limit: int,
+    explain: document.Explain,
 ) -> s.DiscrepancyPage:
     """Discrepancies of a period's current runs (or of one run), filtered; ordered by key."""
     if run_id is None and period is None:
@@ -67,7 +68,7 @@ async def list_discrepancies(
         limit=limit + 1,
     )
     shown = await viewer(conn, who, (f.pnr for f in rows))
-    items = [document.discrepancy(f, shown) for f in rows[:limit]]
+    items = [document.discrepancy(f, shown, explain) for f in rows[:limit]]
     await audit_shown(conn, who, shown, "discrepancies.read")
     return s.DiscrepancyPage(items=items, next_after=str(items[-1].id) if len(rows) > limit else None)
 
@@ -79,9 +80,11 @@ async def _latest(conn: asyncpg.Connection, who: Principal, discrepancy_id: UUID
     return found
 
 
-async def _detail(conn: asyncpg.Connection, who: Principal, found: StoredFinding) -> s.DiscrepancyDetail:
+async def _detail(
+    conn: asyncpg.Connection, who: Principal, found: StoredFinding, explain: document.Explain
+) -> s.DiscrepancyDetail:
     shown = await viewer(conn, who, [found.pnr], single=True)
-    view = document.discrepancy(found, shown)
+    view = document.discrepancy(found, shown, explain)
     history = [
         s.Ruling(
             seq=h.seq,
@@ -100,12 +103,12 @@ async def _detail(conn: asyncpg.Connection, who: Principal, found: StoredFinding
 
 
 async def get_discrepancy(
-    conn: asyncpg.Connection, who: Principal, discrepancy_id: UUID
+    conn: asyncpg.Connection, who: Principal, discrepancy_id: UUID, explain: document.Explain
 ) -> s.DiscrepancyDetail:
     """A discrepancy as its latest run found it, with its ruling history."""
     found = await _latest(conn, who, discrepancy_id)
     require_visible(who, found.provider_id, f"no discrepancy {discrepancy_id}")
-    return await _detail(conn, who, found)
+    return await _detail(conn, who, found, explain)
 
 
 def _amount(code: str, data: s.RulingIn) -> Decimal | None:
@@ -188,11 +191,15 @@ async def _rule(
 
 
 async def rule(
-    conn: asyncpg.Connection, who: Principal, discrepancy_id: UUID, data: s.RulingIn
+    conn: asyncpg.Connection,
+    who: Principal,
+    discrepancy_id: UUID,
+    data: s.RulingIn,
+    explain: document.Explain,
 ) -> s.DiscrepancyDetail:
     """Approve or reject a blocking discrepancy; returns it as decided now, with its history."""
     await _rule(conn, who, discrepancy_id, data)
-    return await _detail(conn, who, await _latest(conn, who, discrepancy_id))
+    return await _detail(conn, who, await _latest(conn, who, discrepancy_id), explain)
 
 
 async def rule_many(conn: asyncpg.Connection, who: Principal, data: BulkRulingIn) -> BulkRulingResult:

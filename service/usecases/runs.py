@@ -234,7 +234,9 @@ async def get_run(conn: asyncpg.Connection, who: Principal, run_id: UUID) -> s.R
     return _run(await visible_run(conn, who, run_id))
 
 
-async def run_result(conn: asyncpg.Connection, who: Principal, run_id: UUID) -> s.ResultDocument:
+async def run_result(
+    conn: asyncpg.Connection, who: Principal, run_id: UUID, explain: document.Explain
+) -> s.ResultDocument:
     """The run's result document (examples/README.md); a provider key gets its own provider's part."""
     run = await visible_run(conn, who, run_id)
     only = own_provider(who, None)
@@ -244,7 +246,7 @@ async def run_result(conn: asyncpg.Connection, who: Principal, run_id: UUID) -> 
     shown = await viewer(conn, who, [*(x.pnr for x in lines), *(f.pnr for f in findings)])
     components = list((await tariffs.components(conn, who.tenant_id, run.tariffs)).values())
     figures = await runs.followup(conn, who.tenant_id, run_id, only)
-    result = document.build(who.tenant_id, run, scope, lines, findings, components, shown, figures)
+    result = document.build(who.tenant_id, run, scope, lines, findings, components, shown, figures, explain)
     await audit_shown(conn, who, shown, "run_result.read")
     return result
 

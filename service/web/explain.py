@@ -1,181 +1,159 @@
-"""Discrepancy explanations as plain sentences in the page's language, from the catalogue.
+"""Discrepancy explanations: a finding's code and parameters (service/domain/discrepancies.py) as
+the catalogue's sentences in a language, for the pages and the JSON API alike (`explainer`).
 
-The engine writes one English text per finding (the API's `detail`, which the result documents and
-their tests keep as it is); its figures are in that text only. Here each code's text is read back
-into its parts, once per code, and the catalogue's sentence is filled in with them: minutes as whole
-minutes, shares as whole per cent, amounts and numbers as the language writes them. A text this
-table does not know (a new wording of the engine) is shown as the engine wrote it, never lost.
-A finding found twice in one run carries both texts joined by "; ": each part is explained alone.
+Each code has a sentence per set of parameters it is found with (the provider's own view has its
+own sets: it never names another provider). Parameters are shown by what their names say: whole
+minutes, whole per cent, kronor with two decimals, dates and months as the language writes them,
+times of day in Swedish time, lists as the language joins them. A discrepancy stored before
+migration 0013 has no parameters: the text the engine wrote then is shown as it is. A set of
+parameters no sentence takes (written by a newer engine) is shown as its JSON, never lost.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import msgspec
+from babel.dates import format_date, format_time
+from babel.lists import format_list
 from babel.numbers import format_decimal
 from babel.support import Translations
 
-from service.web.i18n import N_
+from service.web.i18n import N_, translate
 
-Number = Callable[[str], str]
+TIMEZONE = ZoneInfo("Europe/Stockholm")
+Part = dict[str, Any]
 
-# Per code: (the engine's text as a pattern, the catalogue's sentence, how each part is shown).
-# Part kinds: "min" whole minutes, "pct" a percentage to whole per cent, "share" a fraction as whole
-# per cent, "kr" an amount, "int" a count, "per" what a limit counts within; others as they are.
-NUMBER = r"[+-]?\d+(?:\.\d+)?"
-RULES: dict[str, list[tuple[re.Pattern[str], str, dict[str, str]]]] = {}
+# Per code: (the names of the parameters, the catalogue's sentence).
+MESSAGES: dict[str, list[tuple[frozenset[str], str]]] = {}
 
 
-def _rule(code: str, pattern: str, message: str, **kinds: str) -> None:
-    RULES.setdefault(code, []).append((re.compile(f"^{pattern}$"), message, kinds))
+def _message(code: str, names: str, message: str) -> None:
+    MESSAGES.setdefault(code, []).append((frozenset(names.split()), message))
 
 
-_rule(
-    "UNKNOWN_CUSTOMER",
-    "the registry does not know the customer",
-    N_("The customer register does not know the customer."),
-)
-_rule(
+_message("UNKNOWN_CUSTOMER", "", N_("The customer register does not know the customer."))
+_message(
     "NOT_CHOSEN_PROVIDER",
-    r"(?P<provider>\S+) is not the customer's chosen provider on enrolled days (?P<days>.+); they earn no listing",
+    "provider day",
+    N_("%(provider)s is not the customer's chosen provider on %(day)s."),
+)
+_message("NOT_CHOSEN_PROVIDER", "day", N_("You are not the customer's chosen provider on %(day)s."))
+_message(
+    "NOT_CHOSEN_PROVIDER",
+    "provider days",
     N_(
         "%(provider)s is not the customer's chosen provider on the enrolled days %(days)s, which earn no listing fee."
     ),
 )
-_rule(
+_message(
     "NOT_CHOSEN_PROVIDER",
-    r"(?P<provider>\S+) is not the customer's chosen provider on (?P<day>\S+)",
-    N_("%(provider)s is not the customer's chosen provider on %(day)s."),
+    "days",
+    N_(
+        "You are not the customer's chosen provider on the enrolled days %(days)s, which earn no listing fee."
+    ),
 )
-_rule(
+_message(
     "NO_ENROLMENT",
-    r"no (?P<area>.+) enrolment with (?P<provider>\S+) on (?P<day>\S+)",
-    N_("The customer has no %(area)s enrolment with %(provider)s on %(day)s."),
+    "areas provider day",
+    N_("The customer has no %(areas)s enrolment with %(provider)s on %(day)s."),
 )
-_rule(
-    "NO_REMISS",
-    r"(?P<area>.+) enrolment without remiss; listing fee held",
-    N_("The %(area)s enrolment has no referral, so its listing fee is held."),
-)
-_rule(
-    "DURING_PAUSE",
-    r"the customer is paused on (?P<day>\S+) \(pause (?P<pauses>.+)\)",
-    N_("The customer has a pause on %(day)s (pause %(pauses)s)."),
-)
-_rule(
+_message("NO_ENROLMENT", "areas day", N_("The customer has no %(areas)s enrolment with you on %(day)s."))
+_message("NO_REMISS", "area", N_("The %(area)s enrolment has no referral, so its listing fee is held."))
+_message("DURING_PAUSE", "day pauses", N_("The customer has a pause on %(day)s (pause %(pauses)s)."))
+_message("DURING_PAUSE", "day", N_("The customer has a pause on %(day)s."))
+_message(
     "STAFF_CATEGORY",
-    r"staff category (?P<category>\S+) may not register (?P<type>\S+) visits",
-    N_("Staff of category %(category)s may not register %(type)s visits."),
+    "category report_type",
+    N_("Staff of category %(category)s may not register %(report_type)s visits."),
 )
-_rule(
+_message(
     "OVERLAP",
-    r"staff (?P<staff>\S+) also on (?P<visits>.+) at the same time",
-    N_("Staff member %(staff)s was on %(visits)s at the same time."),
+    "staff start end visits",
+    N_("Staff member %(staff)s was also on %(visits)s during this visit (%(start)s–%(end)s)."),
 )
-_rule(
+_message(
     "DUPLICATE",
-    r"same customer, staff, report type and start as (?P<visit>\S+), received first",
-    N_("Same customer, staff member, report type and start as %(visit)s, which arrived first."),
+    "start visit",
+    N_("Same customer, staff member, report type and start (%(start)s) as %(visit)s, which arrived first."),
 )
-_rule(
+_message(
     "MANUAL_REGISTRATION",
-    r"manual registration on a paid performed-time component \((?P<components>.+)\)",
+    "components",
     N_("Registered by hand on a component paid by performed time (%(components)s)."),
 )
-_rule(
+_message(
     "LONG_VISIT",
-    rf"(?P<minutes>{NUMBER}) minutes, over (?P<hours>\d+) hours",
-    N_("The visit lasted %(minutes)s minutes, more than %(hours)s hours."),
-    minutes="min",
-    hours="int",
+    "start end minutes hours",
+    N_("The visit (%(start)s–%(end)s) lasted %(minutes)s minutes, more than %(hours)s hours."),
 )
-_rule(
+_message(
     "GRANTED_WITHOUT_VISITS",
-    rf"(?P<minutes>{NUMBER}) granted minutes, no payable performed bistand visit and no pause in (?P<month>\S+)",
+    "granted_minutes month",
     N_(
-        "%(minutes)s minutes were granted in %(month)s, but no payable bistånd visit was performed and there was no pause."
+        "%(granted_minutes)s minutes were granted in %(month)s, but no payable bistånd visit was performed "
+        "and there was no pause."
     ),
-    minutes="min",
 )
-_rule(
-    "BELOW_MINIMUM_SHARE",
-    rf"performed (?P<performed>{NUMBER}) of granted (?P<granted>{NUMBER}) minutes \((?P<share>{NUMBER}) %\), "
-    rf"below the minimum share (?P<minimum>{NUMBER})",
-    N_(
-        "%(performed)s of %(granted)s granted minutes were performed (%(share)s %%), below the minimum of %(minimum)s %%."
-    ),
-    performed="min",
-    granted="min",
-    share="pct",
-    minimum="share",
-)
-_rule(
+_message(
     "LOW_PERFORMED_SHARE",
-    rf"performed (?P<performed>{NUMBER}) of granted (?P<granted>{NUMBER}) minutes \((?P<share>{NUMBER}) %\)",
-    N_("%(performed)s of %(granted)s granted minutes were performed (%(share)s %%)."),
-    performed="min",
-    granted="min",
-    share="pct",
+    "performed_minutes granted_minutes percent",
+    N_("%(performed_minutes)s of %(granted_minutes)s granted minutes were performed (%(percent)s %%)."),
 )
-_rule(
-    "DELEGATED_CAP",
-    rf"paid (?P<paid>{NUMBER}) min > cap (?P<cap>{NUMBER}) min \(= (?P<share>{NUMBER}) x (?P<basis>{NUMBER}) (?P<type>\S+) min\)",
+_message(
+    "BELOW_MINIMUM_SHARE",
+    "performed_minutes granted_minutes percent minimum_percent",
     N_(
-        "%(paid)s minutes are paid, over the cap of %(cap)s minutes (%(share)s %% of %(basis)s %(type)s minutes)."
+        "%(performed_minutes)s of %(granted_minutes)s granted minutes were performed (%(percent)s %%), "
+        "below the minimum of %(minimum_percent)s %%."
     ),
-    paid="min",
-    cap="min",
-    share="share",
-    basis="min",
 )
-_rule(
+_message(
+    "DELEGATED_CAP",
+    "paid_minutes cap_minutes share_percent basis_minutes report_type",
+    N_(
+        "%(paid_minutes)s minutes are paid, over the cap of %(cap_minutes)s minutes "
+        "(%(share_percent)s %% of %(basis_minutes)s %(report_type)s minutes)."
+    ),
+)
+_message(
     "TEAM_AMOUNT_CAP",
-    rf"(?P<total>{NUMBER}) > cap (?P<cap>{NUMBER})",
-    N_("%(total)s kr is over the cap of %(cap)s kr."),
-    total="kr",
-    cap="kr",
+    "total_amount cap_amount",
+    N_("%(total_amount)s kr is over the cap of %(cap_amount)s kr."),
 )
-_rule("DECLINED_VISITS", r"declined visits (?P<visits>.+)", N_("Declined visits: %(visits)s."))
-_rule(
-    "NOT_IN_TARIFF",
-    r"(?P<type>\S+) claims have no component in tariff (?P<tariff>\S+)",
-    N_("Claims of type %(type)s have no component in tariff %(tariff)s."),
+_message(
+    "EXTRAORDINARY", "requested_amount motivation", N_("%(requested_amount)s kr requested: %(motivation)s")
 )
-_rule(
+_message("DECLINED_VISITS", "visits", N_("Declined visits: %(visits)s."))
+_message(
+    "NOT_IN_TARIFF", "type tariff", N_("Claims of type %(type)s have no component in tariff %(tariff)s.")
+)
+_message(
     "NOT_IN_TARIFF",
-    r"(?P<type>\S+) claims have no component in no tariff in force on (?P<day>\S+)",
+    "type day",
     N_("Claims of type %(type)s cannot be paid: no tariff is in force on %(day)s."),
 )
-_rule(
-    "EXTRAORDINARY",
-    rf"requested (?P<amount>{NUMBER}): (?P<motivation>.*)",
-    N_("%(amount)s kr requested: %(motivation)s"),
-    amount="kr",
-)
 for _code in ("SIP_DUPLICATE", "LMG_ALREADY_PAID", "TEAM_COUNT_CAP"):
-    _rule(
-        _code,
-        r"limit (?P<count>\d+) per (?P<per>\S+) reached \(paid: (?P<paid>.+)\)",
-        N_("The limit of %(count)s per %(per)s is reached (already paid: %(paid)s)."),
-        count="int",
-        per="per",
+    _message(
+        _code, "count per paid", N_("The limit of %(count)s per %(per)s is reached (already paid: %(paid)s).")
     )
-    _rule(
+    _message(
         _code,
-        r"limit (?P<count>\d+) per (?P<per>\S+) reached",
-        N_("The limit of %(count)s per %(per)s is reached."),
-        count="int",
-        per="per",
+        "count per own",
+        N_("The limit of %(count)s per %(per)s is reached (already paid: your %(own)s)."),
     )
-_rule(
+    _message(_code, "count per", N_("The limit of %(count)s per %(per)s is reached."))
+_message(
     "LATE_DATA",
-    rf"(?P<period>\S+) changed after it was settled; recomputed, it differs from what was paid by (?P<diff>{NUMBER}) kr: (?P<changes>.*)",
+    "period difference_amount changes",
     N_(
-        "%(period)s changed after it was settled: recomputed, it differs from what was paid by %(diff)s kr (%(changes)s)."
+        "%(period)s changed after it was settled: recomputed, it differs from what was paid by "
+        "%(difference_amount)s kr (%(changes)s)."
     ),
-    diff="kr",
 )
 
 # What a claim limit counts within (the tariff's `limit.per`).
@@ -184,37 +162,106 @@ PER = {
     "customer_calendar_year": N_("customer and calendar year"),
     "provider_period": N_("provider and month"),
 }
+PAID_BY = N_("%(claim)s by %(provider)s")
+CHANGE = N_("%(line)s: %(paid_amount)s kr → %(recomputed_amount)s kr (%(difference_amount)s kr)")
+REDUCTION = N_("%(component)s, %(rule)s reduction")
 
 
-def _shown(kind: str, value: str, locale: str, i18n: Translations) -> str:
-    if kind == "min":
-        return format_decimal(Decimal(value).quantize(Decimal(1), ROUND_HALF_UP), locale=locale)
-    if kind in ("pct", "share"):
-        percent = Decimal(value) * (100 if kind == "share" else 1)
-        return format_decimal(percent.quantize(Decimal(1), ROUND_HALF_UP), locale=locale)
-    if kind == "kr":
-        return format_decimal(
-            Decimal(value), format="+#,##0.00;-#,##0.00" if value[0] in "+-" else "#,##0.00", locale=locale
+class Shown:
+    """Parameters as a language writes them."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+        self.i18n: Translations = translate(locale)
+
+    def whole(self, value: str | Decimal) -> str:
+        return format_decimal(Decimal(value).quantize(Decimal(1), ROUND_HALF_UP), locale=self.locale)
+
+    def kronor(self, value: str) -> str:
+        signed = "+#,##0.00;-#,##0.00" if value[:1] in "+-" else "#,##0.00"
+        return format_decimal(Decimal(value), format=signed, locale=self.locale)
+
+    def day(self, value: str) -> str:
+        return format_date(date.fromisoformat(value), "long", locale=self.locale)
+
+    def month(self, value: str) -> str:
+        return format_date(date.fromisoformat(f"{value}-01"), "LLLL y", locale=self.locale)
+
+    def days(self, ranges: list[str]) -> str:
+        shown = []
+        for span in ranges:
+            first, _, last = span.partition("..")
+            shown.append(self.day(first) if first == last else f"{self.day(first)}–{self.day(last)}")
+        return format_list(shown, locale=self.locale)
+
+    def moment(self, value: str, *, after: str | None = None) -> str:
+        """A moment in Swedish time; the time of day alone when it is on the local day of `after`."""
+        at = datetime.fromisoformat(value).astimezone(TIMEZONE)
+        clock = format_time(at, "short", locale=self.locale)
+        if after is not None and datetime.fromisoformat(after).astimezone(TIMEZONE).date() == at.date():
+            return clock
+        return f"{format_date(at.date(), 'long', locale=self.locale)} {clock}"
+
+    def value(self, name: str, value: Any, part: Part) -> str:
+        if name.endswith("minutes") or name.endswith("percent"):
+            return self.whole(value)
+        if name.endswith("amount"):
+            return self.kronor(value)
+        if name == "day":
+            return self.day(value)
+        if name in ("month", "period"):
+            return self.month(value)
+        if name == "days":
+            return self.days(value)
+        if name == "start":
+            return self.moment(value)
+        if name == "end":
+            return self.moment(value, after=part.get("start"))
+        if name == "per":
+            return self.i18n.gettext(PER[value]) if value in PER else str(value)
+        if name == "areas":
+            return format_list(value, style="or", locale=self.locale)
+        if name == "paid":
+            return format_list([self.i18n.gettext(PAID_BY) % x for x in value], locale=self.locale)
+        if name == "changes":
+            return "; ".join(self.change(x) for x in value)
+        if isinstance(value, list):
+            return format_list([str(x) for x in value], locale=self.locale)
+        if isinstance(value, int):
+            return format_decimal(value, locale=self.locale)
+        return str(value)
+
+    def change(self, change: Part) -> str:
+        """A line LATE_DATA names: component (or its reduction), customer reference, zone, tariff."""
+        what = change["component"]
+        if "reduction" in change:
+            what = self.i18n.gettext(REDUCTION) % {"component": what, "rule": change["reduction"]}
+        line = ", ".join(
+            str(x) for x in (what, change.get("customer"), change.get("zone"), change["tariff"]) if x
         )
-    if kind == "int":
-        return format_decimal(int(value), locale=locale)
-    if kind == "per":
-        return i18n.gettext(PER[value]) if value in PER else value
-    return value
+        amounts = {
+            k: self.kronor(change[k]) for k in ("paid_amount", "recomputed_amount", "difference_amount")
+        }
+        return self.i18n.gettext(CHANGE) % {"line": line, **amounts}
 
 
-def sentence(code: str, text: str, locale: str, i18n: Translations) -> str | None:
-    """One engine text as the catalogue's sentence, or None where no rule of the code reads it."""
-    for pattern, message, kinds in RULES.get(code, []):
-        if found := pattern.match(text):
-            parts = {k: _shown(kinds.get(k, ""), v, locale, i18n) for k, v in found.groupdict().items()}
-            return i18n.gettext(message) % parts
-    return None
+def sentence(code: str, part: Part, shown: Shown) -> str:
+    """One part of a finding as the catalogue's sentence (its JSON where no sentence takes it)."""
+    names = frozenset(part)
+    for wanted, message in MESSAGES.get(code, []):
+        if wanted == names:
+            return shown.i18n.gettext(message) % {k: shown.value(k, v, part) for k, v in part.items()}
+    return msgspec.json.encode(part).decode()
 
 
-def explain(code: str, detail: str, locale: str, i18n: Translations) -> str:
-    """The engine's `detail` of a `code` finding as sentences of the catalogue, or as it is."""
-    whole = sentence(code, detail, locale, i18n)
-    if whole is not None:
-        return whole
-    return " ".join(sentence(code, part, locale, i18n) or part for part in detail.split("; "))
+def explainer(locale: str) -> Callable[[str, list[Part] | None, str | None], str]:
+    """How the use cases explain a discrepancy in `locale` (service/usecases/documents.py `Explain`):
+    its parts as sentences, or the text stored before migration 0013."""
+    shown = Shown(locale)
+
+    def explain(code: str, parameters: list[Part] | None, text: str | None) -> str:
+        if parameters is None:
+            return text or ""
+        return " ".join(sentence(code, part, shown) for part in parameters)
+
+    return explain

@@ -49,3 +49,23 @@ def choose_locale(asked: str | None, remembered: str | None) -> str:
         if candidate in LOCALES:
             return candidate
     return DEFAULT_LOCALE
+
+
+def accepted_locale(header: str | None) -> str:
+    """The JSON API's language (docs/api.md): of the languages `Accept-Language` names, the one with
+    the highest weight that is Swedish or English (any region: `en-GB` is English), else Swedish."""
+    wanted = []
+    for n, item in enumerate((header or "").split(",")):
+        tag, _, params = item.strip().partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        language = tag.strip().split("-")[0].lower()
+        if language in LOCALES and weight > 0:
+            wanted.append((-weight, n, language))
+    return min(wanted)[2] if wanted else DEFAULT_LOCALE

@@ -14,9 +14,11 @@ from schemas.reconcile import RulingIn
 from service.auth import allow
 from service.domain.errors import Invalid
 from service.usecases import queue, reviews
+from service.usecases.documents import Explain
+from service.web.explain import explainer
 from service.web.i18n import N_
 from service.web.runs import STAFF
-from service.web.templates import page
+from service.web.templates import locale_of, page
 
 FILTERS = ("period", "provider", "code", "kind", "status", "customer")
 # The common reasons offered beside free text (workplace.md, screen 3).
@@ -26,6 +28,11 @@ REASONS = [
     N_("Documentation is missing"),
     N_("Not part of the customer's granted care"),
 ]
+
+
+def _explain(request: Request) -> Explain:
+    """Discrepancy explanations in the page's language."""
+    return explainer(locale_of(request))
 
 
 def _filters(values: dict[str, str]) -> queue.Filters | None:
@@ -41,7 +48,9 @@ async def _queue_page(request: Request, values: dict[str, str], **extra: object)
     if wanted is not None:
         number = values.get("page", "1")
         async with request.app.state.pool.acquire() as conn, conn.transaction():
-            result = await queue.page(conn, request.user, wanted, page=int(number) if number.isdigit() else 1)
+            result = await queue.page(
+                conn, request.user, wanted, _explain(request), page=int(number) if number.isdigit() else 1
+            )
     chosen = {k: values.get(k, "") for k in FILTERS}
     return page(request, "queue.html", filters=chosen, result=result, reasons=REASONS, **extra)
 
@@ -81,6 +90,7 @@ async def decide_many(request: Request) -> Template:
             str(form["decision"]),
             reason,
             str(form.get("amount", "")).strip() or None,
+            _explain(request),
         )
     return await _queue_page(request, values, outcomes=outcomes)
 
@@ -88,7 +98,7 @@ async def decide_many(request: Request) -> Template:
 @get("/discrepancies/{discrepancy_id:uuid}", guards=[STAFF])
 async def discrepancy_page(request: Request, discrepancy_id: FromPath[UUID]) -> Template:
     async with request.app.state.pool.acquire() as conn, conn.transaction():
-        detail = await reviews.get_discrepancy(conn, request.user, discrepancy_id)
+        detail = await reviews.get_discrepancy(conn, request.user, discrepancy_id, _explain(request))
     name = "discrepancy_detail.html" if request.headers.get("hx-request") else "discrepancy.html"
     return page(request, name, detail=detail, reasons=REASONS)
 
@@ -107,6 +117,7 @@ async def decide_one(request: Request, discrepancy_id: FromPath[UUID]) -> Templa
             request.user,
             discrepancy_id,
             RulingIn(decision=decision, reason=reason, amount=amount),  # type: ignore[arg-type]
+            _explain(request),
         )
     name = "discrepancy_detail.html" if request.headers.get("hx-request") else "discrepancy.html"
     return page(request, name, detail=detail, reasons=REASONS, decided=True)
@@ -118,7 +129,7 @@ async def export(request: Request) -> Response[bytes]:
     if wanted is None:
         raise Invalid("give a period", [{"field": "period", "message": "required"}])
     async with request.app.state.pool.acquire() as conn, conn.transaction():
-        body = await queue.export_csv(conn, request.user, wanted)
+        body = await queue.export_csv(conn, request.user, wanted, _explain(request))
     name = f"kundval-avvikelser-{wanted.period}.csv"
     return Response(
         body,

@@ -20,7 +20,6 @@ from litestar.template import TemplateConfig
 
 from service import __version__
 from service.web.assets import YEAR, content_security_policy, static_url
-from service.web.explain import explain
 from service.web.i18n import LOCALES, N_, choose_locale, translate
 from service.web.labels import CODES, WORDS
 
@@ -114,12 +113,6 @@ def _word(context: jinja2.runtime.Context, value: str) -> str:
     return context["i18n"].gettext(WORDS[value]) if value in WORDS else value
 
 
-@jinja2.pass_context
-def _explain(context: jinja2.runtime.Context, discrepancy: Any) -> str:
-    """A discrepancy's explanation as sentences in the page's language (service/web/explain.py)."""
-    return explain(discrepancy.code, discrepancy.detail, context["lang"], context["i18n"])
-
-
 def url_of(path: str, params: dict[str, Any] | None = None, **more: Any) -> str:
     """`path` with the non-empty parameters as its query (filters live in the URL; a list repeats)."""
     query = {k: v for k, v in ((params or {}) | more).items() if v not in (None, "", [])}
@@ -151,7 +144,6 @@ def environment() -> jinja2.Environment:
         "money": _money,
         "number": _number,
         "local_time": _local_time,
-        "explain": _explain,
     }
     return env
 

@@ -83,7 +83,7 @@ performed AS (
 ),
 checked AS (
     SELECT p.provider_id, p.external_id, p.pnr, p.staff_id, p.staff_category, p.report_type,
-           p.service_date, p.seconds, p.changed_seq, pay.tariff_id, z.zone, pay.components,
+           p.service_date, p.started_at, p.ended_at, p.seconds, p.changed_seq, pay.tariff_id, z.zone, pay.components,
            -- UNKNOWN_CUSTOMER
            cu.pnr IS NULL AS unknown_customer,
            -- NOT_CHOSEN_PROVIDER (also when nobody is chosen); UNKNOWN_CUSTOMER takes its place
@@ -197,7 +197,8 @@ GROUP BY provider_id, staff_category;
 SELECT provider_id, external_id, pnr, staff_id, staff_category, report_type, service_date, seconds,
        changed_seq::text AS version, tariff_id, zone, components, unknown_customer, not_chosen,
        ARRAY(SELECT unnest(missing_enrolment) ORDER BY 1) AS missing_enrolment,
-       coalesce(pauses, '{}') AS pauses, wrong_staff, overlapping, duplicate_of, manual, long_visit
+       coalesce(pauses, '{}') AS pauses, wrong_staff, overlapping, duplicate_of, manual, long_visit,
+       started_at, ended_at
 FROM kv_visits
 WHERE flagged;
 

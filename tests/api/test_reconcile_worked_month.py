@@ -4,7 +4,7 @@ what-if, re-runs, decisions, and what each role sees."""
 import json
 import re
 from collections import Counter
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -178,7 +178,15 @@ async def test_a_provider_sees_its_own_part_phrased_from_its_view(client, month)
     text = json.dumps(mine)
     assert EXEMPEL not in text and "Exempel" not in text
     (not_chosen,) = [d for d in mine["discrepancies"] if d["code"] == "NOT_CHOSEN_PROVIDER"]
-    assert not_chosen["detail"] == "the customer is not yours on 2024-03-20"
+    assert not_chosen["detail"] == "Ni är inte kundens valda utförare den 20 mars 2024."
+    assert not_chosen["parameters"] == [{"day": "2024-03-20"}]
+    english = await client.get(
+        f"/v1/discrepancies/{not_chosen['id']}", headers={**auth(month[SKARGARD]), "Accept-Language": "en"}
+    )
+    assert (
+        english.json()["discrepancy"]["detail"]
+        == "You are not the customer's chosen provider on March 20, 2024."
+    )
     listed = await call(client, month[SKARGARD], "GET", "/v1/discrepancies", params={"period": "2024-03"})
     assert {d["provider"] for d in listed["items"]} == {SKARGARD} and len(listed["items"]) == 3
     await call(client, month[SKARGARD], "GET", f"/v1/periods/2024-03/providers/{EXEMPEL}/lines", 403)
@@ -365,3 +373,76 @@ async def test_a_corrected_record_reopens_its_decided_discrepancy(client, month)
     assert (found["status"], found["run_status"], found["decision"]["in_force"]) == ("open", "open", False)
     after = await call(client, month["invoice_admin"], "GET", f"/v1/runs/{run['id']}/result")
     assert not any("V21" in x["sources"] for p in after["providers"] for x in p["lines"])
+
+
+async def test_detail_is_a_sentence_in_the_language_asked_for(client, month):
+    """`detail` is the catalogue's sentence in Swedish unless Accept-Language prefers English, with
+    whole minutes and per cent from the exact figures in `parameters`."""
+    *_, result = await reconcile(client, month)
+    url, params = "/v1/discrepancies", {"period": "2024-03", "code": "LOW_PERFORMED_SHARE"}
+    key = month["invoice_admin"]
+
+    async def details(language=None):
+        headers = auth(key) | ({"Accept-Language": language} if language else {})
+        items = (await client.get(url, params=params, headers=headers)).json()["items"]
+        return {d["key"]: (d["detail"], d["parameters"]) for d in items}
+
+    swedish = await details()
+    assert swedish
+    for detail, (part,) in swedish.values():
+        performed, granted, percent = (
+            Decimal(part[k]).quantize(Decimal(1), ROUND_HALF_UP)
+            for k in ("performed_minutes", "granted_minutes", "percent")
+        )
+        assert percent == (
+            100 * Decimal(part["performed_minutes"]) / Decimal(part["granted_minutes"])
+        ).quantize(Decimal(1), ROUND_HALF_UP)
+        sv = lambda n: f"{n:,}".replace(",", "\xa0")  # noqa: E731  (Swedish groups with a no-break space)
+        assert detail == f"{sv(performed)} av {sv(granted)} beviljade minuter utfördes ({percent} %)."
+    assert await details("sv-SE, en;q=0.5") == swedish
+    assert await details("de, fr;q=0.8") == swedish  # neither: Swedish
+    english = await details("de, en-GB;q=0.7, sv;q=0.3")
+    assert english.keys() == swedish.keys()
+    for k, (detail, parameters) in english.items():
+        assert parameters == swedish[k][1]
+        (part,) = parameters
+        performed, granted = (
+            f"{Decimal(part[x]).quantize(Decimal(1), ROUND_HALF_UP):,}"
+            for x in ("performed_minutes", "granted_minutes")
+        )
+        assert detail.startswith(f"{performed} of {granted} granted minutes were performed (")
+    # The run's result document speaks the language asked for too.
+    document = (
+        await client.get(f"/v1/runs/{result['run']}/result", headers=auth(key) | {"Accept-Language": "en"})
+    ).json()
+    shown = {d["key"]: d["detail"] for d in document["discrepancies"] if d["code"] == "LOW_PERFORMED_SHARE"}
+    assert shown == {k: v[0] for k, v in english.items()}
+    assert "150 of 947 granted minutes were performed (16 %)." in shown.values()
+
+
+async def test_a_providers_explanations_never_name_another_provider(client, month):
+    """In either language and in every document, a provider's discrepancies are explained from its
+    own view; the invoice administrator's name the provider."""
+    *_, result = await reconcile(client, month)
+    providers = {p["id"]: p["name"] for p in SCENARIO["providers"]}
+    for provider in providers:
+        others = [x for p, name in providers.items() if p != provider for x in (p, name)]
+        for language in ("sv", "en"):
+            headers = auth(month[provider]) | {"Accept-Language": language}
+            listed = await client.get("/v1/discrepancies", params={"period": "2024-03"}, headers=headers)
+            document = await client.get(f"/v1/runs/{result['run']}/result", headers=headers)
+            explained = [
+                (d["detail"], d["parameters"])
+                for d in [*listed.json()["items"], *document.json()["discrepancies"]]
+            ]
+            assert explained and all(d["parameters"] for d in listed.json()["items"])
+            text = json.dumps(explained, ensure_ascii=False)
+            assert not [x for x in others if x in text], (provider, language)
+    admin = await call(
+        client, month["invoice_admin"], "GET", "/v1/discrepancies", params={"period": "2024-03"}
+    )
+    (not_chosen,) = [
+        d for d in admin["items"] if d["code"] == "NOT_CHOSEN_PROVIDER" and d["provider"] == SKARGARD
+    ]
+    assert not_chosen["parameters"] == [{"provider": SKARGARD, "day": "2024-03-20"}]
+    assert not_chosen["detail"] == f"{SKARGARD} är inte kundens valda utförare den 20 mars 2024."

@@ -224,8 +224,17 @@ async def test_the_settlement_cycle_through_the_api(client, conn, keys):
         "info",
         "2024-03",
     )
-    assert "+2080.55 kr" in late["detail"] and "6110.00 -> 8146.67 (+2036.67)" in late["detail"]
-    assert PNR_1 not in late["detail"]  # customers are named by reference in the explanation
+    (part,) = late["parameters"]
+    assert part["period"] == "2024-03" and part["difference_amount"] == "+2080.55"
+    changed = next(c for c in part["changes"] if c["paid_amount"] == "6110.00")
+    assert (changed["recomputed_amount"], changed["difference_amount"]) == ("8146.67", "+2036.67")
+    assert late["detail"].startswith("mars 2024 ändrades efter att perioden reglerats")
+    assert (
+        "+2\xa0080,55 kr" in late["detail"]
+        and "6\xa0110,00 kr → 8\xa0146,67 kr (+2\xa0036,67 kr)" in late["detail"]
+    )
+    # customers are named by reference in the explanation
+    assert PNR_1 not in late["detail"] and PNR_1 not in json.dumps(late["parameters"])
     line = await call(client, admin, "GET", f"/v1/lines/{omsorg['id']}")
     assert line["kind"] == "adjustment" and [d["id"] for d in line["trail"]["decision_lines"]] == ["D1-1"]
     assert line["trail"]["decision_lines"][0]["minutes"] == "40"

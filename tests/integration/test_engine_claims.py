@@ -95,7 +95,10 @@ async def test_lakemedelsgenomgang_once_per_calendar_year_across_providers(world
         "NO_ENROLMENT:prov-a:K3": "blocking",
     }
     used = finding(out, "LMG_ALREADY_PAID:prov-b:K1")
-    assert "prov-a" in used.detail and "prov-a" not in used.provider_detail
+    assert used.parts == [
+        {"count": 1, "per": "customer_calendar_year", "paid": [{"claim": "K1", "provider": A}]}
+    ]
+    assert used.provider_parts == [{"count": 1, "per": "customer_calendar_year"}]  # names no other provider
     # A run for one provider still sees the others' claims.
     assert "LMG_ALREADY_PAID:prov-b:K1" in codes(await price(conn, "2024-03", provider=B))
     # Approving the first blocked claim lets it use the place; the next one is then over the limit.
@@ -164,9 +167,9 @@ async def test_listing_only_on_chosen_days(world, conn):
     await world.enrolment(A, "ER", C1, "hemrehab", "2024-02-01")  # no listing for hemrehab
     out = await price(conn, "2024-03")
     assert codes(out) == {"NOT_CHOSEN_PROVIDER:prov-a:EA": "hard", "NO_REMISS:prov-b:EB": "blocking"}
-    assert finding(out, "NOT_CHOSEN_PROVIDER:prov-a:EA").provider_detail.startswith(
-        "the customer is not yours on 2024-03-16..2024-03-31"
-    )
+    not_chosen = finding(out, "NOT_CHOSEN_PROVIDER:prov-a:EA")
+    assert not_chosen.parts == [{"provider": A, "days": ["2024-03-16..2024-03-31"]}]
+    assert not_chosen.provider_parts == [{"days": ["2024-03-16..2024-03-31"]}]
     (listed,) = lines(out, "hemsjukvard_listning")
     assert (listed.provider_id, listed.quantity, listed.amount) == (A, Fraction(15, 31), Decimal("841.94"))
     (held,) = lines(out, "hemsjukvard_listning", "held")

@@ -39,8 +39,8 @@ async def test_partners_across_the_period_edges(world, conn):
     )
     march = await price(conn, "2024-03")
     assert overlaps(march) == {"OVERLAP:prov-a:V2", "OVERLAP:prov-a:V3"}
-    assert "V1" in finding(march, "OVERLAP:prov-a:V2").detail
-    assert "V4" in finding(march, "OVERLAP:prov-a:V3").detail
+    assert finding(march, "OVERLAP:prov-a:V2").parts[0]["visits"] == ["V1"]
+    assert finding(march, "OVERLAP:prov-a:V3").parts[0]["visits"] == ["V4"]
     assert overlaps(await price(conn, "2024-02")) == {"OVERLAP:prov-a:V1"}
     assert overlaps(await price(conn, "2024-04")) == {"OVERLAP:prov-a:V4"}
 
@@ -72,8 +72,8 @@ async def test_long_visits_overlap_visits_that_are_not_their_neighbours(world, c
         "OVERLAP:prov-a:V8",
         "OVERLAP:prov-a:V10",
     }
-    assert "V5" in finding(out, "OVERLAP:prov-a:V6").detail
-    assert "V10, V8" in finding(out, "OVERLAP:prov-a:V7").detail
+    assert "V5" in finding(out, "OVERLAP:prov-a:V6").parts[0]["visits"]
+    assert finding(out, "OVERLAP:prov-a:V7").parts[0]["visits"] == ["V10", "V8"]
 
 
 async def test_reports_at_the_same_customer_between_two_partners(world, conn):
@@ -102,4 +102,6 @@ async def test_every_copy_names_the_first_received(world, conn):
     out = await price(conn, "2024-03")
     duplicates = {k for k in codes(out) if k.startswith("DUPLICATE")}
     assert duplicates == {"DUPLICATE:prov-a:D1", "DUPLICATE:prov-a:D3"}
-    assert "as D9" in finding(out, "DUPLICATE:prov-a:D3").detail
+    assert finding(out, "DUPLICATE:prov-a:D3").parts == [
+        {"start": "2024-03-01T18:00:00+00:00", "visit": "D9"}
+    ]

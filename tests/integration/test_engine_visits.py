@@ -68,7 +68,7 @@ async def test_overlap_flags_both_visits_at_different_customers_but_not_touching
     out = await price(conn, "2024-03")
     overlaps = {k for k in codes(out) if k.startswith("OVERLAP")}
     assert overlaps == {"OVERLAP:prov-a:V1", "OVERLAP:prov-a:V2"}
-    assert "V2" in finding(out, "OVERLAP:prov-a:V1").detail
+    assert finding(out, "OVERLAP:prov-a:V1").parts[0]["visits"] == ["V2"]
     assert paid(out, "larm")[(C1, "tatort")][2] == ["V4", "V5", "V6"]
 
 
@@ -182,8 +182,8 @@ async def test_not_chosen_unknown_customer_and_enrolment_checks(world, conn):
         "NO_REMISS:prov-a:E1": "blocking",
     }
     view = finding(out, "NOT_CHOSEN_PROVIDER:prov-b:V3")
-    assert view.provider_detail == "the customer is not yours on 2024-03-05"
-    assert "prov-a" not in view.provider_detail
+    assert view.parts == [{"provider": B, "day": "2024-03-05"}]
+    assert view.provider_parts == [{"day": "2024-03-05"}]
     assert paid(out, "hemsjukvard_tid") == {(C1, "tatort"): (30, Decimal("280.00"), ["V1"])}
 
 
@@ -195,7 +195,9 @@ async def test_during_pause_is_info_for_bistand_and_blocking_otherwise(world, co
     assert codes(out) == {"DURING_PAUSE:prov-a:V1": "info", "DURING_PAUSE:prov-a:V2": "blocking"}
     assert lines(out, "delegerad_ovrig") == []
     assert out.metrics[A]["performed_bistand_minutes"] == "60.0000"
-    assert finding(out, "DURING_PAUSE:prov-a:V1").provider_detail == "the customer is paused on 2024-03-12"
+    paused = finding(out, "DURING_PAUSE:prov-a:V1")
+    assert paused.parts == [{"day": "2024-03-12", "pauses": ["P1"]}]
+    assert paused.provider_parts == [{"day": "2024-03-12"}]  # another provider's pause is not named
 
 
 async def test_a_rejected_visit_stays_out_and_a_corrected_one_is_checked_again(world, conn):

@@ -1,44 +1,70 @@
-"""Discrepancy explanations on the pages: the catalogue's sentences with whole minutes and per cent,
-for every text the engine writes in the worked month; an unknown text is shown as it is."""
+"""Discrepancy explanations on the pages and in the CSV: the catalogue's sentences, the same as the
+API's `detail` in the same language, with whole minutes and times of day in Swedish time; every
+explanation of the worked month has a sentence."""
 
 from __future__ import annotations
 
-from service.web.explain import RULES, explain, sentence
-from service.web.i18n import translate
+import csv
+import html
+import io
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from service.web.explain import MESSAGES
 from tests.conftest import auth
 from tests.web.test_queue import PERIOD, month  # noqa: F401  (the fixture)
 
-SV, EN = translate("sv"), translate("en")
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
-def test_the_engines_figures_become_whole_minutes_and_per_cent():
-    text = "performed 1495.0000 of granted 1893.7299 minutes (78.9447 %)"
-    assert explain("LOW_PERFORMED_SHARE", text, "sv", SV) == (
-        "1\xa0495 av 1\xa0894 beviljade minuter utfördes (79 %)."
+async def _api(client, key, language="sv", **params):
+    response = await client.get(
+        "/v1/discrepancies",
+        params={"period": PERIOD, "limit": 500, **params},
+        headers=auth(key) | {"Accept-Language": language},
     )
-    assert (
-        explain("LOW_PERFORMED_SHARE", text, "en", EN)
-        == "1,495 of 1,894 granted minutes were performed (79 %)."
-    )
-    cap = "paid 35.0000 min > cap 31.2000 min (= 0.13 x 240.0000 bistand min)"
-    assert explain("DELEGATED_CAP", cap, "sv", SV) == (
-        "35 minuter betalas, över taket på 31 minuter (13 % av 240 minuter bistand)."
-    )
-    both = "the registry does not know the customer; a text no rule knows"
-    assert (
-        explain("UNKNOWN_CUSTOMER", both, "sv", SV)
-        == "Kunden finns inte i kundregistret. a text no rule knows"
-    )
+    return response.json()["items"]
 
 
 async def test_every_explanation_of_the_worked_month_is_a_sentence(client, month):  # noqa: F811
-    found = (await client.get(f"/v1/discrepancies?period={PERIOD}&limit=500", headers=auth(month))).json()[
-        "items"
-    ]
+    found = await _api(client, month)
     assert found
     for d in found:
-        assert d["code"] in RULES
-        parts = [d["detail"]] if sentence(d["code"], d["detail"], "sv", SV) else d["detail"].split("; ")
-        assert all(sentence(d["code"], part, "sv", SV) for part in parts), d
-    page = (await client.get(f"/discrepancies?period={PERIOD}&code=LOW_PERFORMED_SHARE")).text
-    assert "beviljade minuter utfördes" in page and "performed" not in page
+        assert d["parameters"], d
+        for part in d["parameters"]:
+            assert frozenset(part) in {names for names, _ in MESSAGES[d["code"]]}, d
+
+
+async def test_a_page_shows_the_sentence_with_local_time_and_whole_minutes(client, month):  # noqa: F811
+    (long_visit,) = await _api(client, month, code="LONG_VISIT")
+    (part,) = long_visit["parameters"]
+    minutes = Decimal(part["minutes"]).quantize(Decimal(1), ROUND_HALF_UP)
+    start, end = (datetime.fromisoformat(part[k]).astimezone(STOCKHOLM) for k in ("start", "end"))
+    assert start.date() == end.date()  # the worked month's long visit ends the day it starts
+    months = ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september",
+              "oktober", "november", "december"]  # fmt: skip
+    expected = (
+        f"Besöket ({start.day} {months[start.month - 1]} {start.year} {start:%H:%M}–{end:%H:%M}) "
+        f"varade {minutes} minuter, mer än 8 timmar."
+    )
+    assert long_visit["detail"] == expected
+
+    queue = (await client.get(f"/discrepancies?period={PERIOD}&code=LONG_VISIT")).text
+    assert expected in queue
+    in_place = (await client.get(f"/discrepancies/{long_visit['id']}", headers={"HX-Request": "true"})).text
+    assert expected in in_place
+
+    english = (await client.get(f"/discrepancies?period={PERIOD}&code=LONG_VISIT&lang=en")).text
+    (api_en,) = await _api(client, month, "en", code="LONG_VISIT")
+    assert api_en["detail"].startswith("The visit (") and f"lasted {minutes} minutes" in api_en["detail"]
+    assert html.escape(api_en["detail"]) in english
+
+
+async def test_the_csv_explains_as_the_page_does(client, month):  # noqa: F811
+    body = (await client.get(f"/discrepancies.csv?period={PERIOD}")).content
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
+    api = {(d["record"], d["code"]): d["detail"] for d in await _api(client, month)}
+    assert rows and {(r["record"], r["code"]): r["detail"] for r in rows} == api
+    shares = [r["detail"] for r in rows if r["code"] == "LOW_PERFORMED_SHARE"]
+    assert shares and all("beviljade minuter utfördes" in x and "," not in x for x in shares)  # whole minutes

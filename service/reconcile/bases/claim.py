@@ -54,41 +54,41 @@ def price(sheet: Sheet) -> None:
 def findings(claim: ClaimRow, tariff: Tariff | None, component: Component | None) -> list[Finding]:
     day = claim.day.isoformat()
 
-    def on(code: str, detail: str, provider_detail: str | None = None) -> Finding:
-        return on_record(code, claim, detail, provider_detail)
+    def on(code: str, part: d.Part, provider_part: d.Part | None = None) -> Finding:
+        return on_record(code, claim, part, provider_part)
 
     if component is None:  # never payable, so checked no further (domain.md 6)
-        where = f"tariff {tariff.id}" if tariff else f"no tariff in force on {day}"
-        return [on("NOT_IN_TARIFF", f"{claim.type} claims have no component in {where}")]
+        where = {"tariff": tariff.id} if tariff else {"day": day}
+        return [on("NOT_IN_TARIFF", {"type": claim.type, **where})]
     found = []
     if claim.pnr is not None:
         if not claim.known_customer:
-            found.append(on("UNKNOWN_CUSTOMER", "the registry does not know the customer"))
+            found.append(on("UNKNOWN_CUSTOMER", {}))
         elif not claim.chosen and not (claim.type in OWN_BY_ENROLMENT and claim.enrolled_areas):
-            found.append(
-                on(
-                    "NOT_CHOSEN_PROVIDER",
-                    f"{claim.provider} is not the customer's chosen provider on {day}",
-                    f"the customer is not yours on {day}",
-                )
-            )
+            found.append(on("NOT_CHOSEN_PROVIDER", {"provider": claim.provider, "day": day}, {"day": day}))
     if component.requires_enrolment is not None:
         if component.requires_enrolment not in claim.enrolled_areas:
-            area = component.requires_enrolment
+            areas = [component.requires_enrolment]
             found.append(
                 on(
                     "NO_ENROLMENT",
-                    f"no {area} enrolment with {claim.provider} on {day}",
-                    f"no {area} enrolment of yours on {day}",
+                    {"areas": areas, "provider": claim.provider, "day": day},
+                    {"areas": areas, "day": day},
                 )
             )
     if component.price == APPROVED:
-        found.append(on("EXTRAORDINARY", f"requested {claim.requested_amount}: {claim.motivation}"))
+        found.append(
+            on(
+                "EXTRAORDINARY",
+                {"requested_amount": str(claim.requested_amount), "motivation": claim.motivation},
+            )
+        )
     return found
 
 
 def limit(sheet: Sheet, claim: ClaimRow, component: Component, counter: LimitCounter) -> Finding | None:
-    """Use up a place of the component's limit, or return the hard discrepancy saying it is used."""
+    """Use up a place of the component's limit, or return the hard discrepancy saying it is used. The
+    provider's view names the claims that used it only when they are all its own."""
     rule = component.limit
     assert rule is not None
     scope = (
@@ -98,13 +98,14 @@ def limit(sheet: Sheet, claim: ClaimRow, component: Component, counter: LimitCou
     holders = list(counter.holders(scope))
     if counter.take(scope, rule.count, (claim.provider, claim.id)):
         return None
-    base = f"limit {rule.count} per {rule.per} reached"
-    own = [cid for provider, cid in holders if provider == claim.provider]
+    base: d.Part = {"count": rule.count, "per": rule.per}
+    paid = [{"claim": cid, "provider": p} for p, cid in holders]
+    all_own = bool(holders) and all(p == claim.provider for p, _ in holders)
     finding = on_record(
         d.LIMIT_CODES[rule.per],
         claim,
-        f"{base} (paid: {', '.join(f'{cid} by {p}' for p, cid in holders)})",
-        f"{base} (paid: your {', '.join(own)})" if own == [c for _, c in holders] else base,
+        {**base, "paid": paid} if paid else base,
+        {**base, "own": [cid for _, cid in holders]} if all_own else base,
     )
     return sheet.ruled(finding)
 

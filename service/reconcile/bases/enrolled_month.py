@@ -21,23 +21,20 @@ def price(sheet: Sheet) -> None:
                 continue
             hold = None
             if component.requires_remiss and row.remiss is None:
-                missing = on_record(
-                    "NO_REMISS", row, f"{row.area} enrolment without remiss; listing fee held"
-                )
+                missing = on_record("NO_REMISS", row, {"area": row.area})
                 hold = sheet.keep(missing).key
             line = sheet.draft(row.provider, tariff, component, row.pnr, row.zone, hold)
             line.enrolled_days += count_days(row.days)
             line.days.extend(row.days)
             line.trail["enrolments"].add(row.id)
     for row in sheet.inputs.unlisted:
-        ranges = ", ".join(show_ranges(row.days))
+        days = show_ranges(row.days)
         sheet.keep(
             on_record(
                 "NOT_CHOSEN_PROVIDER",
                 row,
-                f"{row.provider} is not the customer's chosen provider on enrolled days {ranges}; "
-                "they earn no listing",
-                f"the customer is not yours on {ranges}; those enrolled days earn no listing",
+                {"provider": row.provider, "days": days},
+                {"days": days},
                 kind=d.severity_of("NOT_CHOSEN_PROVIDER", on_enrolment=True),
             )
         )

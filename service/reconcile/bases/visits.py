@@ -17,7 +17,7 @@ from service.domain.followup import LICENSED_CATEGORIES
 from service.domain.lines import show
 from service.reconcile.bases import performed_time, visit_count
 from service.reconcile.inputs import FlaggedVisit
-from service.reconcile.sheet import SECONDS_PER_MINUTE, Draft, Sheet, ids, on_record
+from service.reconcile.sheet import SECONDS_PER_MINUTE, Draft, Sheet, ids, instant, on_record
 
 # How a visit adds to a line of each visit basis: (line, seconds, visits).
 ADD: dict[str, Callable[[Draft, Fraction, int], None]] = {
@@ -67,62 +67,45 @@ def price(sheet: Sheet) -> None:
 def findings(v: FlaggedVisit) -> list[Finding]:
     """The discrepancies of one flagged visit, one per failed check (visits.sql)."""
     day = v.day.isoformat()
+    times = {"start": instant(v.started_at), "end": instant(v.ended_at)}
 
     def on(
-        code: str, detail: str, provider_detail: str | None = None, kind: d.Severity | None = None
+        code: str, part: d.Part, provider_part: d.Part | None = None, kind: d.Severity | None = None
     ) -> Finding:
-        return on_record(code, v, detail, provider_detail, kind)
+        return on_record(code, v, part, provider_part, kind)
 
     found = []
     if v.unknown_customer:
-        found.append(on("UNKNOWN_CUSTOMER", "the registry does not know the customer"))
+        found.append(on("UNKNOWN_CUSTOMER", {}))
     if v.not_chosen:
-        found.append(
-            on(
-                "NOT_CHOSEN_PROVIDER",
-                f"{v.provider} is not the customer's chosen provider on {day}",
-                f"the customer is not yours on {day}",
-            )
-        )
+        found.append(on("NOT_CHOSEN_PROVIDER", {"provider": v.provider, "day": day}, {"day": day}))
     if v.missing_enrolment:
-        areas = " or ".join(v.missing_enrolment)
+        areas = list(v.missing_enrolment)
         found.append(
             on(
                 "NO_ENROLMENT",
-                f"no {areas} enrolment with {v.provider} on {day}",
-                f"no {areas} enrolment of yours on {day}",
+                {"areas": areas, "provider": v.provider, "day": day},
+                {"areas": areas, "day": day},
             )
         )
     if v.pauses:
         found.append(
             on(
                 "DURING_PAUSE",
-                f"the customer is paused on {day} (pause {ids(v.pauses)})",
-                f"the customer is paused on {day}",
+                {"day": day, "pauses": sorted(v.pauses)},
+                {"day": day},
                 kind=d.severity_of("DURING_PAUSE", report_type=v.report_type),
             )
         )
     if v.wrong_staff:
-        found.append(
-            on("STAFF_CATEGORY", f"staff category {v.staff_category} may not register {v.report_type} visits")
-        )
+        found.append(on("STAFF_CATEGORY", {"category": v.staff_category, "report_type": v.report_type}))
     if v.overlaps:
-        found.append(on("OVERLAP", f"staff {v.staff} also on {ids(v.overlaps)} at the same time"))
+        found.append(on("OVERLAP", {"staff": v.staff, **times, "visits": sorted(v.overlaps)}))
     if v.duplicate_of:
-        found.append(
-            on(
-                "DUPLICATE",
-                f"same customer, staff, report type and start as {v.duplicate_of}, received first",
-            )
-        )
+        found.append(on("DUPLICATE", {"start": times["start"], "visit": v.duplicate_of}))
     if v.manual:
-        found.append(
-            on(
-                "MANUAL_REGISTRATION",
-                f"manual registration on a paid performed-time component ({ids(v.components)})",
-            )
-        )
+        found.append(on("MANUAL_REGISTRATION", {"components": sorted(v.components)}))
     if v.long_visit:
         minutes = show(Fraction(v.seconds) / SECONDS_PER_MINUTE)
-        found.append(on("LONG_VISIT", f"{minutes} minutes, over {LONG_VISIT_SECONDS // 3600} hours"))
+        found.append(on("LONG_VISIT", {**times, "minutes": minutes, "hours": LONG_VISIT_SECONDS // 3600}))
     return found
