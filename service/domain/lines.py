@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import msgspec
@@ -145,7 +145,20 @@ def component_order(components: list[Component]) -> list[Component]:
     return list({c.id: c for c in reversed(components)}.values())[::-1]
 
 
-def totals(lines: list[InvoiceLine], components: list[Component]) -> dict[str, Decimal]:
+class Amounted(Protocol):
+    """A line, or lines of one kind, component and area summed (what the totals read)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def component(self) -> str: ...
+    @property
+    def area(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+
+
+def totals(lines: Iterable[Amounted], components: list[Component]) -> dict[str, Decimal]:
     """Per component of the tariffs: its paid lines plus its reductions and adjustments."""
     out = {c.id: ZERO for c in component_order(components)}
     for line in lines:
@@ -154,7 +167,7 @@ def totals(lines: list[InvoiceLine], components: list[Component]) -> dict[str, D
     return out
 
 
-def totals_by_area(lines: list[InvoiceLine]) -> dict[str, Decimal]:
+def totals_by_area(lines: Iterable[Amounted]) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}
     for line in lines:
         if line.kind != "held":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from service.domain.discrepancies import Finding
@@ -20,6 +21,8 @@ class Outcome:
     warnings: list[str]
     # Per provider: the follow-up figures the run counted (followup.md 1), before its lines.
     counted: dict[str, Figures] = field(default_factory=dict)
+    # Per discrepancy blocking a record that holds no line: what the record would earn if approved.
+    at_stake: dict[str, Decimal] = field(default_factory=dict)
 
     def followup(self, providers: list[str]) -> dict[str, Figures]:
         """Per provider of the run: its follow-up figures, from what the run counted and its lines

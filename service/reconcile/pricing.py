@@ -21,6 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -61,6 +62,7 @@ def price(inputs: Inputs, rulings: dict[str, Ruling]) -> Outcome:
             metrics=metrics(sheet),
             warnings=sheet.warnings,
             counted=counted(sheet),
+            at_stake=at_stake(sheet),
         )
 
 
@@ -164,6 +166,17 @@ def priced(draft: Draft, kind: str, held_by: str | None, days_in_month: int) -> 
         detail=detail,
         held_by=held_by,
     )
+
+
+def at_stake(sheet: Sheet) -> dict[str, Decimal]:
+    """Per discrepancy blocking a record that holds no line: the record's own price before caps,
+    each of its lines priced as `priced` prices a paid one."""
+    out = {}
+    for keys, alone in sheet.blocked:
+        price = sum((priced(draft, "line", None, sheet.period.days).amount for draft in alone), ZERO)
+        for key in keys:
+            out[key] = price
+    return out
 
 
 def counted(sheet: Sheet) -> dict[str, Figures]:

@@ -98,6 +98,9 @@ class Sheet:
         self.drafts: dict[tuple[object, ...], Draft] = {}
         self.findings: dict[str, Finding] = {}
         self.warnings: list[str] = []
+        # Blocked records' lines as if they were paid, with the discrepancies whose approval would
+        # pay them: priced on their own for the amount at stake.
+        self.blocked: list[tuple[list[str], list[Draft]]] = []
         # Granted minutes on billable days whether a component pays them or not: per
         # provider-customer (LOW_PERFORMED_SHARE, minimum_share, the follow-up figures) and per
         # provider-customer-tariff-category (cap_to_granted).
@@ -137,6 +140,13 @@ class Sheet:
             return known
         self.findings[finding.key] = self.ruled(finding)
         return finding
+
+    def block(self, found: list[Finding], alone: list[Draft]) -> None:
+        """A blocked record's lines on their own, as if it were paid: the amount at stake of each of
+        its open blocking discrepancies (none if a hard one keeps the record from ever being paid)."""
+        keys = [f.key for f in found if f.kind == "blocking" and f.status == "open"]
+        if keys and alone and not any(f.kind == "hard" for f in found):
+            self.blocked.append((keys, alone))
 
     def draft(
         self,

@@ -55,11 +55,23 @@ def _mark(name: str) -> str:
     return f"coalesce((b.marks ->> '{name}')::bigint, 0)"
 
 
+def _newer(name: str) -> str:
+    """Whether anything of the input changed since the run: checked once per run before its records
+    are, so that when nothing did (after a ruling, say) they are not read."""
+    return f"{_mark(name)} < (SELECT {name} FROM newest)"
+
+
+# The newest change stamp of each input (each the last entry of its change-stamp index).
+_NEWEST = ",\n           ".join(
+    f"(SELECT coalesce(max(changed_seq), 0) FROM {name} WHERE tenant_id = $1) AS {name}" for name in INPUTS
+)
+
+
 # The provider's own records valid before the period's end.
 _OWN_PERIOD_RECORDS = "\n        UNION ALL\n        ".join(
     f"""SELECT '{name}' WHERE EXISTS (
-            SELECT 1 FROM {name} x WHERE x.tenant_id = $1 AND x.provider_id = b.provider_id
-              AND x.changed_seq > {_mark(name)} AND x.valid_from < b.stop)"""
+            SELECT 1 FROM {name} x WHERE {_newer(name)} AND x.tenant_id = $1
+              AND x.provider_id = b.provider_id AND x.changed_seq > {_mark(name)} AND x.valid_from < b.stop)"""
     for name in ("delegations", "enrolments", "executions")
 )
 # Registry records and pauses by customer, and from when they apply where they have a start
@@ -73,7 +85,8 @@ _BY_CUSTOMER = (
 )
 _CUSTOMER_RECORDS = "\n    UNION ALL\n    ".join(
     f"""SELECT '{name}' AS input, x.pnr, x.changed_seq, {start} AS valid_from FROM {name} x
-    WHERE x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = '{name}')"""
+    WHERE (SELECT seq FROM floor WHERE input = '{name}') < (SELECT {name} FROM newest)
+      AND x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = '{name}')"""
     for name, start in _BY_CUSTOMER
 )
 _CUSTOMER_INPUTS = ", ".join(f"'{name}'" for name, _ in (*_BY_CUSTOMER, ("decision_lines", None)))
@@ -88,6 +101,9 @@ WITH b AS (
     FROM unnest($2::text[], $3::text[], $4::uuid[]) AS c (provider_id, period, run_id)
     JOIN runs r ON r.tenant_id = $1 AND r.id = c.run_id
 ),
+newest AS MATERIALIZED (
+    SELECT {_NEWEST}
+),
 -- The customers of P's claims of the year: other providers' claims of them use up the same limits.
 claimants AS (
     SELECT DISTINCT b.provider_id, b.period, k.pnr
@@ -95,31 +111,34 @@ claimants AS (
     JOIN claims k ON k.tenant_id = $1 AND k.provider_id = b.provider_id AND k.pnr IS NOT NULL
                  AND k.claim_date >= b.year_start AND k.claim_date < b.stop
 ),
-own AS (
+own AS MATERIALIZED (
     SELECT b.provider_id, b.period, x.input
     FROM b
     CROSS JOIN LATERAL (
         SELECT 'insatser' AS input WHERE EXISTS (
-            SELECT 1 FROM insatser x WHERE x.tenant_id = $1 AND x.changed_seq > {_mark("insatser")})
+            SELECT 1 FROM insatser x WHERE {_newer("insatser")} AND x.tenant_id = $1
+              AND x.changed_seq > {_mark("insatser")})
         UNION ALL
         {_OWN_PERIOD_RECORDS}
         UNION ALL
         SELECT 'visits' WHERE EXISTS (
-            SELECT 1 FROM visits x WHERE x.tenant_id = $1 AND x.provider_id = b.provider_id
-              AND x.changed_seq > {_mark("visits")}
+            SELECT 1 FROM visits x WHERE {_newer("visits")} AND x.tenant_id = $1
+              AND x.provider_id = b.provider_id AND x.changed_seq > {_mark("visits")}
               AND x.service_date <= b.stop AND x.ended_at > b.first - 1)
         UNION ALL
         SELECT 'visits' WHERE EXISTS (
             SELECT 1 FROM visit_versions vv
             JOIN visits x ON x.tenant_id = vv.tenant_id AND x.provider_id = vv.provider_id
                          AND x.external_id = vv.external_id
-            WHERE vv.tenant_id = $1 AND vv.provider_id = b.provider_id AND x.changed_seq > {_mark("visits")}
+            WHERE {_newer("visits")} AND vv.tenant_id = $1 AND vv.provider_id = b.provider_id
+              AND x.changed_seq > {_mark("visits")}
               AND ((vv.content ->> 'start')::timestamptz AT TIME ZONE 'Europe/Stockholm')::date
                   BETWEEN b.first - 1 AND b.stop)
         UNION ALL
         SELECT 'claims' WHERE EXISTS (
-            SELECT 1 FROM claims x WHERE x.tenant_id = $1 AND x.provider_id = b.provider_id
-              AND x.changed_seq > {_mark("claims")} AND x.claim_date >= b.year_start AND x.claim_date < b.stop)
+            SELECT 1 FROM claims x WHERE {_newer("claims")} AND x.tenant_id = $1
+              AND x.provider_id = b.provider_id AND x.changed_seq > {_mark("claims")}
+              AND x.claim_date >= b.year_start AND x.claim_date < b.stop)
     ) x
 ),
 -- Registry records and every provider's pauses changed since the earliest of the runs, by customer;
@@ -130,12 +149,13 @@ floor AS (
     CROSS JOIN unnest(ARRAY[{_CUSTOMER_INPUTS}]) AS input
     GROUP BY input
 ),
-changed_records AS (
+changed_records AS MATERIALIZED (
     {_CUSTOMER_RECORDS}
     UNION ALL
     SELECT 'decision_lines', d.pnr, x.changed_seq, x.valid_from FROM decision_lines x
     JOIN decisions d ON d.tenant_id = x.tenant_id AND d.id = x.decision_id
-    WHERE x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = 'decision_lines')
+    WHERE (SELECT seq FROM floor WHERE input = 'decision_lines') < (SELECT decision_lines FROM newest)
+      AND x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = 'decision_lines')
 ),
 customer_changes AS (
     SELECT b.provider_id, b.period, b.first, b.stop, b.year_start, x.input, x.pnr
@@ -144,7 +164,7 @@ customer_changes AS (
           AND (x.valid_from IS NULL OR x.valid_from < b.stop)
 ),
 -- ... of a customer P had in the period.
-registry AS (
+registry AS MATERIALIZED (
     SELECT DISTINCT x.provider_id, x.period, x.input
     FROM customer_changes x
     WHERE EXISTS (SELECT 1 FROM decisions d
@@ -161,18 +181,18 @@ registry AS (
                   WHERE k.provider_id = x.provider_id AND k.period = x.period AND k.pnr = x.pnr)
 ),
 -- Other providers' claims of the year for the customers of P's claims, and their enrolments.
-limits AS (
+limits AS MATERIALIZED (
     SELECT DISTINCT k.provider_id, k.period, x.input
     FROM claimants k
     JOIN b ON b.provider_id = k.provider_id AND b.period = k.period
     CROSS JOIN LATERAL (
         SELECT 'claims' AS input WHERE EXISTS (
-            SELECT 1 FROM claims x WHERE x.tenant_id = $1 AND x.pnr = k.pnr
+            SELECT 1 FROM claims x WHERE {_newer("claims")} AND x.tenant_id = $1 AND x.pnr = k.pnr
               AND x.provider_id <> k.provider_id AND x.changed_seq > {_mark("claims")}
               AND x.claim_date >= b.year_start AND x.claim_date < b.stop)
         UNION ALL
         SELECT 'enrolments' WHERE EXISTS (
-            SELECT 1 FROM enrolments x WHERE x.tenant_id = $1 AND x.pnr = k.pnr
+            SELECT 1 FROM enrolments x WHERE {_newer("enrolments")} AND x.tenant_id = $1 AND x.pnr = k.pnr
               AND x.provider_id <> k.provider_id AND x.changed_seq > {_mark("enrolments")}
               AND x.valid_from < b.stop)
     ) x
@@ -218,5 +238,10 @@ async def since(conn: asyncpg.Connection, tenant: str, runs: list[tuple[str, str
     """For each (provider, period, run): what changed for the provider's period since the run."""
     if not runs:
         return []
-    rows = await conn.fetch(_CHANGED, tenant, *map(list, zip(*runs, strict=True)))
+    async with conn.transaction():
+        # JIT compiling this statement's many subplans takes seconds (its cost estimate is high
+        # and every subplan is compiled); it runs in milliseconds without (as a run does: context.sql).
+        # Inside a caller's transaction the setting lasts to that transaction's end.
+        await conn.execute("SET LOCAL jit = off")
+        rows = await conn.fetch(_CHANGED, tenant, *map(list, zip(*runs, strict=True)))
     return [Changed(**dict(r)) for r in rows]

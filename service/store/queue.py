@@ -22,13 +22,15 @@ class Matched(msgspec.Struct, frozen=True, kw_only=True):
     rows: list[QueueRow]  # the page asked for, largest amount at stake first
     total: int  # all that match
     at_stake: Decimal  # of all that match
+    codes: list[str]  # the codes found in the runs chosen, matching or not (for the filter)
 
 
 # Per discrepancy of the chosen runs ((provider, run) pairs: the period's current real runs) its
 # amount at stake: the lines it holds as they would be paid if it were approved, else for an
-# extraordinary claim the amount the claim requests, else 0. The pairs come as arrays so that the
-# planner knows how many rows to expect (the current_runs view it estimates at one, and joins
-# accordingly); the CTEs are read once. The filters apply after the amounts are joined: a filter's
+# extraordinary claim the amount the claim requests, else what the record it blocks would earn on
+# its own before caps (priced by the run: service/reconcile/pricing.py `at_stake`), else 0. The
+# pairs come as arrays so that the planner knows how many rows to expect (the current_runs view it
+# estimates at one, and joins accordingly); the CTEs are read once. The filters apply after the amounts are joined: a filter's
 # estimate is a guess, and a low one turns the join with the held amounts into a nested loop.
 _MATCHING = """
 WITH chosen AS MATERIALIZED (
@@ -43,7 +45,7 @@ held AS MATERIALIZED (
 ),
 found AS MATERIALIZED (
     SELECT rd.run_id, rd.key, rd.code, rd.kind, rd.pnr, rd.version,
-           coalesce(nullif(h.amount, 0), cl.requested_amount, h.amount, 0.00) AS at_stake
+           coalesce(nullif(h.amount, 0), cl.requested_amount, rd.at_stake, h.amount, 0.00) AS at_stake
     FROM chosen c
     JOIN run_discrepancies rd ON rd.tenant_id = $1 AND rd.run_id = c.run_id AND rd.provider_id = c.provider_id
     LEFT JOIN held h ON h.run_id = rd.run_id AND h.held_by = rd.key
@@ -56,9 +58,10 @@ m AS (
     WHERE ($4::text IS NULL OR rd.code = $4) AND ($5::text IS NULL OR rd.kind = $5)
       AND ($7::text[] IS NULL OR rd.pnr = ANY ($7::text[])) {status_filter}
 ),
-t AS (SELECT count(*) AS total, coalesce(sum(at_stake), 0.00) AS sum FROM m),
+t AS (SELECT count(*) AS total, coalesce(sum(at_stake), 0.00) AS sum,
+             ARRAY(SELECT DISTINCT code FROM found ORDER BY 1) AS codes FROM m),
 p AS (SELECT run_id, key, at_stake FROM m ORDER BY at_stake DESC, key COLLATE "C" LIMIT $8 OFFSET $9)
-SELECT t.total, t.sum, f.* FROM t LEFT JOIN (
+SELECT t.total, t.sum, t.codes, f.* FROM t LEFT JOIN (
     SELECT p.at_stake, d.id, rd.run_id, rd.key, rd.provider_id, rd.code, rd.kind, rd.record, rd.pnr, rd.day,
            rd.status, rd.version, rd.parameters, rd.provider_parameters, rd.detail, rd.provider_detail,
            l.seq AS decision_seq, l.decision, l.reason,
@@ -131,28 +134,15 @@ async def matching(
         )
     found = [
         QueueRow(
-            finding=StoredFinding(**{k: v for k, v in r.items() if k not in ("total", "sum", "at_stake")}),
+            finding=StoredFinding(
+                **{k: v for k, v in r.items() if k not in ("total", "sum", "codes", "at_stake")}
+            ),
             at_stake=r["at_stake"],
         )
         for r in rows
         if r["id"] is not None
     ]
-    return Matched(rows=found, total=rows[0]["total"], at_stake=rows[0]["sum"])
-
-
-async def codes(conn: asyncpg.Connection, tenant: str, period: str, provider: str | None) -> list[str]:
-    """The discrepancy codes found in the period's current runs, for the filter."""
-    rows = await conn.fetch(
-        """SELECT DISTINCT rd.code FROM current_runs c
-           JOIN run_discrepancies rd ON rd.tenant_id = c.tenant_id AND rd.run_id = c.run_id
-             AND rd.provider_id = c.provider_id
-           WHERE c.tenant_id = $1 AND c.period = $2 AND ($3::text IS NULL OR c.provider_id = $3)
-           ORDER BY 1""",
-        tenant,
-        period,
-        provider,
-    )
-    return [r["code"] for r in rows]
+    return Matched(rows=found, total=rows[0]["total"], at_stake=rows[0]["sum"], codes=rows[0]["codes"])
 
 
 async def customer_by_ref(conn: asyncpg.Connection, tenant: str, ref: str, chosen: str | None) -> str | None:

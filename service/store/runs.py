@@ -159,7 +159,7 @@ async def save(
         outcome.warnings,
     )
     await _store_lines(conn, tenant, run_id, outcome.lines)
-    await _store_findings(conn, tenant, run_id, outcome.findings)
+    await _store_findings(conn, tenant, run_id, outcome.findings, outcome.at_stake)
     await _store_followup(conn, tenant, run_id, outcome.followup(providers))
     saved = await get(conn, tenant, run_id)
     assert saved is not None
@@ -178,15 +178,17 @@ FINDING_COLUMNS = [
     "status",
     "decision_seq",
     "version",
+    "at_stake",
     "parameters",
     "provider_parameters",
 ]
 
 
 async def _store_findings(
-    conn: asyncpg.Connection, tenant: str, run_id: UUID, findings: list[Finding]
+    conn: asyncpg.Connection, tenant: str, run_id: UUID, findings: list[Finding], at_stake: dict[str, Decimal]
 ) -> None:
-    """A run's discrepancies with their parameters (staged as text, as the lines are)."""
+    """A run's discrepancies with their parameters (staged as text, as the lines are) and, for those
+    blocking a record that holds no line, the record's own price."""
     await conn.execute(
         f"""CREATE TEMP TABLE kv_findings_in ON COMMIT DROP AS
             SELECT {", ".join(FINDING_COLUMNS[:-2])}, ''::text AS parameters, ''::text AS provider_parameters
@@ -208,6 +210,7 @@ async def _store_findings(
                 f.status,
                 f.decision_seq,
                 f.version,
+                at_stake.get(f.key),
                 msgspec.json.encode(f.parts).decode(),
                 msgspec.json.encode(f.provider_parts).decode(),
             )
@@ -432,17 +435,52 @@ def figures_of(row: asyncpg.Record) -> Figures:
 
 
 async def lines(
-    conn: asyncpg.Connection, tenant: str, run_id: UUID, provider: str | None = None
+    conn: asyncpg.Connection,
+    tenant: str,
+    run_id: UUID,
+    provider: str | None = None,
+    *,
+    kinds: list[str] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[InvoiceLine]:
+    """A run's lines in order: all, or those of `kinds`, from `offset` (all with no `limit`)."""
     rows = await conn.fetch(
         f"""SELECT {LINE_SELECT} FROM run_lines rl
             WHERE rl.tenant_id = $1 AND rl.run_id = $2 AND ($3::text IS NULL OR rl.provider_id = $3)
-            ORDER BY rl.ord""",
+              AND ($4::text[] IS NULL OR rl.kind = ANY ($4::text[]))
+            ORDER BY rl.ord LIMIT $5 OFFSET $6""",
+        tenant,
+        run_id,
+        provider,
+        kinds,
+        limit,
+        offset,
+    )
+    return await read_lines(conn, tenant, rows)
+
+
+class LineSum(msgspec.Struct, frozen=True, kw_only=True):
+    """The amounts of a run's lines of one kind, component and area, summed."""
+
+    kind: str
+    component: str
+    area: str
+    amount: Decimal
+
+
+async def line_sums(conn: asyncpg.Connection, tenant: str, run_id: UUID, provider: str) -> list[LineSum]:
+    """A provider's lines of a run summed per kind, component and area: what the totals add up,
+    without reading the lines."""
+    rows = await conn.fetch(
+        """SELECT kind, component, area, sum(amount) AS amount FROM run_lines
+           WHERE tenant_id = $1 AND run_id = $2 AND provider_id = $3
+           GROUP BY kind, component, area""",
         tenant,
         run_id,
         provider,
     )
-    return await read_lines(conn, tenant, rows)
+    return [LineSum(**r) for r in rows]
 
 
 async def line_count(conn: asyncpg.Connection, tenant: str, run_id: UUID) -> int:

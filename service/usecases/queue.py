@@ -109,9 +109,13 @@ async def page(
         for x in matched.rows
     ]
     await audit_shown(conn, who, shown, "discrepancies.read")
-    codes = await queue.codes(conn, who.tenant_id, str(period_of(f.period)), own_provider(who, f.provider))
     return QueuePage(
-        items=items, total=matched.total, at_stake=matched.at_stake, page=page, pages=pages, codes=codes
+        items=items,
+        total=matched.total,
+        at_stake=matched.at_stake,
+        page=page,
+        pages=pages,
+        codes=matched.codes,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
 from datetime import date
 from fractions import Fraction
 from uuid import UUID, uuid4
@@ -18,7 +19,7 @@ import msgspec
 
 from schemas import reconcile as s
 from service.domain.errors import Invalid, NotFound, Problem
-from service.domain.lines import ZERO, InvoiceLine, exact_text, show, totals, totals_by_area
+from service.domain.lines import ZERO, Amounted, InvoiceLine, exact_text, show, totals, totals_by_area
 from service.domain.periods import Period, show_ranges
 from service.domain.principal import Principal
 from service.events import event
@@ -281,8 +282,11 @@ async def provider_lines(
 ) -> s.ProviderLines:
     """A provider-period's lines, reductions and adjustments, with totals per component and area."""
     run, name = await _provider_run(conn, who, period, provider, run_id)
-    every = await runs.lines(conn, who.tenant_id, run.id, provider)
-    return await _lines_of(conn, who, run, provider, name, every, None)
+    every = [x for x in await runs.lines(conn, who.tenant_id, run.id, provider) if x.kind != "held"]
+    listed = [x for x in every if x.kind == "line"]
+    return await _lines_of(
+        conn, who, run, provider, name, listed, [x for x in every if x.kind != "line"], every
+    )
 
 
 async def _lines_of(
@@ -291,15 +295,16 @@ async def _lines_of(
     run: runs.RunRow,
     provider: str,
     name: str,
-    every: list[InvoiceLine],
-    page: slice | None,
+    listed: list[InvoiceLine],
+    others: list[InvoiceLine],
+    sums: Iterable[Amounted],
 ) -> s.ProviderLines:
-    """With `page`, only that slice of the lines is listed; the totals are still the whole period's."""
-    lines = [x for x in every if x.kind != "held"]
-    listed = [x for x in lines if x.kind == "line"][page or slice(None)]
-    shown = await viewer(conn, who, (x.pnr for x in (*listed, *(x for x in lines if x.kind != "line"))))
+    """The lines `listed`, the reductions and adjustments among `others`, and the totals of `sums`
+    (the lines of the whole period, or their sums)."""
+    shown = await viewer(conn, who, (x.pnr for x in (*listed, *others)))
     components = list((await tariffs.components(conn, who.tenant_id, run.tariffs)).values())
-    sums = totals(lines, components)
+    sums = list(sums)
+    by_component = totals(sums, components)
     result = s.ProviderLines(
         period=run.period,
         provider=provider,
@@ -308,11 +313,11 @@ async def _lines_of(
         kind=run.kind,  # type: ignore[arg-type]
         tariffs=run.tariffs,
         lines=[document.result_line(x, shown) for x in listed],
-        reductions=[document.result_reduction(x, shown) for x in lines if x.kind == "reduction"],
-        adjustments=[document.result_adjustment(x, shown) for x in lines if x.kind == "adjustment"],
-        totals=sums,
-        totals_by_area=totals_by_area(lines),
-        total=sum(sums.values(), ZERO),
+        reductions=[document.result_reduction(x, shown) for x in others if x.kind == "reduction"],
+        adjustments=[document.result_adjustment(x, shown) for x in others if x.kind == "adjustment"],
+        totals=by_component,
+        totals_by_area=totals_by_area(sums),
+        total=sum(by_component.values(), ZERO),
     )
     await audit_shown(conn, who, shown, "lines.read")
     return result
@@ -323,26 +328,34 @@ async def held_lines(
 ) -> s.ProviderHeld:
     """A provider-period's held lines, each with the discrepancy holding it and its amount if approved."""
     run, _ = await _provider_run(conn, who, period, provider, run_id)
-    return await _held_of(conn, who, run, provider, await runs.lines(conn, who.tenant_id, run.id, provider))
+    return await _held_of(
+        conn, who, run, provider, await runs.lines(conn, who.tenant_id, run.id, provider, kinds=["held"])
+    )
 
 
 async def provider_page(
     conn: asyncpg.Connection, who: Principal, period: str, provider: str, page: slice
 ) -> tuple[s.ProviderLines, s.ProviderHeld]:
-    """The workplace's lines page: a slice of the current run's lines with the period's totals, and
-    the held lines, from one read of the provider-period."""
+    """The workplace's lines page: a slice of the current run's lines with the period's totals
+    (summed in the database), its reductions and adjustments, and the held lines."""
     run, name = await _provider_run(conn, who, period, provider, None)
-    every = await runs.lines(conn, who.tenant_id, run.id, provider)
+    tenant = who.tenant_id
+    listed = await runs.lines(
+        conn, tenant, run.id, provider, kinds=["line"], offset=page.start, limit=page.stop - page.start
+    )
+    others = await runs.lines(conn, tenant, run.id, provider, kinds=["held", "reduction", "adjustment"])
+    sums = await runs.line_sums(conn, tenant, run.id, provider)
     return (
-        await _lines_of(conn, who, run, provider, name, every, page),
-        await _held_of(conn, who, run, provider, every),
+        await _lines_of(
+            conn, who, run, provider, name, listed, [x for x in others if x.kind != "held"], sums
+        ),
+        await _held_of(conn, who, run, provider, [x for x in others if x.kind == "held"]),
     )
 
 
 async def _held_of(
-    conn: asyncpg.Connection, who: Principal, run: runs.RunRow, provider: str, every: list[InvoiceLine]
+    conn: asyncpg.Connection, who: Principal, run: runs.RunRow, provider: str, held: list[InvoiceLine]
 ) -> s.ProviderHeld:
-    held = [x for x in every if x.kind == "held"]
     shown = await viewer(conn, who, (x.pnr for x in held))
     result = s.ProviderHeld(
         period=run.period,

@@ -67,3 +67,51 @@ async def test_a_new_visit_of_another_provider_leaves_a_providers_run_current(cl
         client, keys["anna"], "POST", "/v1/settlements", 409, json={"provider": EXEMPEL, "period": "2024-03"}
     )
     assert f"inputs changed since run {march['id']}: customer_zones, customers, visits" in refused["missing"]
+
+
+PNR_1 = "193805149493"  # A's customer in March: paused (PA1), enrolled, with A's claims (K06, K07)
+# One record of each input that A's March lines read: A's own (of the period or the year), or of a
+# customer A had in March.
+OWN = f"provider_id = '{EXEMPEL}'"
+RECORDS = {
+    "insatser": "true",
+    "customers": f"pnr = '{PNR_1}'",
+    "customer_zones": f"pnr = '{PNR_1}'",
+    "provider_choices": f"pnr = '{PNR_1}'",
+    "decisions": f"pnr = '{PNR_1}'",
+    "decision_lines": f"decision_id IN (SELECT id FROM decisions WHERE pnr = '{PNR_1}')",
+    "pauses": f"pnr = '{PNR_1}'",
+    "delegations": f"{OWN} AND valid_from < '2024-04-01'",
+    "enrolments": f"{OWN} AND valid_from < '2024-04-01'",
+    "executions": f"{OWN} AND valid_from < '2024-04-01'",
+    "claims": f"{OWN} AND claim_date BETWEEN '2024-01-01' AND '2024-03-31'",
+    "visits": f"{OWN} AND service_date BETWEEN '2024-03-01' AND '2024-03-31'",
+}
+
+
+async def test_every_input_a_providers_lines_read_makes_its_run_stale(client, conn, keys):
+    await call(client, keys[EXEMPEL], "POST", "/v1/visits", json=[visit("V91", PNR_3)])
+    march = await run(client, keys, "2024-03")
+    assert await stale(conn, march) == {EXEMPEL: [], SKARGARD: []}
+    assert set(RECORDS) == set(changes.INPUTS)
+    for name, where in RECORDS.items():
+        changing = conn.transaction()
+        await changing.start()
+        changed = await conn.execute(
+            f"""UPDATE {name} SET changed_seq = nextval('input_change_seq')
+                WHERE ctid = (SELECT ctid FROM {name} WHERE tenant_id = 'kson' AND {where} LIMIT 1)"""
+        )
+        assert changed == "UPDATE 1", name
+        assert (await stale(conn, march))[EXEMPEL] == [name]
+        await changing.rollback()
+    assert await stale(conn, march) == {EXEMPEL: [], SKARGARD: []}
+
+    # A's visit corrected from March into April: its earlier version was March's.
+    moved = {**visit("V91", PNR_3), "start": "2024-04-05T10:00:00+02:00", "end": "2024-04-05T10:30:00+02:00"}
+    correction = {"visit": moved, "reason": "fel dag"}
+    await call(client, keys[EXEMPEL], "POST", "/v1/visits/V91/corrections", json=correction)
+    assert (await stale(conn, march))[EXEMPEL] == ["visits"]
+    # B's claim for a customer of A's claims uses up the same limits.
+    claim = {"id": "K90", "type": "lakemedelsgenomgang", "date": "2024-03-05", "customer": PNR_1}
+    await call(client, keys[SKARGARD], "POST", "/v1/claims", 201, json=claim)
+    assert await stale(conn, march) == {EXEMPEL: ["claims", "visits"], SKARGARD: ["claims"]}

@@ -18,7 +18,7 @@ from service.domain.discrepancies import Finding
 from service.domain.money import round_ore
 from service.domain.tariff import APPROVED, Component, Tariff
 from service.reconcile.inputs import ClaimRow
-from service.reconcile.sheet import Sheet, on_record
+from service.reconcile.sheet import Draft, Sheet, on_record
 
 # A claim of this type is the provider's by any enrolment on the date too, not only by choice.
 OWN_BY_ENROLMENT = frozenset({"sip"})
@@ -41,7 +41,13 @@ def price(sheet: Sheet) -> None:
             continue
         for finding in found:
             sheet.keep(finding)
-        if not payable or component is None or tariff is None:
+        if component is None or tariff is None:
+            continue
+        if not payable:
+            if component.price != APPROVED:  # an extraordinary claim's stake is what it requests
+                alone = Draft(claim.provider, tariff, component, claim.pnr, None, None)
+                alone.count = 1
+                sheet.block(found, [alone])
             continue
         line = sheet.draft(claim.provider, tariff, component, claim.pnr, None)
         line.count += 1

@@ -47,6 +47,7 @@ def price(sheet: Sheet) -> None:
         if visit.staff_category in LICENSED_CATEGORIES and not any(f.kind == "hard" for f in found):
             sheet.licensed[(visit.provider, visit.staff_category)] += 1  # blocked ones happened too
         if not all(f.lets_through for f in found):
+            sheet.block(found, alone(sheet, visit))
             continue
         seconds = Fraction(visit.seconds)
         sheet.count_performed(visit.provider, visit.pnr, visit.tariff_id, visit.report_type, seconds, 1)
@@ -62,6 +63,20 @@ def price(sheet: Sheet) -> None:
             ADD[component.basis](line, seconds, 1)
             line.trail["visits"].add(visit.id)
             line.trail["approvals"].update(f.key for f in found if f.status == "approved")
+
+
+def alone(sheet: Sheet, visit: FlaggedVisit) -> list[Draft]:
+    """A blocked visit's lines on their own, as they would be if it were paid."""
+    if visit.zone is None or visit.tariff_id is None:
+        return []
+    tariff = sheet.tariffs[visit.tariff_id]
+    out = []
+    for component_id in visit.components:
+        component = tariff.component(component_id)
+        line = Draft(visit.provider, tariff, component, visit.pnr, visit.zone, None)
+        ADD[component.basis](line, Fraction(visit.seconds), 1)
+        out.append(line)
+    return out
 
 
 def findings(v: FlaggedVisit) -> list[Finding]:
