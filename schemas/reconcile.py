@@ -92,6 +92,36 @@ class RunPage(_Out):
     next_after: Annotated[str | None, msgspec.Meta(description="pass as `after` for the next page")]
 
 
+class RunProgress(_Out):
+    """How far a run has come (docs/reconciliation.md, "Progress")."""
+
+    id: Annotated[UUID, msgspec.Meta(description="the run's progress; the run stored has its own id, `run`")]
+    period: str
+    provider: str | None
+    tariff: Annotated[str | None, msgspec.Meta(description="the forced version of a what-if")]
+    started_by: str
+    started_at: datetime
+    updated_at: datetime
+    phase: Annotated[
+        Literal["read", "price", "recompute", "store"],
+        msgspec.Meta(description="the phase under way (recompute: settled periods that changed)"),
+    ]
+    recomputes: Annotated[int, msgspec.Meta(description="settled periods to recompute")]
+    recomputed: Annotated[int, msgspec.Meta(description="of them stored")]
+    state: Annotated[
+        Literal["running", "done", "failed", "interrupted"],
+        msgspec.Meta(
+            description="interrupted: running, but not heard from for ten minutes (its process died)"
+        ),
+    ]
+    run: UUID | None
+    error: Annotated[str | None, msgspec.Meta(description="why a failed run failed")]
+
+
+class RunsUnderWay(_Out):
+    items: list[RunProgress]
+
+
 # The result document (examples/README.md) ------------------------------------------------------
 
 

@@ -179,10 +179,22 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="load the worked month into the running service through its API, and make two demo administrators",
+        help="load the worked month (or a generated Norrtälje-sized one) into the running service through "
+        "its API, and make two demo administrators",
     )
     demo.add_argument(
         "--url", default=None, help="the running service (default: http://HOST:PORT of the settings)"
+    )
+    demo.add_argument(
+        "--norrtalje",
+        action="store_true",
+        help="instead of the worked month, a generated Norrtälje-sized one (March 2024, 5 providers, "
+        "about 70 visits a customer; seeded; about half a minute at 1 500 customers)",
+    )
+    demo.add_argument(
+        "--customers",
+        type=_positive,
+        help="with --norrtalje: how many customers (default 1 500, Norrtälje's size)",
     )
     demo.add_argument("--tenant")
     demo.set_defaults(run=_demo)
@@ -615,13 +627,20 @@ def _report_compare(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 DEMO_MONTH = Path(__file__).resolve().parent / "web" / "demo" / "2024-03-input.json"
 DEMO_USERS = [("anna", "Anna Andersson"), ("bo", "Bo Berg")]
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    """The worked month (March 2024, two providers) through the running service's API, with keys made
-    for the load and revoked after it; then two invoice administrators to log in as."""
+    """The worked month (March 2024, two providers), or with --norrtalje a generated Norrtälje-sized
+    one (service/scenario_synth.py, the benchmarks' month), through the running service's API, with
+    keys made for the load and revoked after it; then two invoice administrators to log in as."""
     import secrets
 
     import httpx
@@ -631,7 +650,28 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     who = _operator(args, settings)
     url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
-    scenario = read_scenario(DEMO_MONTH.read_bytes(), str(DEMO_MONTH))
+    if args.customers and not args.norrtalje:
+        raise CommandError("--customers sizes the generated month: give it with --norrtalje")
+    if args.norrtalje:
+        from service import scenario_synth
+
+        month = scenario_synth.scenario(
+            scenario_synth.generate(customers=args.customers or 1500, providers=5)
+        )
+        # Decision ids are the tenant's, and the generated D0, D1, ... would meet the worked month's
+        # D1-D4 (its other ids are its own providers'): with an N both months fit in one service.
+        for decision in month["decisions"]:
+            decision["id"] = f"N{decision['id']}"
+            for line in decision["lines"]:
+                line["id"] = f"N{line['id']}"
+        scenario = read_scenario(msgspec.json.encode(month), "the generated month")
+        what = (
+            f"a generated month {scenario['period']} ({len(scenario['customers'])} customers, "
+            f"{len(scenario['providers'])} providers, {len(scenario['visits'])} visits)"
+        )
+    else:
+        scenario = read_scenario(DEMO_MONTH.read_bytes(), str(DEMO_MONTH))
+        what = f"the worked month {scenario.get('period', '2024-03')}"
     made = []
 
     def key(role: str, provider: str | None = None) -> str:
@@ -672,7 +712,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         for key_id in made:
             _with_db(settings, lambda conn, key_id=key_id: keys.revoke(conn, who, key_id))
-    print(f"loaded the worked month {scenario.get('period', '2024-03')} into {url}")
+    print(f"loaded {what} into {url}")
     for username, name in DEMO_USERS:
         password = secrets.token_urlsafe(12)
         try:

@@ -149,9 +149,19 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Reset on release: none. asyncpg rolls back a transaction left open in any case; its default
+    reset (RESET ALL, CLOSE ALL, UNLISTEN, advisory unlock) would cost every request a round trip for
+    session state the service never leaves behind (its settings and locks are transaction-scoped)."""
+
+
 async def create_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
     return await asyncpg.create_pool(
-        dsn, min_size=settings.pool_min, max_size=settings.pool_max, init=_init_connection
+        dsn,
+        min_size=settings.pool_min,
+        max_size=settings.pool_max,
+        init=_init_connection,
+        reset=_keep_session,
     )
 
 

@@ -18,6 +18,7 @@ from service.domain.identity import redact
 from service.settings import Settings
 
 log = structlog.get_logger("kundval.access")
+_access = logging.getLogger("kundval.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -144,15 +145,16 @@ def request_logging_middleware(
             template = _route_template(scope.get("route_handler"))
             if observe is not None:
                 observe(scope["method"], template, status, seconds)
-            log.info(
-                "request",
-                method=scope["method"],
-                route=template or scope.get("path", ""),
-                status=status,
-                duration_ms=round(seconds * 1000, 2),
-                role=getattr(principal, "role", None),
-                provider=getattr(principal, "provider_id", None),
-            )
+            if _access.isEnabledFor(logging.INFO):  # structlog would build the event only to drop it
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    route=template or scope.get("path", ""),
+                    status=status,
+                    duration_ms=round(seconds * 1000, 2),
+                    role=getattr(principal, "role", None),
+                    provider=getattr(principal, "provider_id", None),
+                )
             structlog.contextvars.clear_contextvars()
 
     return middleware

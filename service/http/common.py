@@ -82,9 +82,10 @@ def _too_deep(err: validation.TooDeep) -> Problem:
 CONTROL_CHARACTERS = "must not contain control characters"
 
 
-def refuse_control_characters(request: Request[Any, Any, Any]) -> None:
+async def refuse_control_characters(request: Request[Any, Any, Any]) -> None:
     """`before_request` of the app: no control character in a path or query parameter (asyncpg
-    cannot store NUL, and none belongs in an id or a filter); every bad parameter is named."""
+    cannot store NUL, and none belongs in an id or a filter); every bad parameter is named. A
+    coroutine, as Litestar would run a plain function in a worker thread."""
     given = [*request.path_params.items(), *request.query_params.multi_items()]
     bad = [
         {

@@ -77,6 +77,20 @@ async def list_runs(
 
 
 @get(
+    "/v1/runs/under-way",
+    operation_id="listRunsUnderWay",
+    tags=["reconciliation"],
+    guards=[allow("invoice_admin", "auditor")],
+    summary="The runs under way now, whoever started them, with the phase each is in",
+    description="Every run writes its progress as it goes (reading, pricing, recomputing settled periods "
+    "that changed, storing), so any service process can answer; a run not heard from for ten minutes "
+    "(its process died) is not listed. `POST /v1/runs` answers when its run is stored, as before.",
+)
+async def list_runs_under_way(request: Req, conn: Conn) -> s.RunsUnderWay:
+    return await runs.runs_under_way(conn, request.user)
+
+
+@get(
     "/v1/runs/{run_id:uuid}",
     operation_id="getRun",
     tags=["reconciliation"],
@@ -229,6 +243,7 @@ async def decide_discrepancy(
 ROUTES = [
     start_run,
     list_runs,
+    list_runs_under_way,
     get_run,
     get_run_result,
     list_provider_lines,

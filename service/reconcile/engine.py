@@ -4,6 +4,8 @@ The reading runs in a REPEATABLE READ transaction, so every query of the run see
 and rulings; the run is then stored in a transaction of its own. Every run stored (the real one and
 each recomputation) passes through `on_saved` inside the transaction that stores it, so the use case
 that started the run (service/usecases/runs.py) audits it atomically: no run without its entry.
+`on_step` hears of each phase as it begins (price, recompute with how many, store), on the run's
+connection outside its transactions, so that what it writes is seen at once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from service.reconcile import adjustments, inputs, pricing
 from service.store import rulings, runs, tariffs
 
 OnSaved = Callable[[asyncpg.Connection, runs.RunRow], Awaitable[None]]
+OnStep = Callable[[asyncpg.Connection, str, int], Awaitable[None]]
 
 
 async def run(
@@ -30,6 +33,7 @@ async def run(
     provider: str | None,
     forced: str | None,
     on_saved: OnSaved,
+    on_step: OnStep,
 ) -> runs.RunRow:
     tenant = who.tenant_id
     async with pool.acquire() as conn:
@@ -48,10 +52,14 @@ async def run(
             # Settled periods that changed are recomputed first; their differences are booked here.
             late = [] if forced else await adjustments.plan(conn, tenant, period, [p for p, _ in scope])
             read = await inputs.load(conn, tenant, period, provider, spans)
+        await on_step(conn, "price", 0)
         outcome = pricing.price(read, in_force)
+        if late:
+            await on_step(conn, "recompute", len(late))
         booked = await adjustments.book(
             conn, who, late, outcome, rulings=in_force, decision_seq=decision_seq, on_saved=on_saved
         )
+        await on_step(conn, "store", 0)
         async with conn.transaction():
             row = await runs.save(
                 conn,

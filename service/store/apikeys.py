@@ -25,7 +25,7 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
     revoked_at: datetime | None
 
 
-_COLUMNS = ", ".join(ApiKey.__struct_fields__)
+COLUMNS = ", ".join(ApiKey.__struct_fields__)
 
 
 def key_hash(key: str) -> bytes:
@@ -40,7 +40,7 @@ async def create(
     row = await conn.fetchrow(
         f"""INSERT INTO api_keys (tenant_id, id, name, role, provider_id, key_hash)
            VALUES ($1, $2, $3, $4, $5, $6)
-           RETURNING {_COLUMNS}""",
+           RETURNING {COLUMNS}""",
         tenant_id,
         uuid.uuid4(),
         name,
@@ -53,7 +53,7 @@ async def create(
 
 async def list_keys(conn: asyncpg.Connection, tenant_id: str) -> list[ApiKey]:
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id",
+        f"SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id",
         tenant_id,
     )
     return [ApiKey(**dict(r)) for r in rows]
@@ -62,16 +62,8 @@ async def list_keys(conn: asyncpg.Connection, tenant_id: str) -> list[ApiKey]:
 async def revoke(conn: asyncpg.Connection, tenant_id: str, key_id: uuid.UUID) -> ApiKey | None:
     row = await conn.fetchrow(
         f"""UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-           WHERE tenant_id = $1 AND id = $2 RETURNING {_COLUMNS}""",
+           WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}""",
         tenant_id,
         key_id,
-    )
-    return ApiKey(**dict(row)) if row else None
-
-
-async def find(conn: asyncpg.Connection, key: str) -> ApiKey | None:
-    """The unrevoked key with this value."""
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash(key)
     )
     return ApiKey(**dict(row)) if row else None

@@ -70,11 +70,37 @@ def _canonical(value: Any) -> Any:
     return None if value is None else msgspec.json.decode(msgspec.json.encode(value))
 
 
-def entry_hash(fields: dict[str, Any]) -> str:
+def _hashed(fields: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in fields.items() if k != "hash"}
     body["at"] = body["at"].astimezone(UTC).isoformat()
     body["actor_key"] = str(body["actor_key"]) if body["actor_key"] else None
-    return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
+    return body
+
+
+def entry_hash(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(msgspec.json.encode(_hashed(fields), order="sorted")).hexdigest()
+
+
+def _pieces(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
+    """What `entry_hash` hashes, cut around the two fields the chain's head decides:
+    sha256(before + prev_hash + between + str(seq) + after) is the entry's hash. The same encoding
+    (sorted keys, no spaces), member by member."""
+    members = sorted(
+        (k, msgspec.json.encode({k: v}, order="sorted")[1:-1]) for k, v in _hashed(fields).items()
+    )
+    before = b"".join(m + b"," for k, m in members if k < "prev_hash")
+    between = b"".join(b"," + m for k, m in members if "prev_hash" < k < "seq")
+    after = b"".join(b"," + m for k, m in members if k > "seq")
+    return b"{" + before + b'"prev_hash":"', b'"' + between + b',"seq":', after + b"}"
+
+
+_COLUMNS = [f for f in AuditEntry.__struct_fields__ if f not in ("seq", "prev_hash", "hash")]
+
+# Chained onto the tenant's head as the transaction commits (migration 0016): the head row, which
+# orders every writer of the tenant, is then locked for no round trip between the service and the
+# database.
+_PENDING = f"""INSERT INTO audit_pending ({", ".join(_COLUMNS)}, hashed_before, hashed_between, hashed_after)
+               VALUES ({", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 4))})"""
 
 
 async def record(
@@ -89,27 +115,15 @@ async def record(
     reason: str | None = None,
     before: Any = None,
     after: Any = None,
-) -> int:
-    """Append one entry in the caller's transaction; return its position.
+) -> None:
+    """Append one entry in the caller's transaction.
 
-    The request id comes from the logging context bound per request. Locking the tenant's head row
-    orders concurrent writers, so positions are gapless and the chain is linear.
+    The request id comes from the logging context bound per request. The entry takes its position
+    and hash when the transaction commits: the tenant's head row, locked then, orders concurrent
+    writers, so positions are gapless and the chain is linear.
     """
-    head = await conn.fetchrow(
-        "SELECT seq, hash FROM audit_head WHERE tenant_id = $1 FOR UPDATE", who.tenant_id
-    )
-    if head is None:
-        await conn.execute(
-            "INSERT INTO audit_head (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
-            who.tenant_id,
-            GENESIS,
-        )
-        head = await conn.fetchrow(
-            "SELECT seq, hash FROM audit_head WHERE tenant_id = $1 FOR UPDATE", who.tenant_id
-        )
     fields: dict[str, Any] = {
         "tenant_id": who.tenant_id,
-        "seq": head["seq"] + 1,
         "at": datetime.now(UTC),
         "actor": who.name,
         "actor_key": who.key_id,
@@ -124,25 +138,14 @@ async def record(
         "reason": reason,
         "before": _canonical(before),
         "after": _canonical(after),
-        "prev_hash": head["hash"],
     }
-    fields["hash"] = entry_hash(fields)
-    columns = list(fields)
-    await conn.execute(
-        f"INSERT INTO audit_log ({', '.join(columns)}) "
-        f"VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
-        *fields.values(),
-    )
-    await conn.execute(
-        "UPDATE audit_head SET seq = $2, hash = $3 WHERE tenant_id = $1",
-        who.tenant_id,
-        fields["seq"],
-        fields["hash"],
-    )
-    return fields["seq"]
+    await conn.execute(_PENDING, *(fields[c] for c in _COLUMNS), *_pieces(fields))
 
 
 async def head(conn: asyncpg.Connection, tenant_id: str) -> tuple[int, str]:
+    """The chain's head, after the entries this transaction has written (chained now, not at commit)."""
+    if conn.is_in_transaction():
+        await conn.execute("SET CONSTRAINTS audit_pending_chained IMMEDIATE")
     row = await conn.fetchrow("SELECT seq, hash FROM audit_head WHERE tenant_id = $1", tenant_id)
     return (row["seq"], row["hash"]) if row else (0, GENESIS)
 

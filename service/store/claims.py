@@ -9,8 +9,16 @@ from decimal import Decimal
 import asyncpg
 import msgspec
 
-from service.store.records import Key, fetch, fetch_many, fetch_page, insert_many, select, update
-from service.store.records import insert as insert_record
+from service.store.records import (
+    Key,
+    fetch,
+    fetch_many,
+    fetch_page,
+    insert_many,
+    insert_read,
+    select,
+    update,
+)
 
 
 class Content(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,16 +46,18 @@ class Claim(Content, frozen=True, kw_only=True):
     chosen: bool  # the provider is or was chosen for the customer
 
 
-_QUERY = select("claims", ("provider_id", "external_id", "status", "received_at", *Content.__struct_fields__))
+_COLUMNS = ("provider_id", "external_id", "status", "received_at", *Content.__struct_fields__)
+_QUERY = select("claims", _COLUMNS)
 
 
 async def claim(conn: asyncpg.Connection, key: Key, *, lock: bool = False) -> Claim | None:
     return await fetch(conn, _QUERY, Claim, key, lock=lock)
 
 
-async def insert(conn: asyncpg.Connection, key: Key, content: Content) -> bool:
-    """Store a new claim; False (and nothing stored) when the external id exists."""
-    return await insert_record(conn, "claims", key, msgspec.structs.asdict(content))
+async def insert(conn: asyncpg.Connection, key: Key, content: Content) -> Claim | None:
+    """Store a new claim and return it as `claim` would; None (and nothing stored) when the external
+    id exists."""
+    return await insert_read(conn, "claims", _COLUMNS, Claim, key, msgspec.structs.asdict(content))
 
 
 async def insert_claims(

@@ -73,16 +73,33 @@ async def fetch_page(
     return [row(**r) for r in records]
 
 
+def _insert(table: str, content: dict[str, Any]) -> str:
+    placeholders = ", ".join(f"${i}" for i in range(4, len(content) + 4))
+    return f"""INSERT INTO {table} (tenant_id, provider_id, external_id, {", ".join(content)})
+               VALUES ($1, $2, $3, {placeholders}) ON CONFLICT DO NOTHING"""
+
+
 async def insert(conn: asyncpg.Connection, table: str, key: Key, content: dict[str, Any]) -> bool:
     """Store a new record; False (and nothing stored) when its key exists."""
-    placeholders = ", ".join(f"${i}" for i in range(4, len(content) + 4))
-    status = await conn.execute(
-        f"""INSERT INTO {table} (tenant_id, provider_id, external_id, {", ".join(content)})
-            VALUES ($1, $2, $3, {placeholders}) ON CONFLICT DO NOTHING""",
+    return await conn.execute(_insert(table, content), *key, *content.values()) == "INSERT 0 1"
+
+
+async def insert_read(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: Iterable[str],
+    row: type[R],
+    key: Key,
+    content: dict[str, Any],
+) -> R | None:
+    """Store a new record and read it as `select(table, columns)` reads one, in one statement; None
+    (and nothing stored) when its key exists."""
+    record = await conn.fetchrow(
+        f"WITH stored AS ({_insert(table, content)} RETURNING *) {select('stored', columns)}",
         *key,
         *content.values(),
     )
-    return status == "INSERT 0 1"
+    return None if record is None else row(**record)
 
 
 # The SQL type of a content column where it is not text (for arrays of a column's values).

@@ -2,7 +2,7 @@
 rules of use are in `service/usecases/visits.py`.
 
 A batch is copied into a per-connection staging table and merged into `visits` with one
-`INSERT ... SELECT ... ON CONFLICT DO NOTHING`, in row order, so received_seq (arrival order, used by
+`INSERT ... SELECT ... ON CONFLICT DO NOTHING`, in row order (a batch of one is inserted directly), so received_seq (arrival order, used by
 the DUPLICATE check) follows the rows of the batch.
 """
 
@@ -79,22 +79,46 @@ CHANGED = """SELECT s.external_id FROM visit_stage s
              JOIN visits v ON v.tenant_id = $1 AND v.provider_id = $2 AND v.external_id = s.external_id
              WHERE v.content_hash <> s.content_hash ORDER BY s.ord LIMIT $3"""
 
+# A batch of one (a system reporting each visit as it is registered) goes in without the staging
+# table: making, filling and (at commit) emptying it would cost two round trips and a truncation.
+_FIELDS = len(Content.__struct_fields__)
+INSERT_ONE = f"""INSERT INTO visits (tenant_id, provider_id, external_id, {CONTENT})
+                 VALUES ($1, $2, $3, {", ".join(f"${i}" for i in range(4, _FIELDS + 4))})
+                 ON CONFLICT (tenant_id, provider_id, external_id) DO NOTHING"""
+
+CHANGED_ONE = """SELECT external_id FROM visits
+                 WHERE tenant_id = $1 AND provider_id = $2 AND external_id = $3 AND content_hash <> $4"""
+
 
 async def merge(conn: asyncpg.Connection, tenant: str, provider: str, rows: list[Staged]) -> int:
-    """Stage the rows and store those whose external id is new; how many were. Raises `Contended`
-    when PostgreSQL breaks a deadlock with a concurrent merge."""
-    await conn.execute(STAGE)
-    await conn.copy_records_to_table("visit_stage", records=[msgspec.structs.astuple(r) for r in rows])
+    """Store the rows whose external id is new; how many were. Raises `Contended` when PostgreSQL
+    breaks a deadlock with a concurrent merge."""
     try:
-        status = await conn.execute(MERGE, tenant, provider)
+        if len(rows) == 1:
+            row = rows[0]
+            status = await conn.execute(
+                INSERT_ONE, tenant, provider, row.external_id, *msgspec.structs.astuple(row)[:_FIELDS]
+            )
+        else:
+            await conn.execute(STAGE)
+            await conn.copy_records_to_table(
+                "visit_stage", records=[msgspec.structs.astuple(r) for r in rows]
+            )
+            status = await conn.execute(MERGE, tenant, provider)
     except asyncpg.DeadlockDetectedError:
         raise Contended from None
     return int(status.rsplit(" ", 1)[1])
 
 
-async def changed(conn: asyncpg.Connection, tenant: str, provider: str, limit: int) -> list[str]:
-    """After `merge`: the external ids of staged rows stored with other content, in row order."""
-    return [r["external_id"] for r in await conn.fetch(CHANGED, tenant, provider, limit)]
+async def changed(
+    conn: asyncpg.Connection, tenant: str, provider: str, rows: list[Staged], limit: int
+) -> list[str]:
+    """After `merge` of `rows`: the external ids of those stored with other content, in row order."""
+    if len(rows) == 1:
+        found = await conn.fetch(CHANGED_ONE, tenant, provider, rows[0].external_id, rows[0].content_hash)
+    else:
+        found = await conn.fetch(CHANGED, tenant, provider, limit)
+    return [r["external_id"] for r in found]
 
 
 _QUERY = select("visits", [c for c in Visit.__struct_fields__ if c not in ("ref", "protected", "chosen")])

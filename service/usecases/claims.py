@@ -86,8 +86,9 @@ async def create_claim(
     conn: asyncpg.Connection, who: Principal, data: r.ClaimIn, payload: bytes
 ) -> tuple[r.Claim, bool]:
     content = _content(who, data)
-    created = await store.insert(conn, own(who, data.id), content)
-    row = await _stored(conn, who, data.id)
+    row = await store.insert(conn, own(who, data.id), content)
+    created = row is not None
+    row = row or await _stored(conn, who, data.id)
     if not created and row.content_hash != content.content_hash:
         raise Conflict(f"claim {data.id} exists with other content; withdraw it and send a new claim")
     after = _claim(row, "invoice_admin", single=False)

@@ -11,17 +11,7 @@ from service.domain.principal import Principal, Role
 from service.store import accounts, apikeys, audit, tenants
 from service.store.apikeys import ApiKey
 
-__all__ = ["ApiKey", "authenticate", "create", "list_keys", "revoke"]
-
-
-async def authenticate(conn: asyncpg.Connection, key: str) -> Principal | None:
-    """The principal of a valid, unrevoked key; None otherwise."""
-    row = await apikeys.find(conn, key) if key.startswith(apikeys.PREFIX) else None
-    if row is None:
-        return None
-    return Principal(
-        tenant_id=row.tenant_id, role=row.role, name=row.name, key_id=row.id, provider_id=row.provider_id
-    )
+__all__ = ["ApiKey", "create", "list_keys", "revoke"]
 
 
 async def create(

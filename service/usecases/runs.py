@@ -7,22 +7,24 @@ customers as references. Reads that show a personnummer are audited with the cus
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable
 from datetime import date
 from fractions import Fraction
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import msgspec
 
 from schemas import reconcile as s
-from service.domain.errors import Invalid, NotFound
+from service.domain.errors import Invalid, NotFound, Problem
 from service.domain.lines import ZERO, Amounted, InvoiceLine, exact_text, show, totals, totals_by_area
 from service.domain.periods import Period, show_ranges
 from service.domain.principal import Principal
 from service.events import event
 from service.reconcile import engine
-from service.store import audit, discrepancies, runs, tariffs
+from service.store import audit, discrepancies, progress, runs, tariffs
 from service.usecases import documents as document
 from service.usecases.access import own_provider, require_visible
 from service.usecases.viewers import audit_shown, viewer
@@ -71,11 +73,42 @@ def _run(row: runs.RunRow) -> s.Run:
     )
 
 
-async def start_run(pool: asyncpg.Pool, who: Principal, data: s.RunIn) -> s.Run:
+async def begin_run(conn: asyncpg.Connection, who: Principal, data: s.RunIn) -> UUID:
+    """Announce a run of a period: from now on any service process can show how far it has come
+    (`run_progress`); `start_run` with the id returned carries it out."""
+    announced = uuid4()
+    await progress.begin(
+        conn,
+        who.tenant_id,
+        announced,
+        period=str(period_of(data.period)),
+        provider=data.provider,
+        forced=data.tariff,
+        started_by=who.name,
+    )
+    return announced
+
+
+async def start_run(
+    pool: asyncpg.Pool, who: Principal, data: s.RunIn, announced: UUID | None = None
+) -> s.Run:
     """Reconcile a period; every run stored (and first the recomputations of settled periods it books
-    adjustments from) is its own audit entry, written in the transaction that stores it."""
+    adjustments from) is its own audit entry, written in the transaction that stores it. Its progress
+    is written as it goes (to `announced`, or to a progress row of its own); the row is marked done
+    in the transaction that stores the run."""
+    period = period_of(data.period)
+    if announced is None:
+        async with pool.acquire() as conn:
+            announced = await begin_run(conn, who, data)
+
+    async def step(conn: asyncpg.Connection, phase: str, recomputes: int) -> None:
+        await progress.step(conn, who.tenant_id, announced, phase, recomputes)
 
     async def audited(conn: asyncpg.Connection, stored: runs.RunRow) -> None:
+        if stored.kind == "recompute":
+            await progress.recomputed(conn, who.tenant_id, announced)
+        else:
+            await progress.done(conn, who.tenant_id, announced, stored.id)
         lines = await runs.line_count(conn, who.tenant_id, stored.id)
         discrepancies = sum(stored.summary["discrepancy_counts"].values())
         await audit.record(
@@ -109,10 +142,69 @@ async def start_run(pool: asyncpg.Pool, who: Principal, data: s.RunIn) -> s.Run:
             by=who.role,
         )
 
-    row = await engine.run(
-        pool, who, period=period_of(data.period), provider=data.provider, forced=data.tariff, on_saved=audited
-    )
+    try:
+        row = await engine.run(
+            pool,
+            who,
+            period=period,
+            provider=data.provider,
+            forced=data.tariff,
+            on_saved=audited,
+            on_step=step,
+        )
+    except BaseException as err:
+        # If even this cannot be written (the database gone), the row goes stale: read as interrupted.
+        with contextlib.suppress(Exception):
+            async with pool.acquire() as conn:
+                await progress.failed(conn, who.tenant_id, announced, _failure(err))
+        raise
     return _run(row)
+
+
+def _failure(err: BaseException) -> str:
+    """What a failed run's progress says: a refusal's own words; of anything else only its kind (the
+    log has the rest)."""
+    if isinstance(err, asyncio.CancelledError):
+        return "the service stopped while it ran"
+    return str(err) if isinstance(err, Problem) else f"internal error ({type(err).__name__})"
+
+
+def _progress(row: progress.Progress) -> s.RunProgress:
+    return s.RunProgress(
+        id=row.id,
+        period=row.period,
+        provider=row.provider_id,
+        tariff=row.forced_tariff,
+        started_by=row.started_by,
+        started_at=row.started_at,
+        updated_at=row.updated_at,
+        phase=row.phase,  # type: ignore[arg-type]
+        recomputes=row.recomputes,
+        recomputed=row.recomputed,
+        state=row.state,  # type: ignore[arg-type]
+        run=row.run_id,
+        error=row.error,
+    )
+
+
+async def run_progress(conn: asyncpg.Connection, who: Principal, announced: UUID) -> s.RunProgress:
+    found = await progress.get(conn, who.tenant_id, announced)
+    if found is None:
+        raise NotFound(f"no run {announced}")
+    require_visible(who, found.provider_id, f"no run {announced}")
+    return _progress(found)
+
+
+async def runs_under_way(conn: asyncpg.Connection, who: Principal) -> s.RunsUnderWay:
+    """The runs under way now, whoever started them (on a page or through the API), oldest first."""
+    under_way = await progress.running(conn, who.tenant_id)
+    return s.RunsUnderWay(
+        items=[
+            _progress(p)
+            for p in under_way
+            if who.role != "provider" or p.provider_id in (None, who.provider_id)
+        ]
+    )
 
 
 async def list_runs(

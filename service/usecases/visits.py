@@ -180,7 +180,9 @@ async def post_visits(
                 "another request was storing some of these visits at the same time; send the batch again"
             ) from None
         if inserted < len(rows) and (
-            changed := await store.changed(conn, who.tenant_id, who.provider_id, MAX_CONFLICTS_NAMED + 1)
+            changed := await store.changed(
+                conn, who.tenant_id, who.provider_id, rows, MAX_CONFLICTS_NAMED + 1
+            )
         ):
             named = changed[:MAX_CONFLICTS_NAMED]
             raise Conflict(

@@ -222,6 +222,7 @@ def operations(w: World) -> dict[tuple[str, str], Call]:
             "/v1/tariffs/kson-2024", expect(**{r: 200 for r in ROLES if r not in ("registry", "none")})
         ),
         ("GET", "/v1/runs"): Call("/v1/runs", expect(invoice_admin=200, auditor=200)),
+        ("GET", "/v1/runs/under-way"): Call("/v1/runs/under-way", expect(invoice_admin=200, auditor=200)),
         ("GET", "/v1/runs/{run_id}"): Call(f"/v1/runs/{w.run}", expect(invoice_admin=200, auditor=200)),
         # A run of every provider: a provider key gets its own part only.
         ("GET", "/v1/runs/{run_id}/result"): Call(

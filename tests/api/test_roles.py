@@ -95,6 +95,7 @@ MATRIX.update(
         ("POST", "/v1/tariffs/{tariff_id:str}/activation"): ADMIN,
         ("POST", "/v1/runs"): ADMIN,
         ("GET", "/v1/runs"): {"invoice_admin", "auditor"},
+        ("GET", "/v1/runs/under-way"): {"invoice_admin", "auditor"},
         ("GET", "/v1/runs/{run_id:uuid}"): {"invoice_admin", "auditor"},
         ("GET", "/v1/runs/{run_id:uuid}/result"): {"invoice_admin", "auditor"} | PROVIDERS,
         # The sample provider is prov-a: the other provider's key is refused.

@@ -13,6 +13,7 @@ here differs from the expected file only by the decisions taken below:
 
 import json
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 
@@ -212,6 +213,11 @@ async def test_the_settlement_cycle_through_the_api(client, conn, keys):
         "2024-03",
         "39152.99",
     )
+    # April's progress counted the recomputation of settled March as it was stored.
+    progress = await conn.fetchrow(
+        "SELECT phase, recomputes, recomputed, state FROM run_progress WHERE run_id = $1", UUID(april["id"])
+    )
+    assert dict(progress) == {"phase": "store", "recomputes": 1, "recomputed": 1, "state": "done"}
     late = next(x for x in result["discrepancies"] if x["code"] == "LATE_DATA")
     assert (late["key"], late["kind"], late["date"]) == (
         "LATE_DATA:exempel-omsorg:2024-03",

@@ -13,8 +13,10 @@ came back), alternately a claim (`POST /v1/claims`, a läkemedelsgenomgång) and
 (`POST /v1/visits`, an array of one). Latency is measured from the scheduled send time, so a
 server that falls behind shows it in the tail rather than hiding it by sending less.
 
-Prints requests sent, throughput, p50/p90/p99/max latency per kind and overall, and the count of
-any status other than 201/200. The scratch database is dropped at the end.
+Prints requests sent, throughput, p50/p90/p99/max latency per kind and overall, the count of any
+status other than 201/200, and the CPU time the service process and its PostgreSQL connections
+(when PostgreSQL runs on this machine) used per request: unlike latency, a figure that holds when
+other work shares the machine. The scratch database is dropped at the end.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -164,6 +167,32 @@ async def client(port: int, work: list[tuple[str, bytes]], every: float, first: 
         writer.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process (all its threads) has used so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def backends(dsn: str) -> list[int]:
+    """The PostgreSQL server processes connected to the scratch database (the service's pool); none
+    when the server is on another machine (its process ids are not this machine's)."""
+    if urlsplit(dsn).hostname not in (None, "", "localhost", "127.0.0.1", "::1"):
+        return []
+    conn = await asyncpg.connect(dsn)
+    try:
+        return [
+            r["pid"]
+            for r in await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    finally:
+        await conn.close()
+
+
 def quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
@@ -200,6 +229,10 @@ async def main() -> None:
         every = args.clients / args.rate
         count = int(args.seconds / every)
         work = [requests(key, people[p], seed, count) for seed, (p, key) in enumerate(providers)]
+        # CPU used per request answered, by the service and by its database connections: unlike
+        # latency, it holds when other work shares the machine.
+        service_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+        started_cpu = {pid: cpu_seconds(pid) for pid in await backends(dsn)}
         started = time.perf_counter()
         await asyncio.gather(
             *(
@@ -208,6 +241,11 @@ async def main() -> None:
             )
         )
         elapsed = time.perf_counter() - started
+        service_cpu = cpu_seconds(server.pid) - service_cpu
+        client_cpu = time.process_time() - client_cpu
+        # The pool opens connections as it needs them: those opened during the run count whole.
+        database_cpu = sum(cpu_seconds(pid) - started_cpu.get(pid, 0.0) for pid in await backends(dsn))
+        load = os.getloadavg()
     finally:
         if server is not None:
             server.terminate()
@@ -217,6 +255,10 @@ async def main() -> None:
     print(f"machine:    {machine()}, PostgreSQL {version}")
     print(f"load:       {args.clients} clients, {args.rate:.0f} requests/s scheduled, {args.seconds:.0f} s")
     print(f"sent:       {len(out)} requests in {elapsed:.1f} s: {len(out) / elapsed:.1f} requests/s answered")
+    print(
+        f"CPU:        service {service_cpu / len(out) * 1000:.2f} ms per request, its PostgreSQL connections "
+        f"{database_cpu / len(out) * 1000:.2f} ms, this client {client_cpu / len(out) * 1000:.2f} ms; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
     failed = [status for _, _, status in out if status not in (200, 201)]
     print(f"failed:     {len(failed)} {sorted(set(failed)) if failed else ''}")
     for label, rows in [("claims", "claim"), ("visits", "visit"), ("all", None)]:

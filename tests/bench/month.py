@@ -10,7 +10,7 @@
 For each scale, on a database of DATABASE_URL's server (default: the local PostgreSQL on
 127.0.0.1:5432) named kundval_bench_<scale>:
 
-1. generate the month (tests/bench/synth.py, seeded) and load it through the bulk paths: the
+1. generate the month (service/scenario_synth.py, seeded) and load it through the bulk paths: the
    registry and provider records with `copy_records_to_table` into their tables (the registry's
    bulk path), the visits through `service.usecases.visits` exactly as `POST /v1/visits` does (a
    `Batch` per 10 000 rows of one provider, decoded and checked from the JSON body, merged through
@@ -57,9 +57,9 @@ from schemas import records as r  # noqa: E402
 from service import db  # noqa: E402
 from service.domain.periods import Period  # noqa: E402
 from service.domain.principal import Principal  # noqa: E402
+from service.scenario_synth import Month, generate  # noqa: E402
 from service.usecases import claims, visits  # noqa: E402
 from service.usecases.system import seed_defaults  # noqa: E402
-from tests.bench.synth import Month, generate  # noqa: E402
 
 TENANT = "kson"
 PERIOD = "2024-03"

@@ -3,7 +3,7 @@
     python tests/bench/registry.py                     # 20 000 customers and 20 000 decisions
     python tests/bench/registry.py --customers 1500    # Norrtälje
 
-Generates the registry of a synthetic month (tests/bench/synth.py, seeded: zones, choices,
+Generates the registry of a synthetic month (service/scenario_synth.py, seeded: zones, choices,
 decisions with their lines), creates a scratch database on DATABASE_URL's server (default: the
 local PostgreSQL on 127.0.0.1:5432) with the month's providers, starts `kundval serve` in its own
 process and measures:
@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from service.scenario_load import registry_rows  # noqa: E402
+from service.scenario_synth import Month, generate, scenario  # noqa: E402
 from service.store import apikeys  # noqa: E402
 from tests.bench.ingest import TENANT, create_database, drop, machine, start_server, wait_ready  # noqa: E402
-from tests.bench.synth import Month, generate, scenario  # noqa: E402
 
 
 def export(month: Month) -> bytes:

@@ -3,7 +3,7 @@
     python tests/bench/scenario.py                   # 1 500 customers, 5 providers
     python tests/bench/scenario.py --customers 300   # a quicker run
 
-Generates the month (tests/bench/synth.py, seeded), writes it as a scenario file and times
+Generates the month (service/scenario_synth.py, seeded), writes it as a scenario file and times
 `kundval scenario run FILE --output OUT` in its own process against DATABASE_URL's server (default:
 the local PostgreSQL on 127.0.0.1:5432): a fresh database, the load through the HTTP API (the
 registry import and the batch routes), the reconciliation and the result document.
@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from service import db  # noqa: E402
+from service.scenario_synth import generate, scenario  # noqa: E402
 from tests.bench.ingest import machine  # noqa: E402
-from tests.bench.synth import generate, scenario  # noqa: E402
 from tests.conftest import with_user  # noqa: E402
 
 

@@ -41,7 +41,7 @@ async def test_0013_keeps_the_text_of_discrepancies_stored_before_it(empty_db, t
             KEY,
             TEXT,
         )
-        assert await db.migrate(conn) == ["0013_discrepancy_parameters.sql"]
+        assert (await db.migrate(conn))[0] == "0013_discrepancy_parameters.sql"  # and every later one
 
         for role, provider in (("invoice_admin", None), ("provider", "prov-a")):
             who = Principal(tenant_id="kson", role=role, name=role, provider_id=provider)

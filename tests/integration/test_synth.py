@@ -6,9 +6,9 @@ from decimal import Decimal
 from schemas.reconcile import RunIn
 from service import db
 from service.domain.principal import Principal
+from service.scenario_synth import generate
 from service.usecases.runs import start_run
 from tests.bench.month import load_claims, load_registry, load_visits
-from tests.bench.synth import generate
 
 
 def test_the_generator_is_deterministic_for_a_seed():

@@ -106,7 +106,7 @@ async def test_a_customer_in_a_period_with_its_records_and_lines(page: Page, ser
     amounts = sorted(_amount(r[6]) for r in listed)
     assert amounts == sorted(Decimal(x.get("amount", x.get("amount_if_approved"))) for x in lines)
     await assert_accessible(page)
-    await shot(page, "16-kund-period")
+    await shot(page, "19-kund-period")
 
     # The reads of personal data, audited as the API audits them, each naming the customer.
     audited = await conn.fetch(

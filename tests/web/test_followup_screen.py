@@ -259,7 +259,7 @@ async def test_graph_2_declined_visits_and_period_over_period(page: Page, months
 
     await assert_accessible(page)
     if SCREENSHOTS:  # the tenant's charts and period over period (docs/workplace.md)
-        for name, region in [("14-uppfoljning-grafer", whole), ("15-uppfoljning-period-mot-period", section)]:
+        for name, region in [("17-uppfoljning-grafer", whole), ("18-uppfoljning-period-mot-period", section)]:
             await region.screenshot(path=Path(SCREENSHOTS) / f"{name}.png")
 
     # English through the catalogue.

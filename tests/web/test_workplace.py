@@ -1,7 +1,8 @@
 """The workplace in a real browser, as an administrator meets it: log in, run the worked month, decide
 in the queue (one in place, the rest in bulk), run again, prepare as one user, be refused attesting
-as the same user, attest as another, download the CSV, open a line's trail, switch language, log
-out. Every screen passes axe (no serious or critical finding)."""
+as the same user, attest as another, download the CSV, open the follow-up, the comparison, the
+tariffs and a line's trail; the auditor reads the audit log; switch language, log out. Every screen
+passes axe (no serious or critical finding)."""
 
 from __future__ import annotations
 
@@ -39,13 +40,17 @@ async def month(server, conn):
     async with httpx.AsyncClient(base_url=server, timeout=120) as client:
         keys = await scenario_keys(client, conn)
         await load_scenario(client, SCENARIO, keys)
-    for username, name in [("anna", "Anna Andersson"), ("bo", "Bo Berg")]:
+    for username, name, role in [
+        ("anna", "Anna Andersson", "invoice_admin"),
+        ("bo", "Bo Berg", "invoice_admin"),
+        ("ines", "Ines Isaksson", "auditor"),
+    ]:
         async with conn.transaction():
             await accounts.create(
                 conn,
                 Principal.cli("kson", "test"),
                 username=username,
-                role="invoice_admin",
+                role=role,
                 name=name,
                 password=PASSWORD,
             )
@@ -72,7 +77,9 @@ async def run_month(page: Page, provider: str | None = None) -> None:
     if provider:
         await page.get_by_label("Utförare").select_option(provider)
     await page.get_by_role("button", name="Starta körningen").click()
-    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Körning av {PERIOD}", timeout=60_000)
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Körning av {PERIOD}")
+    # Its progress until it is stored (tests/web/test_runs.py), then its result.
+    await expect(page.get_by_role("table", name="Summor per utförare")).to_be_visible(timeout=60_000)
 
 
 async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, server, month, conn):
@@ -203,16 +210,38 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     await expect(page.get_by_role("img", name=f"Totalt med varje taxa, {PERIOD}")).to_be_visible()
     await assert_accessible(page)
     await shot(page, "13-jamfor-modeller")
+
+    # The tariff versions: the one in force, and the two the comparison priced under.
+    await page.get_by_role("link", name="Tariffer").click()
+    versions = page.get_by_role("table", name="Taxeversioner")
+    in_force = versions.locator("tr", has=page.get_by_role("rowheader", name="kson-2024", exact=True))
+    await expect(in_force).to_contain_text("active")
+    await expect(versions).to_contain_text("kson-2024-utford")
+    await assert_accessible(page)
+    await shot(page, "14-tariffer")
     await page.goto(settlement_url)
 
     # A line's trail.
     await page.get_by_role("link", name="Raderna och deras spår").click()
+    await expect(page).to_have_url(re.compile(rf"/lines\?period={PERIOD}&provider={PROVIDER}"))
     await assert_accessible(page)
     await shot(page, "10-fakturarader")
     await page.get_by_role("link", name="Spår 1", exact=True).click()
     await expect(page.get_by_role("heading", level=2, name="Spår")).to_be_visible()
     await assert_accessible(page)
     await shot(page, "11-fakturarad-spar")
+
+    # The auditor reads the log: who attested, and the chain whole.
+    await log_out(page)
+    await log_in(page, "ines")
+    await page.get_by_role("link", name="Granskningslogg").click()
+    await page.get_by_label("Vad (åtgärd)").fill("settlement.attest")
+    await page.get_by_role("button", name="Filtrera").click()
+    await expect(page.get_by_role("table")).to_contain_text("bo")
+    await page.get_by_role("link", name="Verifiera kedjan").click()
+    await expect(page.get_by_role("status")).to_contain_text("Kedjan är hel")
+    await assert_accessible(page)
+    await shot(page, "15-granskningslogg")
 
     # English, remembered; and out.
     await page.get_by_role("link", name="English").click()
@@ -223,5 +252,5 @@ async def test_a_month_from_the_first_run_to_an_attested_settlement(page: Page, 
     await expect(page).to_have_url(re.compile(r"/login\?next=%2Fsettlements$"))
 
     actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log ORDER BY seq")]
-    assert actions.count("session.login") == 2 and actions.count("session.logout") == 2
+    assert actions.count("session.login") == 3 and actions.count("session.logout") == 3
     assert "settlement.prepare" in actions and "settlement.attest" in actions
