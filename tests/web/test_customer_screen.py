@@ -134,14 +134,14 @@ async def test_a_customer_in_a_period_with_its_records_and_lines(page: Page, ser
 
 
 async def test_the_auditor_reads_a_customer_and_a_reader_does_not(page: Page, server, month, conn):  # noqa: F811
-    await _user(conn, "ines", "auditor")
+    await _user(conn, "ida", "auditor")
     await _user(conn, "rut", "reader")
     ref = await conn.fetchval("SELECT ref FROM customers WHERE pnr = $1", CUSTOMER)
     _, key = await apikeys.create(conn, tenant_id="kson", role="invoice_admin", name="runner")
     async with httpx.AsyncClient(base_url=server, timeout=120) as client:
         ran = await client.post("/v1/runs", json={"period": PERIOD}, headers=auth(f"Bearer {key}"))
         assert ran.status_code == 201, ran.text
-    await log_in(page, "ines")
+    await log_in(page, "ida")
     await page.goto(f"/customers/{ref}")  # no period: the last one with lines of the customer
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Kund {ref}")
     await expect(page.get_by_role("heading", level=2)).to_have_text(f"Under {PERIOD}")
