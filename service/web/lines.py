@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Request, get
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from service.usecases import runs
@@ -21,7 +21,7 @@ async def lines_page(
     request: Request,
     period: FromQuery[str],
     provider: FromQuery[str],
-    number: Annotated[int, Parameter(query="page")] = 1,
+    number: Annotated[int, QueryParameter(query="page")] = 1,
 ) -> Template:
     """The totals of the period and one page of its lines (one more is read, to know if one follows)."""
     number = max(1, number)

@@ -138,9 +138,10 @@ def pages(ids: dict[str, str]) -> list[tuple[str, str]]:
         ("Avvikelse", f"/discrepancies/{ids['discrepancy']}"),
         ("Fakturarader, största utföraren", f"/lines?period={p}&provider={prov}"),
         ("Fakturarad med spår", f"/lines/{ids['line']}"),
-        ("Kund", f"/customers/{ids['ref']}"),
+        ("Kund", f"/customers/{ids['ref']}?period={p}"),
         ("Attestering", "/settlements"),
-        ("Uppföljning", f"/followup?period={p}"),
+        ("Uppföljning", f"/followup?from={p}&to={p}"),
+        ("Uppföljning, period mot period", f"/followup?from={p}&to={p}&compare_from=2024-02"),
         ("Tariffer", "/tariffs"),
     ]
 
