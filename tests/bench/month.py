@@ -184,7 +184,7 @@ async def load_claims(conn: asyncpg.Connection, month: Month) -> None:
 
 async def prepare(server_dsn: str, name: str, scale: Scale, reuse: bool) -> tuple[str, dict[str, Any]]:
     """The loaded database: reused when --reuse finds one made with the same parameters."""
-    generator = hashlib.sha256((ROOT / "tests" / "bench" / "synth.py").read_bytes()).hexdigest()[:12]
+    generator = hashlib.sha256((ROOT / "service" / "scenario_synth.py").read_bytes()).hexdigest()[:12]
     tag = json.dumps(
         {"period": PERIOD, "seed": SEED, "synth": generator, "history": HISTORY, **asdict(scale)},
         sort_keys=True,
