@@ -24,6 +24,7 @@ from babel.numbers import format_decimal
 from babel.support import Translations
 
 from service.web.i18n import N_, translate
+from service.web.labels import AREA_NAMES
 
 TIMEZONE = ZoneInfo("Europe/Stockholm")
 Part = dict[str, Any]
@@ -202,6 +203,9 @@ class Shown:
             return clock
         return f"{format_date(at.date(), 'long', locale=self.locale)} {clock}"
 
+    def area(self, area: str) -> str:
+        return self.i18n.gettext(AREA_NAMES[area]) if area in AREA_NAMES else area
+
     def value(self, name: str, value: Any, part: Part) -> str:
         if name.endswith("minutes") or name.endswith("percent"):
             return self.whole(value)
@@ -219,8 +223,10 @@ class Shown:
             return self.moment(value, after=part.get("start"))
         if name == "per":
             return self.i18n.gettext(PER[value]) if value in PER else str(value)
+        if name == "area":
+            return self.area(value)
         if name == "areas":
-            return format_list(value, style="or", locale=self.locale)
+            return format_list([self.area(a) for a in value], style="or", locale=self.locale)
         if name == "paid":
             return format_list([self.i18n.gettext(PAID_BY) % x for x in value], locale=self.locale)
         if name == "changes":

@@ -23,6 +23,7 @@ from service.domain.followup import AREAS, LICENSED_CATEGORIES
 from service.usecases import reports
 from service.web import charts
 from service.web.i18n import N_, translate
+from service.web.labels import AREA_NAMES
 from service.web.templates import locale_of, page
 
 CATEGORY_NAMES = {
@@ -30,12 +31,6 @@ CATEGORY_NAMES = {
     "distriktsskoterska": N_("district nurse"),
     "fysioterapeut": N_("physiotherapist"),
     "arbetsterapeut": N_("occupational therapist"),
-}
-AREA_NAMES = {
-    "hemtjanst": N_("home care"),
-    "hemsjukvard": N_("home health care"),
-    "hemrehab": N_("home rehabilitation"),
-    "ovrigt": N_("other"),
 }
 # Period over period: a figure's name (followup.md 2); "a.b" names b within a.
 FIGURE_NAMES = {

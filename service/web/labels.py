@@ -29,6 +29,12 @@ CODES = {
     "NOT_IN_TARIFF": N_("Not in the tariff"),
     "LATE_DATA": N_("Data arrived late"),
 }
+AREA_NAMES = {  # a service area in words
+    "hemtjanst": N_("home care"),
+    "hemsjukvard": N_("home health care"),
+    "hemrehab": N_("home rehabilitation"),
+    "ovrigt": N_("other"),
+}
 WORDS = {
     "blocking": N_("blocking"),
     "hard": N_("hard"),

@@ -59,20 +59,20 @@ CASES = [
     (
         "NO_ENROLMENT",
         {"areas": ["hemsjukvard", "hemrehab"], "provider": "prov-a", "day": "2024-03-15"},
-        "Kunden är inte inskriven för hemsjukvard eller hemrehab hos prov-a den 15 mars 2024.",
-        "The customer has no hemsjukvard or hemrehab enrolment with prov-a on March 15, 2024.",
+        "Kunden är inte inskriven för hemsjukvård eller hemrehabilitering hos prov-a den 15 mars 2024.",
+        "The customer has no home health care or home rehabilitation enrolment with prov-a on March 15, 2024.",
     ),
     (
         "NO_ENROLMENT",
         {"areas": ["hemrehab"], "day": "2024-03-15"},
-        "Kunden är inte inskriven för hemrehab hos er den 15 mars 2024.",
-        "The customer has no hemrehab enrolment with you on March 15, 2024.",
+        "Kunden är inte inskriven för hemrehabilitering hos er den 15 mars 2024.",
+        "The customer has no home rehabilitation enrolment with you on March 15, 2024.",
     ),
     (
         "NO_REMISS",
         {"area": "hemsjukvard"},
-        "Inskrivningen för hemsjukvard saknar remiss, så listningsersättningen hålls inne.",
-        "The hemsjukvard enrolment has no referral, so its listing fee is held.",
+        "Inskrivningen för hemsjukvård saknar remiss, så listningsersättningen hålls inne.",
+        "The home health care enrolment has no referral, so its listing fee is held.",
     ),
     (
         "DURING_PAUSE",
