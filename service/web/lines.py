@@ -21,7 +21,7 @@ async def lines_page(
     request: Request,
     period: FromQuery[str],
     provider: FromQuery[str],
-    number: Annotated[int, QueryParameter(query="page")] = 1,
+    number: Annotated[int, QueryParameter(name="page")] = 1,
 ) -> Template:
     """The totals of the period and one page of its lines (one more is read, to know if one follows)."""
     number = max(1, number)
