@@ -35,6 +35,19 @@ Customer = Annotated[
 ]
 
 
+# A discrepancy's explanation and the figures behind it, as every view of one shows them.
+Detail = Annotated[
+    str, msgspec.Meta(description="the explanation as plain sentences, in the language of `Accept-Language`")
+]
+Parameters = Annotated[
+    list[dict[str, Any]] | None,
+    msgspec.Meta(
+        description="the figures behind `detail`, one object per sentence (docs/api.md); "
+        "null for a discrepancy stored before they were kept"
+    ),
+]
+
+
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     pass
 
@@ -228,17 +241,8 @@ class ResultDiscrepancy(_Out):
     customer: Customer
     date: str
     status: Status
-    detail: Annotated[
-        str,
-        msgspec.Meta(description="the explanation as plain sentences, in the language of `Accept-Language`"),
-    ]
-    parameters: Annotated[
-        list[dict[str, Any]] | None,
-        msgspec.Meta(
-            description="the figures behind `detail`, one object per sentence (docs/api.md); "
-            "null for a discrepancy stored before they were kept"
-        ),
-    ]
+    detail: Detail
+    parameters: Parameters
 
 
 class FollowupFigures(_Out):
@@ -440,17 +444,8 @@ class Discrepancy(_Out):
     date: str
     status: Annotated[Status, msgspec.Meta(description="as decided now (applies to lines from the next run)")]
     run_status: Annotated[Status, msgspec.Meta(description="as the run priced it")]
-    detail: Annotated[
-        str,
-        msgspec.Meta(description="the explanation as plain sentences, in the language of `Accept-Language`"),
-    ]
-    parameters: Annotated[
-        list[dict[str, Any]] | None,
-        msgspec.Meta(
-            description="the figures behind `detail`, one object per sentence (docs/api.md); "
-            "null for a discrepancy stored before they were kept"
-        ),
-    ]
+    detail: Detail
+    parameters: Parameters
     run: UUID
     decision: Ruling | None
 
