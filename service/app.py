@@ -12,7 +12,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from service import __version__, db
+from service import __version__
 from service.auth import PUBLIC_PATHS, ApiKeyAuthentication
 from service.http import (
     audit,
@@ -34,7 +34,7 @@ from service.logging import configure_logging, request_logging_middleware
 from service.metrics import Metrics
 from service.serving import body_deadline_middleware
 from service.settings import Settings
-from service.usecases.system import seed_defaults
+from service.usecases.system import opened
 from service.web import ROUTES as WEB_ROUTES
 from service.web import schema
 from service.web.templates import template_config
@@ -66,19 +66,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        # Migrated (as the owner) before the pool exists: DDL under a live pool would invalidate its
-        # cached statements. The pool connects as the service's role.
-        async with db.database(settings) as database:
-            conn = await db.connect(database.dsn)
-            try:
-                await seed_defaults(conn, settings.default_tenant)
-            finally:
-                await conn.close()
-            app.state.pool = await db.create_pool(database.dsn, settings)
-            try:
-                yield
-            finally:
-                await app.state.pool.close()
+        async with opened(settings) as (_, pool):  # the pool connects as the service's role
+            app.state.pool = pool
+            yield
 
     app = Litestar(
         route_handlers=ROUTES,

@@ -23,7 +23,7 @@ from service.domain.errors import Problem
 from service.domain.principal import ROLES, Principal
 from service.settings import ConfigError, Settings
 from service.usecases import accounts, audit, keys, tariffs
-from service.usecases.system import seed_defaults
+from service.usecases.system import opened
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 
@@ -236,16 +236,11 @@ def _with_db(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[
     settings = _quiet(settings)
 
     async def run() -> Any:
-        async with db.database(settings) as database:
-            conn = await db.connect(database.dsn)
-            try:
-                await seed_defaults(conn, settings.default_tenant)
-                if work is None:
-                    return database.migrated
-                async with conn.transaction():
-                    return await work(conn)
-            finally:
-                await conn.close()
+        async with opened(settings) as (database, pool):
+            if work is None:
+                return database.migrated
+            async with pool.acquire() as conn, conn.transaction():
+                return await work(conn)
 
     return asyncio.run(run())
 
@@ -443,17 +438,8 @@ def _with_pool(settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[Any]
     settings = _quiet(settings)
 
     async def run() -> Any:
-        async with db.database(settings) as database:
-            conn = await db.connect(database.dsn)
-            try:
-                await seed_defaults(conn, settings.default_tenant)
-            finally:
-                await conn.close()
-            pool = await db.create_pool(database.dsn, settings)
-            try:
-                return await work(pool)
-            finally:
-                await pool.close()
+        async with opened(settings) as (_, pool):
+            return await work(pool)
 
     return asyncio.run(run())
 

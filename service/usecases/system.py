@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 
 import asyncpg
@@ -13,6 +15,7 @@ from service.domain.catalogue import load_catalogue
 from service.domain.errors import Unavailable
 from service.domain.principal import Principal
 from service.domain.tariff import TariffError, load_tariff
+from service.settings import Settings
 from service.store import metrics, tariffs, tenants
 
 DATA = resources.files("service") / "data"
@@ -35,6 +38,24 @@ async def seed_defaults(conn: asyncpg.Connection, tenant_id: str) -> None:
             await tariffs.insert(conn, tenant_id, tariff, text, by=SYSTEM, active=True)
         elif stored.content_hash != tariff.content_hash():
             raise TariffError("", f"shipped tariff {tariff.id} differs from the stored one", name)
+
+
+@asynccontextmanager
+async def opened(settings: Settings) -> AsyncIterator[tuple[db.Database, asyncpg.Pool]]:
+    """The service's database (migrated as the owner, checked, its shipped data in place) and a pool
+    of the service's connections to it, for the server and the commands alike. Seeded before the
+    pool exists: DDL under a live pool would invalidate its cached statements."""
+    async with db.database(settings) as database:
+        conn = await db.connect(database.dsn)
+        try:
+            await seed_defaults(conn, settings.default_tenant)
+        finally:
+            await conn.close()
+        pool = await db.create_pool(database.dsn, settings)
+        try:
+            yield database, pool
+        finally:
+            await pool.close()
 
 
 async def add_tenant(conn: asyncpg.Connection, tenant_id: str) -> None:
