@@ -12,13 +12,12 @@ from decimal import Decimal
 import httpx
 from playwright.async_api import Page, expect
 
-from service.domain.principal import Principal
 from service.store import apikeys
-from service.usecases import accounts
 from tests.api.test_load_worked_month import SCENARIO
 from tests.conftest import auth
 from tests.web.axe import assert_accessible
-from tests.web.test_workplace import PASSWORD, PERIOD, log_in, month, shot  # noqa: F401  (the fixture)
+from tests.web.test_workplace import PERIOD, log_in, month, shot  # noqa: F401  (the fixture)
+from tests.web.users import create_user
 
 CUSTOMER = "193805149493"  # a decision, a pause and a delegation in March
 
@@ -48,18 +47,6 @@ async def _rows(page: Page, caption: str) -> list[list[str]]:
 
 def _amount(text: str) -> Decimal:
     return Decimal(text.replace("\xa0", "").replace(" ", "").replace("−", "-").replace(",", "."))
-
-
-async def _user(conn, username: str, role: str) -> None:
-    async with conn.transaction():
-        await accounts.create(
-            conn,
-            Principal.cli("kson", "test"),
-            username=username,
-            role=role,
-            name=username,
-            password=PASSWORD,
-        )
 
 
 async def test_a_customer_in_a_period_with_its_records_and_lines(page: Page, server, month, conn):  # noqa: F811
@@ -134,8 +121,8 @@ async def test_a_customer_in_a_period_with_its_records_and_lines(page: Page, ser
 
 
 async def test_the_auditor_reads_a_customer_and_a_reader_does_not(page: Page, server, month, conn):  # noqa: F811
-    await _user(conn, "ida", "auditor")
-    await _user(conn, "rut", "reader")
+    await create_user(conn, "ida", "auditor")
+    await create_user(conn, "rut", "reader")
     ref = await conn.fetchval("SELECT ref FROM customers WHERE pnr = $1", CUSTOMER)
     _, key = await apikeys.create(conn, tenant_id="kson", role="invoice_admin", name="runner")
     async with httpx.AsyncClient(base_url=server, timeout=120) as client:

@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Locator, Page, expect
 
-from service.domain.principal import Principal
 from service.scenario_load import load_scenario
-from service.usecases import accounts
 from tests.api.test_reports_followup import scenario
 from tests.conftest import auth
 from tests.web.axe import assert_accessible
-from tests.web.test_workplace import PASSWORD, SCREENSHOTS, log_in
+from tests.web.test_workplace import SCREENSHOTS, log_in
+from tests.web.users import create_user
 
 A_MONTHS, B_MONTHS = ["2023-02", "2023-03"], ["2024-02", "2024-03"]
 DATA = scenario(A_MONTHS + B_MONTHS)
@@ -38,15 +37,7 @@ async def months(client, keys, conn):
     for period in A_MONTHS + B_MONTHS:
         ran = await client.post("/v1/runs", json={"period": period}, headers=auth(keys["invoice_admin"]))
         assert ran.status_code == 201, ran.text
-    async with conn.transaction():
-        await accounts.create(
-            conn,
-            Principal.cli("kson", "test"),
-            username="anna",
-            role="invoice_admin",
-            name="Anna",
-            password=PASSWORD,
-        )
+    await create_user(conn, "anna", "invoice_admin", "Anna")
 
 
 def _month(visit: dict) -> str:

@@ -11,12 +11,9 @@ import msgspec
 import pytest
 from playwright.async_api import Page, expect
 
-from service.domain.principal import Principal
 from service.settings import Settings
-from service.usecases import accounts
 from tests.web.axe import assert_accessible
-
-PASSWORD = "correct horse battery staple"
+from tests.web.users import PASSWORD, create_user
 
 
 @pytest.fixture
@@ -25,15 +22,7 @@ def settings(settings: Settings) -> Settings:
 
 
 async def test_an_idle_session_ends_and_the_login_page_says_so(page: Page, conn):
-    async with conn.transaction():
-        await accounts.create(
-            conn,
-            Principal.cli("kson", "test"),
-            username="anna",
-            role="reader",
-            name="Anna Andersson",
-            password=PASSWORD,
-        )
+    await create_user(conn, "anna", "reader", "Anna Andersson")
     await page.goto("/runs")
     await page.get_by_label("Användarnamn").fill("anna")
     await page.get_by_label("Lösenord").fill(PASSWORD)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
-from service.domain.principal import Principal
-from service.usecases import accounts
 from tests.web.axe import assert_accessible
-from tests.web.test_workplace import PASSWORD
+from tests.web.users import PASSWORD, create_user
 
 SOURCE = (
     (
@@ -25,15 +23,7 @@ SOURCE = (
 
 async def _users(conn) -> None:
     for username, role in [("anna", "invoice_admin"), ("bo", "invoice_admin"), ("ines", "auditor")]:
-        async with conn.transaction():
-            await accounts.create(
-                conn,
-                Principal.cli("kson", "test"),
-                username=username,
-                role=role,
-                name=username.title(),
-                password=PASSWORD,
-            )
+        await create_user(conn, username, role, username.title())
 
 
 async def _log_in(page: Page, username: str, path: str) -> None:

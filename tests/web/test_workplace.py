@@ -16,11 +16,11 @@ from playwright.async_api import Page, expect
 
 from service.domain.principal import Principal
 from service.scenario_load import load_scenario
-from service.usecases import accounts, keys
+from service.usecases import keys
 from tests.api.test_load_worked_month import SCENARIO, scenario_keys
 from tests.web.axe import assert_accessible
+from tests.web.users import PASSWORD, create_user
 
-PASSWORD = "correct horse battery staple"
 # SCREENSHOTS=docs/screenshots makes this test save a picture of each screen (docs/workplace.md).
 SCREENSHOTS = os.environ.get("SCREENSHOTS")
 
@@ -45,15 +45,7 @@ async def month(server, conn):
         ("bo", "Bo Berg", "invoice_admin"),
         ("ines", "Ines Isaksson", "auditor"),
     ]:
-        async with conn.transaction():
-            await accounts.create(
-                conn,
-                Principal.cli("kson", "test"),
-                username=username,
-                role=role,
-                name=name,
-                password=PASSWORD,
-            )
+        await create_user(conn, username, role, name)
 
 
 async def log_in(page: Page, username: str) -> None:
