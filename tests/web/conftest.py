@@ -6,13 +6,12 @@ whose every request is watched: one to any other host is blocked and recorded, a
 errors and failed loads of the page's own files; a test that caused any of them fails at teardown,
 whatever it asserted itself.
 
-Chromium comes from the machine (`apt-get install chromium`); Playwright's own browser download
-cannot work offline. Without it these tests skip, saying so, except under CI=true, where they fail.
+Chromium comes from the machine (`tests/chromium` or `apt-get install chromium`); Playwright's own
+browser download cannot work offline. Without it these tests fail, saying how to install it.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -68,10 +67,11 @@ def server(settings: Settings) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     if not CHROMIUM.exists():
-        message = f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium` (Debian)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI must run the browser tests", pytrace=False)
-        pytest.skip(message)
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: `tests/chromium` installs it (as root or with sudo; or run"
+            " `apt-get install chromium`). `pytest --ignore=tests/web` runs the tests without a browser.",
+            pytrace=False,
+        )
     return CHROMIUM
 
 
