@@ -29,6 +29,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from service.domain.bounds import MAX_VISIT
+
 INPUTS = (
     "insatser",
     "customers",
@@ -49,6 +51,13 @@ _MARKS = " UNION ALL ".join(
     f"SELECT '{name}' AS input, coalesce(max(changed_seq), 0) AS seq FROM {name} WHERE tenant_id = $1"
     for name in INPUTS
 )
+
+
+# A visit lasts at most MAX_VISIT, so one that ends after the day before the period started at most
+# this many days before the period. The own-visits check asks day by day (each day's changed visits
+# are one index range, visits_provider_day_changed), so a run of an earlier month does not read the
+# visits of the later ones.
+_VISIT_DAYS_BEFORE = MAX_VISIT.days + 1
 
 
 def _mark(name: str) -> str:
@@ -121,10 +130,13 @@ own AS MATERIALIZED (
         UNION ALL
         {_OWN_PERIOD_RECORDS}
         UNION ALL
-        SELECT 'visits' WHERE EXISTS (
-            SELECT 1 FROM visits x WHERE {_newer("visits")} AND x.tenant_id = $1
-              AND x.provider_id = b.provider_id AND x.changed_seq > {_mark("visits")}
-              AND x.service_date <= b.stop AND x.ended_at > b.first - 1)
+        SELECT 'visits' WHERE {_newer("visits")} AND EXISTS (
+            SELECT 1 FROM generate_series(0, b.stop - b.first + {_VISIT_DAYS_BEFORE}) AS d (n)
+            CROSS JOIN LATERAL (
+                SELECT 1 FROM visits x WHERE x.tenant_id = $1 AND x.provider_id = b.provider_id
+                  AND x.service_date = b.first - {_VISIT_DAYS_BEFORE} + d.n
+                  AND x.changed_seq > {_mark("visits")} AND x.ended_at > b.first - 1
+                LIMIT 1) x)
         UNION ALL
         SELECT 'visits' WHERE EXISTS (
             SELECT 1 FROM visit_versions vv
@@ -157,28 +169,34 @@ changed_records AS MATERIALIZED (
     WHERE (SELECT seq FROM floor WHERE input = 'decision_lines') < (SELECT decision_lines FROM newest)
       AND x.tenant_id = $1 AND x.changed_seq > (SELECT seq FROM floor WHERE input = 'decision_lines')
 ),
-customer_changes AS (
-    SELECT b.provider_id, b.period, b.first, b.stop, b.year_start, x.input, x.pnr
-    FROM changed_records x
-    JOIN b ON x.changed_seq > coalesce((b.marks ->> x.input)::bigint, 0)
-          AND (x.valid_from IS NULL OR x.valid_from < b.stop)
+-- Who had each of those customers in each period asked about: P had a customer it executes a
+-- decision of, visited, enrolled or claimed for. Read once per customer and period, not per run.
+had AS MATERIALIZED (
+    SELECT p.period, c.pnr, h.provider_id
+    FROM (SELECT DISTINCT period, first, stop, year_start FROM b) p
+    CROSS JOIN (SELECT DISTINCT pnr FROM changed_records) c
+    CROSS JOIN LATERAL (
+        SELECT e.provider_id FROM decisions d
+        JOIN executions e ON e.tenant_id = d.tenant_id AND e.decision_id = d.id
+        WHERE d.tenant_id = $1 AND d.pnr = c.pnr AND e.during && daterange(p.first, p.stop)
+        UNION ALL
+        (SELECT DISTINCT v.provider_id FROM visits v
+         WHERE v.tenant_id = $1 AND v.pnr = c.pnr AND v.service_date BETWEEN p.first - 1 AND p.stop)
+        UNION ALL
+        SELECT e.provider_id FROM enrolments e
+        WHERE e.tenant_id = $1 AND e.pnr = c.pnr AND e.during && daterange(p.year_start, p.stop)
+    ) h
+    UNION
+    SELECT k.period, k.pnr, k.provider_id FROM claimants k WHERE k.pnr IN (SELECT pnr FROM changed_records)
 ),
--- ... of a customer P had in the period.
+-- ... changed since P's run, of a customer P had in the period.
 registry AS MATERIALIZED (
-    SELECT DISTINCT x.provider_id, x.period, x.input
-    FROM customer_changes x
-    WHERE EXISTS (SELECT 1 FROM decisions d
-                  JOIN executions e ON e.tenant_id = d.tenant_id AND e.decision_id = d.id
-                  WHERE d.tenant_id = $1 AND d.pnr = x.pnr AND e.provider_id = x.provider_id
-                    AND e.during && daterange(x.first, x.stop))
-       OR EXISTS (SELECT 1 FROM visits v
-                  WHERE v.tenant_id = $1 AND v.pnr = x.pnr AND v.provider_id = x.provider_id
-                    AND v.service_date BETWEEN x.first - 1 AND x.stop)
-       OR EXISTS (SELECT 1 FROM enrolments e
-                  WHERE e.tenant_id = $1 AND e.pnr = x.pnr AND e.provider_id = x.provider_id
-                    AND e.during && daterange(x.year_start, x.stop))
-       OR EXISTS (SELECT 1 FROM claimants k
-                  WHERE k.provider_id = x.provider_id AND k.period = x.period AND k.pnr = x.pnr)
+    SELECT DISTINCT b.provider_id, b.period, x.input
+    FROM changed_records x
+    JOIN had h ON h.pnr = x.pnr
+    JOIN b ON b.provider_id = h.provider_id AND b.period = h.period
+    WHERE x.changed_seq > coalesce((b.marks ->> x.input)::bigint, 0)
+      AND (x.valid_from IS NULL OR x.valid_from < b.stop)
 ),
 -- Other providers' claims of the year for the customers of P's claims, and their enrolments.
 limits AS MATERIALIZED (

@@ -2,6 +2,7 @@
 recomputing a settled one (service/store/changes.py): narrowed to what can reach the provider's
 lines. The worked month: exempel-omsorg (A) and skargardens-vard (B)."""
 
+from service.scenario_load import load_scenario
 from service.store import changes
 from tests.api import test_settlement_cycle as cycle
 from tests.api.ingestion import customer, register
@@ -115,3 +116,73 @@ async def test_every_input_a_providers_lines_read_makes_its_run_stale(client, co
     claim = {"id": "K90", "type": "lakemedelsgenomgang", "date": "2024-03-05", "customer": PNR_1}
     await call(client, keys[SKARGARD], "POST", "/v1/claims", 201, json=claim)
     assert await stale(conn, march) == {EXEMPEL: ["claims", "visits"], SKARGARD: ["claims"]}
+
+
+async def test_a_providers_visits_count_for_the_days_they_reach_into_the_period(client, conn, keys):
+    """A visit of a later month leaves March's run current; one that began up to eight days before
+    March and ended after 29 February (a visit lasts at most seven days) makes it stale."""
+    march = await run(client, keys, "2024-03")
+
+    def spanning(visit_id: str, start: str, end: str) -> dict:
+        return {**visit(visit_id, PNR_1), "start": start, "end": end}
+
+    later = spanning("V92", "2024-04-10T10:00:00+02:00", "2024-04-10T10:30:00+02:00")
+    ended_before = spanning("V93", "2024-02-21T22:00:00+01:00", "2024-02-28T20:00:00+01:00")
+    await call(client, keys[EXEMPEL], "POST", "/v1/visits", json=[later, ended_before])
+    assert (await stale(conn, march))[EXEMPEL] == []
+
+    reaching = spanning("V94", "2024-02-22T10:00:00+01:00", "2024-02-29T09:00:00+01:00")
+    await call(client, keys[EXEMPEL], "POST", "/v1/visits", json=[reaching])
+    assert (await stale(conn, march))[EXEMPEL] == ["visits"]
+
+
+# One customer of A's for each way a provider has a customer in a period, and one it does not have.
+HAD_BY = {
+    "194001151010": "a visit",
+    "194001152026": "an execution of the customer's decision",
+    "194001153032": "an enrolment",
+    "194001154048": "a claim of the year",
+    "194001155052": None,
+}
+
+
+async def test_a_customers_change_reaches_the_runs_of_the_providers_that_had_the_customer(client, conn, keys):
+    pnrs = list(HAD_BY)
+    by_visit, by_execution, by_enrolment, by_claim, _ = pnrs
+    await load_scenario(
+        client,
+        {
+            "customers": [customer(pnr, provider=EXEMPEL) for pnr in pnrs],
+            "decisions": [
+                {
+                    "id": "D90",
+                    "customer": by_execution,
+                    "lines": [
+                        {"id": "D90-1", "code": "morgonhjalp", "category": "omsorg", "minutes": 30,
+                         "occasions": "1", "per": "day", "from": "2024-01-01", "to": None}
+                    ],
+                    "executions": [{"provider": EXEMPEL, "from": "2024-01-10"}],
+                }
+            ],
+            "enrolments": [
+                {"id": "E90", "customer": by_enrolment, "provider": EXEMPEL, "area": "hemsjukvard",
+                 "from": "2024-03-01", "to": None, "remiss": "REM-2024-0900"}
+            ],
+            "visits": [{**visit("V95", by_visit), "provider": EXEMPEL}],
+            "claims": [
+                {"id": "K95", "provider": EXEMPEL, "type": "sip", "date": "2024-02-07", "customer": by_claim,
+                 "role": "lett"}
+            ],
+        },
+        keys,
+    )  # fmt: skip
+    march = await run(client, keys, "2024-03")
+    for pnr, had_by in HAD_BY.items():
+        changing = conn.transaction()
+        await changing.start()
+        await conn.execute(
+            "UPDATE customers SET changed_seq = nextval('input_change_seq') WHERE tenant_id = 'kson' AND pnr = $1",
+            pnr,
+        )
+        assert ("customers" in (await stale(conn, march))[EXEMPEL]) == (had_by is not None), had_by
+        await changing.rollback()

@@ -40,10 +40,11 @@ from service import db  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.domain.principal import Principal  # noqa: E402
 from service.settings import Settings  # noqa: E402
+from service.store import changes  # noqa: E402
 from service.usecases import accounts, reviews  # noqa: E402
 from service.usecases.runs import start_run  # noqa: E402
 from tests.api.test_sessions import PASSWORD  # noqa: E402
-from tests.bench.month import PERIOD, SCALES, TENANT, prepare  # noqa: E402
+from tests.bench.month import HISTORY, PERIOD, SCALES, TENANT, prepare  # noqa: E402
 
 USER = "bench-admin"
 LOGIN_CSRF = 'action="/login">\\s*<input type="hidden" name="_csrf" value="([^"]+)"'
@@ -162,6 +163,80 @@ async def rule(dsn: str, discrepancy: str) -> None:
         await conn.close()
 
 
+async def stale_checks(dsn: str, run: str, requests: int) -> list[tuple[str, float, float]]:
+    """`changes.since` alone, as the overview asks it, in two states the loaded month does not reach
+    by itself, each made in a rolled-back transaction:
+
+    - A year of runs: each provider's runs of twelve earlier months, every one older than all visits
+      in the database (the month's and HISTORY's) and none with a visit of its own days (the month
+      just before the first with visits reads that month's first day, so the twelve end a month
+      earlier): the month's run with its visits mark set to before the first visit.
+    - A registry sync: 1 000 customers changed after the month's runs."""
+    conn = await db.connect(dsn)
+    providers = [
+        r["provider_id"]
+        for r in await conn.fetch(
+            "SELECT DISTINCT provider_id FROM run_lines WHERE tenant_id = $1 AND run_id = $2",
+            TENANT,
+            UUID(run),
+        )
+    ]
+    year, month = map(int, PERIOD.split("-"))
+    months = [year * 12 + month - 1 - n for n in range(HISTORY + 2, HISTORY + 14)]
+    earlier = [f"{m // 12}-{m % 12 + 1:02d}" for m in months]
+    cases = [
+        (
+            f"a year of earlier runs ({len(providers) * len(earlier)})",
+            [
+                # runs is append-only; its trigger is off for this one change, rolled back below.
+                ("SET LOCAL session_replication_role = replica", ()),
+                (
+                    """UPDATE runs SET input_marks = input_marks || '{"visits": 0}'
+                       WHERE tenant_id = $1 AND id = $2""",
+                    (TENANT, UUID(run)),
+                ),
+            ],
+            [(p, period, UUID(run)) for p in providers for period in earlier],
+            False,
+        ),
+        (
+            f"the month's runs ({len(providers)}) after 1 000 customers changed",
+            [
+                (
+                    """UPDATE customers SET changed_seq = nextval('input_change_seq') WHERE tenant_id = $1
+                         AND pnr IN (SELECT pnr FROM customers WHERE tenant_id = $1 ORDER BY pnr LIMIT 1000)""",
+                    (TENANT,),
+                )
+            ],
+            [(p, PERIOD, UUID(run)) for p in providers],
+            True,
+        ),
+    ]
+    out = []
+    try:
+        for name, change, asked, stale in cases:
+            made = conn.transaction()
+            await made.start()
+            try:
+                for statement, arguments in change:
+                    await conn.execute(statement, *arguments)
+                times = []
+                for _ in range(requests + 1):  # the first warms up
+                    started = time.perf_counter()
+                    found = await changes.since(conn, TENANT, asked)
+                    times.append((time.perf_counter() - started) * 1000)
+                    assert any(c.inputs for c in found) == stale, name
+            finally:
+                await made.rollback()
+            times = sorted(times[1:])
+            out.append(
+                (name, statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))])
+            )
+    finally:
+        await conn.close()
+    return out
+
+
 async def measure(dsn: str, ids: dict[str, str], requests: int) -> list[tuple[str, str, int, float, float]]:
     settings = Settings(
         database_url=as_service(dsn), log_format="json", log_level="warning", pool_min=1, pool_max=4
@@ -214,6 +289,8 @@ async def main() -> None:
         )
         before = os.getloadavg()
         rows = await measure(dsn, ids, args.requests)
+        for name, median, p95 in await stale_checks(dsn, ids["run"], args.requests):
+            print(f"| changes.since, {name} | | | {median:.0f} | {p95:.0f} |", flush=True)
         print(f"load average (1, 5, 15 min) before: {before}, after: {os.getloadavg()}")
         slow = [r[0] for r in rows if r[4] > BUDGET_MS or r[2] != 200]
         print(f"over {BUDGET_MS} ms at p95 or not 200: {', '.join(slow) or 'none'}")
