@@ -27,11 +27,12 @@ class Outcome:
     def followup(self, providers: list[str]) -> dict[str, Figures]:
         """Per provider of the run: its follow-up figures, from what the run counted and its lines
         (adjustments booked into the period included)."""
+        lines: dict[str, list[InvoiceLine]] = {}
+        for line in self.lines:  # once: a city's 60 providers each filtering 93 000 lines took a second
+            lines.setdefault(line.provider_id, []).append(line)
         return {
-            provider: with_lines(
-                self.counted.get(provider, Figures()), (x for x in self.lines if x.provider_id == provider)
-            )
-            for provider in sorted(set(providers) | {x.provider_id for x in self.lines} | set(self.counted))
+            provider: with_lines(self.counted.get(provider, Figures()), lines.get(provider, []))
+            for provider in sorted(set(providers) | set(lines) | set(self.counted))
         }
 
     def summary(self, providers: list[str]) -> dict[str, Any]:

@@ -163,7 +163,7 @@ async def book(
     booked = []
     known = {f.key for f in outcome.findings}
     for item in pending:
-        priced = pricing.price(item.read, rulings)
+        priced = await pricing.price_aside(item.read, rulings)
         for line in priced.lines:
             line.id = uuid4()  # the adjustments link to them
         async with conn.transaction():  # its own: runs.save stages lines in a temporary table

@@ -10,7 +10,9 @@ connection outside its transactions, so that what it writes is seen at once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import gc
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import asyncpg
@@ -26,6 +28,40 @@ OnStep = Callable[[asyncpg.Connection, str, int], Awaitable[None]]
 
 
 async def run(
+    pool: asyncpg.Pool,
+    who: Principal,
+    *,
+    period: Period,
+    provider: str | None,
+    forced: str | None,
+    on_saved: OnSaved,
+    on_step: OnStep,
+) -> runs.RunRow:
+    with _collector_paused():
+        return await _run(
+            pool, who, period=period, provider=provider, forced=forced, on_saved=on_saved, on_step=on_step
+        )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A run makes millions of objects that live until it returns (a city's month: the inputs, the
+    pricing's sheet, the lines), and the cyclic garbage collector would walk them over and over as
+    they accumulate: 40 % of the pricing time at 2 000 000 visits, and about 2 s at Stockholm in
+    collections that stop the whole process (0.7 s during the read, 1.2 s right after the pricing).
+    Paused until the run returns, its objects are freed by reference counting before the collector
+    is back. The pause is the process's: requests served meanwhile leave their few cycles for after
+    the run. Two runs at once leave the collector as they found it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+async def _run(
     pool: asyncpg.Pool,
     who: Principal,
     *,
@@ -53,7 +89,7 @@ async def run(
             late = [] if forced else await adjustments.plan(conn, tenant, period, [p for p, _ in scope])
             read = await inputs.load(conn, tenant, period, provider, spans)
         await on_step(conn, "price", 0)
-        outcome = pricing.price(read, in_force)
+        outcome = await pricing.price_aside(read, in_force)
         if late:
             await on_step(conn, "recompute", len(late))
         booked = await adjustments.book(

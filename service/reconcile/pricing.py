@@ -16,10 +16,8 @@ Quantities are Fractions end to end; each line's amount is rounded once from its
 
 from __future__ import annotations
 
-import gc
+import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -37,48 +35,39 @@ from service.reconcile.inputs import DeclinedRow, Inputs
 from service.reconcile.sheet import SECONDS_PER_MINUTE, Draft, Sheet
 
 
+async def price_aside(inputs: Inputs, rulings: dict[str, Ruling]) -> Outcome:
+    """`price` in a worker thread: a city's month takes seconds of Python, and on the event loop it
+    would keep the process from answering anything meanwhile (the progress page's polls included).
+    Beside it, requests are slower (one interpreter lock), not stopped."""
+    return await asyncio.to_thread(price, inputs, rulings)
+
+
 def price(inputs: Inputs, rulings: dict[str, Ruling]) -> Outcome:
-    with _collector_paused():
-        sheet = Sheet(inputs, rulings)
-        coverage(sheet)
-        granted_time.price(sheet)
-        granted_time_markup.price(sheet)
-        visits.price(sheet)
-        customer_months.check(sheet)
-        enrolled_month.price(sheet)
-        claim.price(sheet)
-        lines = settle(sheet)
-        lines += caps.reductions(sheet, lines)
-        period = sheet.period
-        used = [
-            s.tariff.id
-            for s in inputs.spans
-            if s.valid_from < period.end and (s.valid_to is None or s.valid_to >= period.first)
-        ]
-        return Outcome(
-            tariffs=list(dict.fromkeys(used)),
-            lines=lines,
-            findings=sorted(sheet.findings.values(), key=lambda f: f.key),
-            metrics=metrics(sheet),
-            warnings=sheet.warnings,
-            counted=counted(sheet),
-            at_stake=at_stake(sheet),
-        )
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pricing a city's month makes hundreds of thousands of objects that live to its end, and the
-    cyclic garbage collector would walk them (and the inputs) over and over: 40 % of the pricing
-    time at 2 000 000 visits. Pricing never yields to the event loop, so the pause covers this call
-    only; whatever cycles it leaves are collected after it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    sheet = Sheet(inputs, rulings)
+    coverage(sheet)
+    granted_time.price(sheet)
+    granted_time_markup.price(sheet)
+    visits.price(sheet)
+    customer_months.check(sheet)
+    enrolled_month.price(sheet)
+    claim.price(sheet)
+    lines = settle(sheet)
+    lines += caps.reductions(sheet, lines)
+    period = sheet.period
+    used = [
+        s.tariff.id
+        for s in inputs.spans
+        if s.valid_from < period.end and (s.valid_to is None or s.valid_to >= period.first)
+    ]
+    return Outcome(
+        tariffs=list(dict.fromkeys(used)),
+        lines=lines,
+        findings=sorted(sheet.findings.values(), key=lambda f: f.key),
+        metrics=metrics(sheet),
+        warnings=sheet.warnings,
+        counted=counted(sheet),
+        at_stake=at_stake(sheet),
+    )
 
 
 def coverage(sheet: Sheet) -> None:
