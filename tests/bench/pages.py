@@ -163,6 +163,11 @@ async def rule(dsn: str, discrepancy: str) -> None:
         await conn.close()
 
 
+def median_p95(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
 async def stale_checks(dsn: str, run: str, requests: int) -> list[tuple[str, float, float]]:
     """`changes.since` alone, as the overview asks it, in two states the loaded month does not reach
     by itself, each made in a rolled-back transaction:
@@ -228,10 +233,7 @@ async def stale_checks(dsn: str, run: str, requests: int) -> list[tuple[str, flo
                     assert any(c.inputs for c in found) == stale, name
             finally:
                 await made.rollback()
-            times = sorted(times[1:])
-            out.append(
-                (name, statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))])
-            )
+            out.append((name, *median_p95(times[1:])))
     finally:
         await conn.close()
     return out
@@ -259,11 +261,10 @@ async def measure(dsn: str, ids: dict[str, str], requests: int) -> list[tuple[st
                 started = time.perf_counter()
                 response = await client.get(path)
                 times.append((time.perf_counter() - started) * 1000)
-            times.sort()
-            p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-            out.append((name, path, first.status_code, statistics.median(times), p95))
+            median, p95 = median_p95(times)
+            out.append((name, path, first.status_code, median, p95))
             print(
-                f"| {name} | `{path.split('?')[0]}` | {response.status_code} | {statistics.median(times):.0f} | {p95:.0f} |",
+                f"| {name} | `{path.split('?')[0]}` | {response.status_code} | {median:.0f} | {p95:.0f} |",
                 flush=True,
             )
     return out

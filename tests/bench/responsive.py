@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import sys
 import time
 from pathlib import Path
@@ -34,12 +33,6 @@ from tests.bench.load import quantile  # noqa: E402
 from tests.bench.month import PERIOD, SCALES, TENANT, prepare  # noqa: E402
 
 EVERY = 0.02  # seconds between health checks
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def health_checks(base_url: str, running: asyncio.Event, out: list[float]) -> None:
@@ -59,6 +52,7 @@ async def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--scale", choices=list(SCALES), default="stockholm")
+    parser.add_argument("--port", type=int, default=8767)
     args = parser.parse_args()
     server_dsn = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     dsn, loaded = await prepare(server_dsn, f"kundval_bench_{args.scale}", SCALES[args.scale], True)
@@ -68,9 +62,8 @@ async def main() -> None:
         _, key = await apikeys.create(conn, tenant_id=TENANT, role="invoice_admin", name="bench-responsive")
     finally:
         await conn.close()
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    server = start_server(dsn, port)
+    base_url = f"http://127.0.0.1:{args.port}"
+    server = start_server(dsn, args.port)
     try:
         await wait_ready(base_url, server)
         before = os.getloadavg()

@@ -10,6 +10,7 @@ from playwright.async_api import Page, expect
 
 from service import scenario_synth
 from service.cli import main
+from tests.web.users import sign_in
 
 
 async def test_demo_loads_the_month_and_makes_two_administrators(
@@ -28,9 +29,7 @@ async def test_demo_loads_the_month_and_makes_two_administrators(
     password = re.search(r"user anna \(Anna Andersson, invoice_admin\), password: (\S+)", out).group(1)
 
     await page.goto("/login")
-    await page.get_by_label("Användarnamn").fill("anna")
-    await page.get_by_label("Lösenord").fill(password)
-    await page.get_by_role("button", name="Logga in").click()
+    await sign_in(page, "anna", password)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Översikt")
 
 

@@ -13,7 +13,7 @@ from playwright.async_api import Page, expect
 
 from service.settings import Settings
 from tests.web.axe import assert_accessible
-from tests.web.users import PASSWORD, create_user
+from tests.web.users import create_user, sign_in
 
 
 @pytest.fixture
@@ -24,17 +24,13 @@ def settings(settings: Settings) -> Settings:
 async def test_an_idle_session_ends_and_the_login_page_says_so(page: Page, conn):
     await create_user(conn, "anna", "reader", "Anna Andersson")
     await page.goto("/runs")
-    await page.get_by_label("Användarnamn").fill("anna")
-    await page.get_by_label("Lösenord").fill(PASSWORD)
-    await page.get_by_role("button", name="Logga in").click()
+    await sign_in(page, "anna")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Avstämning")
     await asyncio.sleep(3)
     await page.get_by_role("link", name="Avvikelser").click()
     await expect(page).to_have_url(re.compile(r"/login\?next=%2Fdiscrepancies&expired=1$"))
     await expect(page.get_by_role("status")).to_contain_text("loggades ut efter 1 minut utan aktivitet")
     await assert_accessible(page)
-    await page.get_by_label("Användarnamn").fill("anna")
-    await page.get_by_label("Lösenord").fill(PASSWORD)
-    await page.get_by_role("button", name="Logga in").click()
+    await sign_in(page, "anna")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Avvikelser")
     assert await conn.fetchval("SELECT ended_why FROM web_sessions WHERE ended_at IS NOT NULL") == "idle"

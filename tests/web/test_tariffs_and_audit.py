@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.async_api import Page, expect
 
 from tests.web.axe import assert_accessible
-from tests.web.users import PASSWORD, create_user
+from tests.web.users import create_user, sign_in
 
 SOURCE = (
     (
@@ -28,9 +28,7 @@ async def _users(conn) -> None:
 
 async def _log_in(page: Page, username: str, path: str) -> None:
     await page.goto(path)
-    await page.get_by_label("Användarnamn").fill(username)
-    await page.get_by_label("Lösenord").fill(PASSWORD)
-    await page.get_by_role("button", name="Logga in").click()
+    await sign_in(page, username)
 
 
 async def test_a_tariff_is_activated_by_another_person_and_the_auditor_verifies_the_log(

@@ -19,7 +19,7 @@ from service.scenario_load import load_scenario
 from service.usecases import keys
 from tests.api.test_load_worked_month import SCENARIO, scenario_keys
 from tests.web.axe import assert_accessible
-from tests.web.users import PASSWORD, create_user
+from tests.web.users import create_user, sign_in
 
 # SCREENSHOTS=docs/screenshots makes this test save a picture of each screen (docs/workplace.md).
 SCREENSHOTS = os.environ.get("SCREENSHOTS")
@@ -51,9 +51,7 @@ async def month(server, conn):
 async def log_in(page: Page, username: str) -> None:
     await page.goto("/")
     await expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
-    await page.get_by_label("Användarnamn").fill(username)
-    await page.get_by_label("Lösenord").fill(PASSWORD)
-    await page.get_by_role("button", name="Logga in").click()
+    await sign_in(page, username)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Översikt")
 
 
